@@ -1,0 +1,184 @@
+"""Model versions, prompt templates, agent runs with their checkpoints, and the knowledge base."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+
+class ModelVersion(models.Model):
+    class Mode(models.TextChoices):
+        CHAT = "chat", "Chat"
+        COMPLETION = "completion", "Completion"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SHADOW = "shadow", "Shadow"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=120, unique=True)
+    provider = models.CharField(max_length=40, default="openai", help_text="Provider class, by name.")
+    use_settings = models.BooleanField(
+        default=False,
+        help_text="Take base URL, model name, mode and key from the AIOS_LLM_* environment settings.",
+    )
+    base_url = models.URLField(max_length=300, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.COMPLETION)
+    api_key_env = models.CharField(
+        max_length=80, default="AIOS_LLM_API_KEY", help_text="Name of the environment variable holding the key."
+    )
+    parameters = models.JSONField(default=dict, blank=True, help_text='e.g. {"temperature": 0.7}')
+    context_window = models.PositiveIntegerField(default=8192)
+    price_per_input_token = models.DecimalField(max_digits=14, decimal_places=10, default=Decimal("0"))
+    price_per_output_token = models.DecimalField(max_digits=14, decimal_places=10, default=Decimal("0"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    rollout_share = models.PositiveSmallIntegerField(default=100, help_text="Percent of briefs (0–100).")
+    fallback = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PromptTemplate(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.TextField(blank=True)
+    active_version = models.ForeignKey(
+        "PromptTemplateVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PromptTemplateVersion(models.Model):
+    """Immutable. `sections`: [{"heading", "instruction"}]. The section prompt is a
+    `str.format_map` template over the brief's fields plus `heading`, `instruction`, `sources`."""
+
+    template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    system_text = models.TextField(blank=True)
+    sections = models.JSONField(default=list)
+    section_prompt = models.TextField()
+    variables = models.JSONField(default=dict, blank=True, help_text="JSON schema of extra variables.")
+    outline_checkpoint = models.BooleanField(default=False)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "-number"]
+        constraints = [models.UniqueConstraint(fields=["template", "number"], name="template_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.template} v{self.number}"
+
+
+class AgentRun(models.Model):
+    """One step of the pipeline for one draft. Claimed by a conditional status update."""
+
+    class Kind(models.TextChoices):
+        PLAN = "plan", "Plan"
+        RETRIEVE = "retrieve", "Retrieve"
+        WRITE = "write", "Write"
+        CHECK = "check", "Check"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    draft = models.ForeignKey("editorial.Draft", on_delete=models.PROTECT, related_name="runs")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    attempt_count = models.PositiveIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT)
+    prompt_version = models.ForeignKey(PromptTemplateVersion, null=True, blank=True, on_delete=models.PROTECT)
+    model_name = models.CharField(max_length=200, blank=True, help_text="The model actually called.")
+    prompt_hash = models.CharField(max_length=64, blank=True)
+    sources = models.JSONField(default=list, blank=True)
+    output = models.JSONField(default=dict, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, default=Decimal("0"))
+    latency_ms = models.FloatField(null=True, blank=True)
+    ttft_ms = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["draft", "kind", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} run #{self.pk}"
+
+
+class RunSection(models.Model):
+    """Checkpoint of one written section: the text streamed so far, and whether it finished."""
+
+    run = models.ForeignKey(AgentRun, on_delete=models.CASCADE, related_name="sections")
+    index = models.PositiveSmallIntegerField()
+    heading = models.CharField(max_length=200)
+    text = models.TextField(blank=True)
+    done = models.BooleanField(default=False)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    prompt_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="run_section_unique")]
+
+
+class KnowledgeDocument(models.Model):
+    brand = models.ForeignKey("governance.Brand", on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    source_format = models.CharField(max_length=12, default="text")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class KnowledgeChunk(models.Model):
+    document = models.ForeignKey(KnowledgeDocument, on_delete=models.CASCADE, related_name="chunks")
+    brand = models.ForeignKey("governance.Brand", on_delete=models.CASCADE, related_name="+")
+    index = models.PositiveIntegerField()
+    text = models.TextField()
+    embedding = VectorField(dimensions=384)
+    flagged = models.BooleanField(default=False, help_text="Instruction-like text (possible prompt injection).")
+
+    class Meta:
+        ordering = ["document", "index"]
+        constraints = [models.UniqueConstraint(fields=["document", "index"], name="chunk_index_unique")]
+        indexes = [
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            )
+        ]
+

@@ -1,0 +1,163 @@
+"""Model providers: small classes behind one interface, looked up by name.
+
+Every text generation goes through the official `openai` SDK against an OpenAI-compatible URL.
+Errors are translated into `ProviderError(permanent=…)` so callers retry only what can succeed.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from django.conf import settings
+
+
+class ProviderError(Exception):
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass
+class ResolvedModel:
+    base_url: str
+    model: str
+    mode: str
+    api_key: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(model_version: Any) -> ResolvedModel:
+    """Connection details of a ModelVersion; the key always comes from the environment."""
+    if model_version.use_settings:
+        return ResolvedModel(
+            base_url=settings.AIOS_LLM_BASE_URL,
+            model=settings.AIOS_LLM_MODEL,
+            mode=settings.AIOS_LLM_MODE,
+            api_key=settings.AIOS_LLM_API_KEY,
+            parameters=dict(model_version.parameters or {}),
+        )
+    return ResolvedModel(
+        base_url=model_version.base_url,
+        model=model_version.model,
+        mode=model_version.mode,
+        api_key=os.environ.get(model_version.api_key_env, "") or "not-needed",
+        parameters=dict(model_version.parameters or {}),
+    )
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _translate(exc: Exception) -> ProviderError:
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError("The model server timed out.", permanent=False)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(f"Could not reach the model server: {exc}", permanent=False)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retry_after = None
+        header = exc.response.headers.get("retry-after") if exc.response is not None else None
+        if header:
+            try:
+                retry_after = float(header)
+            except ValueError:
+                retry_after = None
+        detail = f"The model server answered {status}: {exc.message}"
+        transient = status in (408, 409, 429) or status >= 500
+        return ProviderError(detail, permanent=not transient, retry_after=retry_after)
+    return ProviderError(f"Unexpected model error: {exc}", permanent=True)
+
+
+class OpenAICompatibleProvider:
+    def __init__(self, resolved: ResolvedModel, *, timeout: float | None = None) -> None:
+        self.resolved = resolved
+        self.client = openai.OpenAI(
+            base_url=resolved.base_url,
+            api_key=resolved.api_key,
+            timeout=timeout or settings.AIOS_LLM_TIMEOUT,
+            max_retries=0,  # retries are ours: with backoff, and recorded on the run
+        )
+
+    def stream(self, *, system: str, prompt: str, max_tokens: int, usage: Usage) -> Iterator[str]:
+        """Yield text deltas; fill `usage` from the server's final chunk (or estimate it)."""
+        params = {"temperature": 0.7, **self.resolved.parameters}
+        params.pop("max_tokens", None)
+        got_usage = False
+        try:
+            if self.resolved.mode == "chat":
+                messages = ([{"role": "system", "content": system}] if system else []) + [
+                    {"role": "user", "content": prompt}
+                ]
+                stream = self.client.chat.completions.create(
+                    model=self.resolved.model,
+                    messages=messages,
+                    max_tokens=max_tokens,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    **params,
+                )
+                for chunk in stream:
+                    if chunk.usage:
+                        usage.prompt_tokens, usage.completion_tokens = (
+                            chunk.usage.prompt_tokens,
+                            chunk.usage.completion_tokens,
+                        )
+                        got_usage = True
+                    for choice in chunk.choices:
+                        if choice.delta and choice.delta.content:
+                            if not got_usage:
+                                usage.completion_tokens += 1
+                            yield choice.delta.content
+            else:
+                text_prompt = f"{system}\n\n{prompt}" if system else prompt
+                stream = self.client.completions.create(
+                    model=self.resolved.model,
+                    prompt=text_prompt,
+                    max_tokens=max_tokens,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    **params,
+                )
+                for chunk in stream:
+                    if chunk.usage:
+                        usage.prompt_tokens, usage.completion_tokens = (
+                            chunk.usage.prompt_tokens,
+                            chunk.usage.completion_tokens,
+                        )
+                        got_usage = True
+                    for choice in chunk.choices:
+                        if choice.text:
+                            if not got_usage:
+                                usage.completion_tokens += 1
+                            yield choice.text
+        except openai.OpenAIError as exc:
+            raise _translate(exc) from exc
+        if not got_usage and not usage.prompt_tokens:
+            usage.prompt_tokens = len((system + " " + prompt).split())
+
+    def ping(self, timeout: float = 2.0) -> tuple[bool, str]:
+        started = time.monotonic()
+        try:
+            self.client.with_options(timeout=timeout).models.list()
+        except openai.OpenAIError as exc:
+            return False, str(_translate(exc))
+        return True, f"{(time.monotonic() - started) * 1000:.0f} ms"
+
+
+PROVIDERS: dict[str, type[OpenAICompatibleProvider]] = {"openai": OpenAICompatibleProvider}
+
+
+def provider_for(model_version: Any) -> OpenAICompatibleProvider:
+    try:
+        cls = PROVIDERS[model_version.provider]
+    except KeyError as exc:
+        raise ProviderError(f"Unknown provider {model_version.provider!r}", permanent=True) from exc
+    return cls(resolve(model_version))

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from aios.celery import app
+from agents import services
+
+
+@app.task(bind=True, acks_late=True, max_retries=None, name="agents.run_step")
+def run_step(self, run_id: int) -> None:
+    """Thin: the service claims the run (so a redelivered task does nothing) and does the step."""
+    try:
+        services.run_execute(run_id=run_id)
+    except services.TransientRunError as exc:
+        raise self.retry(countdown=exc.countdown, exc=exc) from exc

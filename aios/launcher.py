@@ -1,0 +1,248 @@
+"""The two set-up commands of the README.
+
+    python3 -m aios.launcher run    # install into .venv, start everything, print URL and logins
+    python3 -m aios.launcher test   # install test needs (and Debian chromium), run the whole suite
+
+The top half uses only the standard library, because it runs before anything is installed:
+it creates `.venv`, installs the dependencies listed in pyproject.toml (skipped when nothing
+changed), then re-executes itself with the venv's Python.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VENV = BASE_DIR / ".venv"
+VAR = BASE_DIR / "var"
+STAMP = VENV / ".aios-installed.json"
+EXTRAS = {"run": ["llm"], "test": ["llm", "test"]}
+DEMO_LOGINS = [
+    ("rita", "requester (files briefs)"),
+    ("eddie", "editor (reviews, edits, approves, publishes)"),
+    ("bree", "brand reviewer"),
+    ("lena", "legal reviewer"),
+    ("otto", "member of another brand (sees nothing here)"),
+    ("admin", "administrator (/admin/)"),
+]
+DEMO_PASSWORD = "aios-demo"
+
+
+def say(message: str) -> None:
+    print(f"[aios] {message}", flush=True)
+
+
+# --- bootstrap (standard library only) ---------------------------------------------------------
+
+def _venv_python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def _requirements(extras: list[str]) -> list[str]:
+    project = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in extras:
+        reqs += project["optional-dependencies"][extra]
+    return reqs
+
+
+def ensure_venv(command: str) -> None:
+    extras = EXTRAS[command]
+    reqs = _requirements(extras)
+    digest = hashlib.sha256(json.dumps(sorted(reqs)).encode()).hexdigest()
+    installed: dict = {}
+    if STAMP.exists():
+        try:
+            installed = json.loads(STAMP.read_text())
+        except ValueError:
+            installed = {}
+    if not _venv_python().exists():
+        say("creating .venv …")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    if installed.get("digest") == digest:
+        return
+    say("installing dependencies into .venv (the first time compiles llama.cpp: about 5–8 minutes) …")
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(_venv_python()), "-m", "pip", "install", "--progress-bar", "off", "-q", *reqs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # The machine's local indexes make pip print a warning per package that is not there.
+    noise = ("WARNING: Location 'file:", "is ignored: it is neither a file nor a directory")
+    for line in proc.stdout.splitlines():
+        if not any(n in line for n in noise):
+            print(line, flush=True)
+    if proc.returncode != 0:
+        say("dependency installation failed (see above)")
+        sys.exit(proc.returncode)
+    STAMP.write_text(json.dumps({"digest": digest, "extras": extras}))
+    say(f"dependencies installed in {time.monotonic() - started:.0f}s")
+
+
+def in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+# --- inside the venv -------------------------------------------------------------------------
+
+def _secret_key() -> str:
+    if os.environ.get("AIOS_SECRET_KEY"):
+        return os.environ["AIOS_SECRET_KEY"]
+    path = VAR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], env=env, check=True, cwd=BASE_DIR)
+
+
+def run(argv: list[str]) -> int:
+    from aios import devstack
+
+    port = int(os.environ.get("AIOS_PORT", "8000"))
+    VAR.mkdir(exist_ok=True)
+    (VAR / "log").mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "aios.settings")
+    env.setdefault("AIOS_DEBUG", "1")
+    env["AIOS_SECRET_KEY"] = _secret_key()
+    env.setdefault("AIOS_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+    children: list[tuple[str, subprocess.Popen]] = []
+    pg = valkey = None
+    stopping = False
+
+    def shutdown(*_: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        say("stopping …")
+        for name, proc in reversed(children):
+            devstack.stop(proc)
+        if valkey is not None:
+            valkey.stop()
+        if pg is not None:
+            devstack.stop_postgres(pg)
+        say("stopped; nothing left running")
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # Installed explicitly: a launcher started from a script inherits SIGINT as ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        started = time.monotonic()
+        if not env.get("DATABASE_URL"):
+            pg, env["DATABASE_URL"] = devstack.start_postgres(VAR / "pgdata")
+            say(f"embedded PostgreSQL ready ({VAR / 'pgdata'})")
+        else:
+            say("using DATABASE_URL")
+        if not env.get("REDIS_URL"):
+            vport = int(os.environ.get("AIOS_VALKEY_PORT", "16379"))
+            valkey = devstack.start_valkey(port=vport, datadir=VAR / "valkey", persist=True)
+            env["REDIS_URL"] = f"redis://127.0.0.1:{vport}/0"
+            say(f"embedded Valkey ready on port {vport}")
+        else:
+            say("using REDIS_URL")
+        llama = None
+        if not env.get("AIOS_LLM_BASE_URL"):
+            lport = int(os.environ.get("AIOS_LLM_PORT", "8081"))
+            log = open(VAR / "log" / "llama.log", "ab")
+            llama = devstack.spawn(
+                devstack.llama_args(port=lport, model_path=devstack.gemma_model_path()), env=env, log=log
+            )
+            children.append(("model server", llama))
+            env["AIOS_LLM_BASE_URL"] = f"http://127.0.0.1:{lport}/v1"
+            env.setdefault("AIOS_LLM_MODEL", "gemma-3-270m")
+            env.setdefault("AIOS_LLM_MODE", "completion")
+        else:
+            say(f"using the model server at {env['AIOS_LLM_BASE_URL']}")
+        _manage(env, "migrate", "--no-input", "-v", "0")
+        _manage(env, "seed_demo", "--password", DEMO_PASSWORD)
+        worker = devstack.spawn(devstack.worker_args(), env=env, log=open(VAR / "log" / "worker.log", "ab"))
+        children.append(("celery worker", worker))
+        web = devstack.spawn(devstack.asgi_args(port=port), env=env)
+        children.append(("web", web))
+        if llama is not None:
+            devstack.wait_http(env["AIOS_LLM_BASE_URL"] + "/models", timeout=120, proc=llama)
+            say("local model server ready (Gemma 3 270M via llama.cpp)")
+        devstack.wait_celery_worker(env, proc=worker)
+        devstack.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=web, ok=(200, 503))
+        say(f"ready in {time.monotonic() - started:.1f}s")
+        print(
+            f"\n  AIOS Editorial is running at  http://127.0.0.1:{port}/\n"
+            f"  Demo CMS receiver:            http://127.0.0.1:{port}/demo/receiver/\n"
+            f"  Admin:                        http://127.0.0.1:{port}/admin/\n"
+            f"  Health:                       http://127.0.0.1:{port}/healthz\n"
+            f"  Logs:                         {VAR / 'log'}\n\n"
+            f"  Demo logins (password “{DEMO_PASSWORD}” for all):\n"
+            + "".join(f"    {name:<7} {role}\n" for name, role in DEMO_LOGINS)
+            + "\n  Press Ctrl-C to stop everything.\n",
+            flush=True,
+        )
+        while True:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    say(f"{name} exited with {proc.returncode}; see {VAR / 'log'}")
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        shutdown()
+
+
+def ensure_chromium() -> None:
+    if Path("/usr/bin/chromium").exists():
+        return
+    if os.environ.get("AIOS_INSTALL_CHROMIUM", "1") == "0" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        say("Debian chromium is missing and cannot be installed here; browser tests will fail")
+        return
+    say("installing Debian chromium for the browser tests …")
+    quiet = {"stdout": subprocess.DEVNULL}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-dejavu-core"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        **quiet,
+    )
+
+
+def test(argv: list[str]) -> int:
+    ensure_chromium()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "pytest", *argv], cwd=BASE_DIR, env=env).returncode
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in EXTRAS:
+        print(__doc__)
+        sys.exit(2)
+    command, rest = sys.argv[1], sys.argv[2:]
+    if not in_venv():
+        ensure_venv(command)
+        os.execv(str(_venv_python()), [str(_venv_python()), "-m", "aios.launcher", command, *rest])
+    sys.exit({"run": run, "test": test}[command](rest))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""One settings module for every environment, read from typed environment variables.
+
+Unset variables fall back to the embedded services the launcher starts (`python3 -m aios.launcher run`),
+so the same code talks to external PostgreSQL, Redis/Valkey and model servers when they are set.
+Bad values fail loudly at start-up (environs raises on an unparsable int/bool/url).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from environs import Env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = Env()
+
+DEBUG = env.bool("AIOS_DEBUG", default=False)
+SECRET_KEY = env.str("AIOS_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("AIOS_SECRET_KEY must be set (the launcher sets one for local runs).")
+    SECRET_KEY = "insecure-dev-key-only-for-debug"
+ALLOWED_HOSTS = env.list("AIOS_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("AIOS_CSRF_TRUSTED_ORIGINS", default=[])
+PUBLIC_URL = env.str("AIOS_PUBLIC_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "django_htmx",
+    "template_partials",
+    "guardian",
+    "ninja",
+    "governance",
+    "agents",
+    "editorial",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "aios.urls"
+ASGI_APPLICATION = "aios.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Embedded PostgreSQL listens on a Unix socket inside its data folder (no TCP).
+EMBEDDED_PG_DIR = VAR_DIR / "pgdata"
+DATABASES = {
+    "default": env.dj_db_url(
+        "DATABASE_URL",
+        default=f"postgresql://postgres@/aios?host={EMBEDDED_PG_DIR}",
+    )
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("AIOS_DB_CONN_MAX_AGE", default=0)
+DATABASES["default"].setdefault("TEST", {})
+# Channels' live-server helpers add the test prefix twice unless the name is explicit.
+DATABASES["default"]["TEST"]["NAME"] = f"test_{DATABASES['default']['NAME']}"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:16379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "aios:ch:"},
+    }
+}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "aios",
+    }
+}
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous visitors get nothing
+GUARDIAN_RAISE_403 = False
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "editorial:queue"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+EMAIL_BACKEND = env.str("AIOS_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Pipeline steps are idempotent (claimed status + unique key), so a lost worker's task may run again.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_TIME_LIMIT = env.int("AIOS_TASK_TIME_LIMIT", default=900)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Above the hard time limit, or a slow task would be delivered twice.
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 300,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Models ---------------------------------------------------------------------------------
+# The "settings default" model version reads these, so pointing AIOS at another
+# OpenAI-compatible server needs no database change.
+AIOS_LLM_BASE_URL = env.str("AIOS_LLM_BASE_URL", default="http://127.0.0.1:8081/v1")
+AIOS_LLM_API_KEY = env.str("AIOS_LLM_API_KEY", default="not-needed")
+AIOS_LLM_MODEL = env.str("AIOS_LLM_MODEL", default="gemma-3-270m")
+AIOS_LLM_MODE = env.str("AIOS_LLM_MODE", default="completion", validate=lambda v: v in {"chat", "completion"})
+AIOS_LLM_TIMEOUT = env.float("AIOS_LLM_TIMEOUT", default=60.0)
+AIOS_LLM_MAX_TOKENS = env.int("AIOS_LLM_MAX_TOKENS", default=160)
+
+# "local" = sentence-transformers with the packaged all-MiniLM-L6-v2; otherwise an
+# OpenAI-compatible /v1/embeddings base URL.
+AIOS_EMBEDDINGS = env.str("AIOS_EMBEDDINGS", default="local")
+AIOS_EMBEDDINGS_MODEL = env.str("AIOS_EMBEDDINGS_MODEL", default="all-MiniLM-L6-v2")
+AIOS_EMBEDDING_DIM = 384
+AIOS_RETRIEVE_K = env.int("AIOS_RETRIEVE_K", default=4)
+
+# How often the writer flushes streamed tokens to browsers and to its checkpoint row.
+AIOS_STREAM_FLUSH_SECONDS = env.float("AIOS_STREAM_FLUSH_SECONDS", default=0.03)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("AIOS_LOG_LEVEL", default="INFO")},
+    "loggers": {n: {"level": "WARNING"} for n in ("httpx", "httpx2", "openai", "sentence_transformers")},
+}
+
+AIOS_SERVE_STATIC = env.bool("AIOS_SERVE_STATIC", default=True)

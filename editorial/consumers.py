@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from editorial.realtime import draft_group
+from editorial.selectors import draft_get_for_user
+
+
+class DraftConsumer(AsyncJsonWebsocketConsumer):
+    """Forwards a draft's progress events to one browser, after the same access check as the page."""
+
+    async def connect(self) -> None:
+        draft_id = self.scope["url_route"]["kwargs"]["draft_id"]
+        try:
+            await database_sync_to_async(draft_get_for_user)(user=self.scope["user"], pk=draft_id)
+        except (Http404, PermissionDenied):
+            await self.close(code=4404)
+            return
+        self.group = draft_group(draft_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def draft_event(self, event: dict) -> None:
+        await self.send_json(event["data"])

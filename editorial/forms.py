@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from agents.models import KnowledgeDocument, PromptTemplate
+from editorial.services import MAX_CONTENT_CHARS
+from governance.models import Channel, Risk
+from governance.permissions import brands_for_user
+
+
+class BriefForm(forms.Form):
+    brand = forms.ModelChoiceField(queryset=None, empty_label=None)
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True}))
+    goal = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text="What should this piece achieve?")
+    audience = forms.CharField(max_length=200, help_text="Who reads it?")
+    channel = forms.ChoiceField(choices=Channel.choices)
+    tone = forms.CharField(max_length=120, initial="clear and friendly")
+    risk = forms.ChoiceField(choices=Risk.choices, help_text="Medium adds a brand sign-off; high adds legal too.")
+    template = forms.ModelChoiceField(queryset=PromptTemplate.objects.filter(active_version__isnull=False),
+                                      empty_label=None)
+    sources = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Optional: limit retrieval to these documents.",
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        brands = brands_for_user(user)
+        self.fields["brand"].queryset = brands
+        self.fields["sources"].queryset = KnowledgeDocument.objects.filter(brand__in=brands).select_related("brand")
+        self.fields["sources"].label_from_instance = lambda d: f"{d.title} ({d.brand})"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        brand, sources = data.get("brand"), data.get("sources") or []
+        if brand and any(doc.brand_id != brand.pk for doc in sources):
+            self.add_error("sources", "Choose documents of the selected brand only.")
+        return data
+
+
+class EditForm(forms.Form):
+    content = forms.CharField(
+        max_length=MAX_CONTENT_CHARS, strip=False,
+        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "true", "class": "editor"}),
+    )
+    base_revision = forms.IntegerField(widget=forms.HiddenInput)
+    note = forms.CharField(max_length=300, required=False, label="What changed (optional)")
+
+
+class SignOffForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "approve"), ("request_changes", "request changes"),
+                                          ("reject", "reject")])
+    revision = forms.IntegerField()
+    comment = forms.CharField(max_length=4000, required=False)

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from editorial import views
+
+app_name = "editorial"
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("briefs/new/", views.brief_new, name="brief-new"),
+    path("drafts/<int:pk>/", views.draft_detail, name="draft"),
+    path("drafts/<int:pk>/live.json", views.draft_live, name="draft-live"),
+    path("drafts/<int:pk>/diff/", views.draft_diff, name="draft-diff"),
+    path("drafts/<int:pk>/edit/", views.draft_edit, name="draft-edit"),
+    path("drafts/<int:pk>/gates/<int:gate_id>/", views.gate_action, name="gate-action"),
+    path("drafts/<int:pk>/publish/", views.publish, name="publish"),
+    path("drafts/<int:pk>/retry/", views.retry, name="retry"),
+]

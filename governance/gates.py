@@ -1,0 +1,105 @@
+"""Which gates a draft needs, why, where each stands, and what a user may do at each."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+
+from governance.models import RISK_ORDER, Gate, SignOff, Workflow
+from governance.permissions import gate_policy
+
+ACTIONS = ("approve", "request_changes", "reject")
+
+
+def workflow_for(*, brand: Any, channel: str) -> Workflow | None:
+    """Most specific active workflow: brand + channel, then brand, then channel, then global."""
+    candidates = Workflow.objects.filter(Q(brand=brand) | Q(brand__isnull=True), is_active=True)
+
+    def score(wf: Workflow) -> tuple[int, int]:
+        return (wf.brand_id is not None, bool(wf.channels))
+
+    matching = [wf for wf in candidates if not wf.channels or channel in wf.channels]
+    return max(matching, key=score, default=None)
+
+
+def _why_gate_applies(gate: Gate, *, risk: str, channel: str, finding_categories: set[str]) -> str | None:
+    if gate.channels and channel not in gate.channels:
+        return None
+    found = finding_categories & set(gate.finding_categories or [])
+    if found:
+        return f"findings of category {', '.join(sorted(found))}"
+    if RISK_ORDER[risk] >= RISK_ORDER[gate.min_risk]:
+        if gate.min_risk == "low":
+            return "every draft in this workflow"
+        return f"risk {risk} ≥ {gate.min_risk}"
+    return None
+
+
+@dataclass
+class GateState:
+    gate: Gate
+    reason: str
+    stage_order: int
+    status: str = "pending"  # pending | waiting (earlier stage open) | approved | changes_requested | rejected
+    signoff: SignOff | None = None
+    history: list[SignOff] = field(default_factory=list)
+
+    @property
+    def is_hard(self) -> bool:
+        return self.gate.kind == Gate.Kind.HARD
+
+
+def gate_states(draft: Any) -> list[GateState]:
+    """Applicable gates in stage order with their current status for the draft's current revision."""
+    if draft.workflow_id is None:
+        return []
+    revision = draft.current_revision
+    categories = set(revision.findings.values_list("category", flat=True)) if revision else set()
+    gates = Gate.objects.filter(stage__workflow_id=draft.workflow_id).select_related("stage", "group")
+    signoffs = list(
+        SignOff.objects.filter(draft=draft).select_related("user", "revision").order_by("created_at", "id")
+    )
+    states: list[GateState] = []
+    for gate in gates:
+        reason = _why_gate_applies(
+            gate, risk=draft.brief.risk, channel=draft.brief.channel, finding_categories=categories
+        )
+        if reason is None:
+            continue
+        state = GateState(gate=gate, reason=reason, stage_order=gate.stage.order)
+        state.history = [s for s in signoffs if s.gate_id == gate.id]
+        latest = state.history[-1] if state.history else None
+        if latest is not None:
+            counts = latest.revision_id == draft.current_revision_id or not gate.reapprove_on_change
+            if counts or latest.decision != SignOff.Decision.APPROVE:
+                state.signoff = latest
+                state.status = {
+                    SignOff.Decision.APPROVE: "approved",
+                    SignOff.Decision.REQUEST_CHANGES: "changes_requested",
+                    SignOff.Decision.REJECT: "rejected",
+                }[latest.decision]
+                # A request for changes is answered by a new revision: the gate opens again.
+                if latest.decision == SignOff.Decision.REQUEST_CHANGES and latest.revision_id != draft.current_revision_id:
+                    state.status, state.signoff = "pending", None
+        states.append(state)
+    open_hard_stage = min(
+        (s.stage_order for s in states if s.is_hard and s.status != "approved"), default=None
+    )
+    for s in states:
+        if s.status == "pending" and open_hard_stage is not None and s.stage_order > open_hard_stage:
+            s.status = "waiting"
+    return states
+
+
+def all_hard_gates_approved(states: list[GateState]) -> bool:
+    return bool(states) and all(s.status == "approved" for s in states if s.is_hard)
+
+
+def get_actions(draft: Any, state: GateState, user: Any) -> list[str]:
+    """The buttons `user` gets at this gate now; `signoff_record` checks the same again."""
+    if draft.status != "in_review" or state.status != "pending":
+        return []
+    if not gate_policy.user_can_sign(user, state.gate, draft):
+        return []
+    return list(ACTIONS)

@@ -1,0 +1,267 @@
+"""Brands, workflows and gates, sign-offs, policies and findings, the audit log, CMS connectors."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Risk(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+RISK_ORDER = {Risk.LOW: 0, Risk.MEDIUM: 1, Risk.HIGH: 2}
+
+
+class Channel(models.TextChoices):
+    BLOG = "blog", "Blog"
+    NEWSLETTER = "newsletter", "Newsletter"
+    SOCIAL = "social", "Social"
+    PRODUCT = "product", "Product page"
+    PRESS = "press", "Press release"
+
+
+class Brand(models.Model):
+    """A workspace: users act only on drafts of brands they were given access to."""
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("work_on_brand", "Can see and work on the drafts of this brand")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Workflow(models.Model):
+    """Ordered stages of gates; chosen for a brief by brand and channel (most specific wins)."""
+
+    name = models.CharField(max_length=120)
+    brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.CASCADE, related_name="workflows")
+    channels = models.JSONField(default=list, blank=True, help_text="Empty = every channel.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.Model):
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="stages")
+    order = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["workflow", "order"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "order"], name="stage_order_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.workflow}: {self.order}. {self.name}"
+
+
+class Gate(models.Model):
+    """One sign-off a draft may need. Gates in the same stage run in parallel."""
+
+    class Kind(models.TextChoices):
+        HARD = "hard", "Hard (blocks publishing)"
+        SOFT = "soft", "Soft (advisory)"
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="gates")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60)
+    group = models.ForeignKey("auth.Group", on_delete=models.PROTECT, related_name="gates")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.HARD)
+    min_risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.LOW)
+    channels = models.JSONField(default=list, blank=True, help_text="Empty = every channel.")
+    finding_categories = models.JSONField(
+        default=list, blank=True, help_text="Also applies when findings of these categories are present."
+    )
+    reapprove_on_change = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["stage__order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SignOff(models.Model):
+    """A decision at a gate on one revision. History: never edited or deleted."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        REQUEST_CHANGES = "request_changes", "Changes requested"
+        REJECT = "reject", "Rejected"
+
+    draft = models.ForeignKey("editorial.Draft", on_delete=models.PROTECT, related_name="signoffs")
+    revision = models.ForeignKey("editorial.Revision", on_delete=models.PROTECT, related_name="signoffs")
+    gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="signoffs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    external_recipient = models.CharField(max_length=200, blank=True)
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            # A double click or a race cannot sign the same gate twice for one revision.
+            models.UniqueConstraint(
+                fields=["gate", "revision"],
+                condition=Q(decision="approve"),
+                name="signoff_one_approval_per_gate_revision",
+            ),
+        ]
+
+
+class RuleSet(models.Model):
+    brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.CASCADE, related_name="rule_sets")
+    name = models.CharField(max_length=120)
+    active_version = models.ForeignKey(
+        "RuleSetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RuleSetVersion(models.Model):
+    """Immutable. `banned_terms`: [{"term", "replacement"}]; `disclaimers`: {channel: text}."""
+
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    banned_terms = models.JSONField(default=list, blank=True)
+    disclaimers = models.JSONField(default=dict, blank=True)
+    rules = models.JSONField(default=dict, blank=True, help_text="Further detectors (later issues).")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule_set", "number"], name="ruleset_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_set} v{self.number}"
+
+
+class Finding(models.Model):
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        BLOCKING = "blocking", "Blocking"
+
+    revision = models.ForeignKey("editorial.Revision", on_delete=models.PROTECT, related_name="findings")
+    run = models.ForeignKey("agents.AgentRun", null=True, blank=True, on_delete=models.PROTECT)
+    rule_set_version = models.ForeignKey(RuleSetVersion, null=True, blank=True, on_delete=models.PROTECT)
+    category = models.CharField(max_length=40)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    start = models.PositiveIntegerField(null=True, blank=True)
+    end = models.PositiveIntegerField(null=True, blank=True)
+    text = models.TextField(blank=True)
+    message = models.TextField()
+    suggestion = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+
+
+class AuditEvent(models.Model):
+    """Append-only: written by `governance.audit.audit_log` in the transaction of the change."""
+
+    # Set before hashing, so not auto_now_add (which would overwrite it on save).
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=80, db_index=True)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    actor_run = models.ForeignKey("agents.AgentRun", null=True, blank=True, on_delete=models.PROTECT)
+    actor_label = models.CharField(max_length=200, blank=True)
+    object_type = models.CharField(max_length=80)
+    object_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"
+
+
+class Connector(models.Model):
+    """A CMS endpoint that receives signed webhooks (Standard Webhooks)."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="connectors")
+    name = models.CharField(max_length=120)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=200, help_text="whsec_… (base64 key, Standard Webhooks)")
+    event_types = models.JSONField(default=list, blank=True, help_text="Empty = every event.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Delivery(models.Model):
+    """One event for one connector; `webhook_id` stays the same across retries."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        RETRYING = "retrying", "Retrying"
+        DEAD = "dead", "Dead letter"
+
+    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="deliveries")
+    draft = models.ForeignKey("editorial.Draft", on_delete=models.PROTECT, related_name="deliveries")
+    revision = models.ForeignKey("editorial.Revision", on_delete=models.PROTECT, related_name="deliveries")
+    event_type = models.CharField(max_length=40)
+    webhook_id = models.CharField(max_length=64, unique=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    remote_id = models.CharField(max_length=200, blank=True)
+    remote_url = models.URLField(max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="attempts")
+    number = models.PositiveIntegerField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique")]
+
+
+class DemoReceipt(models.Model):
+    """What the built-in demo CMS receiver got, and whether its signature verified."""
+
+    connector = models.ForeignKey(Connector, null=True, blank=True, on_delete=models.SET_NULL)
+    webhook_id = models.CharField(max_length=64, blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    verified = models.BooleanField()
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]

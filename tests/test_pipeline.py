@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import pytest
+
+from agents.models import AgentRun
+from agents.services import TransientRunError, document_ingest, pipeline_retry, run_execute
+from editorial.models import Draft, Revision
+from governance.models import AuditEvent, Finding
+from tests.helpers import file_brief
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def model_at(settings, llm):
+    settings.AIOS_LLM_BASE_URL = llm.base_url
+    settings.AIOS_LLM_MODEL = "test-model"
+    settings.AIOS_LLM_MODE = "completion"
+    return llm
+
+
+def drive(draft: Draft, *, max_steps: int = 20) -> None:
+    """Do what the worker does: execute queued runs in order (retrying transient failures)."""
+    for _ in range(max_steps):
+        run = AgentRun.objects.filter(draft=draft, status=AgentRun.Status.QUEUED).order_by("id").first()
+        if run is None:
+            return
+        try:
+            run_execute(run_id=run.pk)
+        except TransientRunError:
+            continue
+
+
+def test_the_pipeline_plans_retrieves_writes_and_checks_into_one_revision(world, model_at):
+    document_ingest(brand=world.brand, title="Roast facts", body="Autumn Ember is a medium-dark roast from Huila.")
+    document_ingest(brand=world.brand, title="Parking", body="Our car park opens at 7 am on weekdays.")
+    document_ingest(brand=world.other_brand, title="Secret", body="Autumn Ember roast plans of another brand.")
+    draft = file_brief(world, title="Autumn Ember roast is back")
+    drive(draft)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.IN_REVIEW
+    runs = list(draft.runs.order_by("id"))
+    assert [(r.kind, r.status) for r in runs] == [
+        ("plan", "succeeded"), ("retrieve", "succeeded"), ("write", "succeeded"), ("check", "succeeded")]
+    revision = draft.current_revision
+    assert revision.author_run == runs[2] and revision.number == 1
+    assert revision.content.startswith("## Part 1\n\nw") and "## Part 2\n\nw" in revision.content
+    prov = revision.provenance
+    assert prov["model"] == "test-model"
+    assert prov["prompt_template_version"]["id"] == world.template.active_version_id
+    titles = [s["title"] for s in prov["sources"]]
+    assert titles[0] == "Roast facts" and "Secret" not in titles  # brand filter, relevance order
+    assert prov["sources"][0]["score"] > prov["sources"][-1]["score"]
+    writer = runs[2]
+    assert writer.tokens_out == 24 and writer.tokens_in > 0 and writer.cost > 0 and writer.ttft_ms is not None
+    assert len(writer.prompt_hash) == 64
+    # the retrieved text went into the prompt, fenced as untrusted material
+    assert "Huila" in model_at.requests[0]["prompt"] and "untrusted" in model_at.requests[0]["prompt"]
+    assert AuditEvent.objects.filter(action="editorial.draft.ready_for_review", object_id=str(draft.pk)).exists()
+
+
+def test_the_check_step_records_policy_findings(world, model_at):
+    draft = file_brief(world)
+    draft.brief.goal = "[[echo:Results guaranteed for everyone]]"
+    draft.brief.save()
+    drive(draft)
+    draft.refresh_from_db()
+    findings = list(Finding.objects.filter(revision=draft.current_revision))
+    assert [f.text for f in findings] == ["guaranteed", "guaranteed"]
+    assert all(draft.current_revision.content[f.start:f.end] == "guaranteed" for f in findings)
+
+
+def test_a_model_server_that_is_down_fails_the_draft_with_its_reason_and_saves_no_revision(world, model_at):
+    model_at.set_down(True)
+    draft = file_brief(world)
+    drive(draft)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.FAILED
+    assert "write step failed" in draft.status_reason and "503" in draft.status_reason
+    writer = draft.runs.get(kind="write")
+    assert (writer.status, writer.attempt_count) == ("failed", 3)
+    assert not Revision.objects.filter(draft=draft).exists()
+
+
+def test_a_permanent_error_fails_at_once(world, model_at):
+    model_at.fail_next(1, status=400, body="bad prompt")
+    draft = file_brief(world)
+    drive(draft)
+    writer = draft.runs.get(kind="write")
+    assert (writer.status, writer.attempt_count) == ("failed", 1)
+    assert "400" in writer.error and "bad prompt" in writer.error
+
+
+def test_a_retry_resumes_after_the_last_finished_section(world, model_at, monkeypatch):
+    from agents import services
+    from agents.providers import ProviderError
+
+    real_provider_for = services.provider_for
+    calls = {"n": 0}
+
+    def second_section_fails(model_version):
+        provider = real_provider_for(model_version)
+        real_stream = provider.stream
+
+        def stream(**kw):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise ProviderError("The model server answered 400: context too long", permanent=True)
+            yield from real_stream(**kw)
+
+        provider.stream = stream
+        return provider
+
+    monkeypatch.setattr(services, "provider_for", second_section_fails)
+    draft = file_brief(world)
+    drive(draft)
+    draft.refresh_from_db()
+    failed = draft.runs.get(kind="write")
+    assert draft.status == "failed" and "context too long" in draft.status_reason
+    assert [s.done for s in failed.sections.all()] == [True, False]
+    first_text = failed.sections.get(index=0).text
+
+    pipeline_retry(draft=draft, user=world.editor)
+    before = len(model_at.requests)
+    drive(draft)
+    draft.refresh_from_db()
+    assert draft.status == "in_review"
+    assert len(model_at.requests) == before + 1  # only the unfinished section was written again
+    assert draft.current_revision.content.startswith(f"## Part 1\n\n{first_text}\n\n## Part 2")
+
+
+def test_only_a_failed_draft_can_be_retried(world, model_at):
+    draft = file_brief(world)
+    with pytest.raises(ValueError):
+        pipeline_retry(draft=draft, user=world.editor)
+
+
+def test_a_task_delivered_twice_does_its_work_once(world, model_at):
+    draft = file_brief(world)
+    drive(draft)
+    writer = draft.runs.get(kind="write")
+    calls = len(model_at.requests)
+    assert run_execute(run_id=writer.pk) is None
+    assert len(model_at.requests) == calls
+    assert Revision.objects.filter(draft=draft).count() == 1

@@ -150,7 +150,7 @@ def worker_args(*, concurrency: int = 2, pool: str = "prefork") -> list[str]:
 def asgi_args(*, port: int, host: str = "127.0.0.1") -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "aios.asgi:application",
-        "--host", host, "--port", str(port), "--log-level", "warning", "--ws", "websockets-sansio",
+        "--host", host, "--port", str(port), "--log-level", "warning", "--ws", "websockets",
     ]
 
 

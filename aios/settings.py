@@ -93,7 +93,9 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:16379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "aios:ch:"},
+        # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis's
+        # 5 s BZPOPMIN: the race kills idle WebSocket consumers. Read with a longer timeout.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "aios:ch:"},
     }
 }
 

@@ -50,7 +50,7 @@ def services() -> Iterator[Services]:
     redis_url = f"redis://127.0.0.1:{port}/0"
 
     settings.REDIS_URL = redis_url
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [redis_url]
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = redis_url
     settings.CACHES["default"]["LOCATION"] = redis_url
     settings.CELERY_BROKER_URL = redis_url
     from channels.layers import channel_layers
@@ -120,9 +120,12 @@ def login(client: httpx.Client, username: str, password: str = "pw") -> None:
     assert response.status_code == 200 and "Sign out" in response.text, f"login as {username} failed"
 
 
-@pytest.fixture(scope="module")
-def live_stack(services: Services, django_db_setup, django_db_blocker) -> Iterator[LiveStack]:
-    """A Celery worker and uvicorn serving the app, both on the test database."""
+@pytest.fixture
+def live_stack(services: Services, transactional_db) -> Iterator[LiveStack]:
+    """A Celery worker and uvicorn serving the app, both on the test database.
+
+    Fresh processes per test: the database flush between tests re-creates content types under
+    new ids, which long-lived processes would still hold in their caches."""
     llm = LLMServer(tokens_per_second=60, tokens_per_reply=16).start()
     port = devstack.free_port()
     logdir = Path(tempfile.mkdtemp(prefix="aios-e2e-"))

@@ -130,7 +130,7 @@ def live_stack(services: Services, transactional_db) -> Iterator[LiveStack]:
     port = devstack.free_port()
     logdir = Path(tempfile.mkdtemp(prefix="aios-e2e-"))
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": f"postgresql://postgres@/test_aios?host={services.pg_dir}",
         "REDIS_URL": services.redis_url,

@@ -16,6 +16,7 @@ from governance.audit import audit_log
 from governance.gates import workflow_for
 from governance.models import Brand
 from governance.permissions import brands_for_user, draft_policy
+from governance.policies import evaluate, findings_record, rule_set_version_for
 
 MAX_CONTENT_CHARS = 200_000
 
@@ -129,6 +130,10 @@ def draft_edit(*, draft: Draft, user: Any, content: str, base_revision_id: int, 
     if content == current.content:
         raise ValidationError({"content": "Nothing changed; no revision was saved."})
     revision = revision_create(draft=draft, content=content, author_user=user, parent=current, note=note)
+    # A person's text is held to the same rules as the model's.
+    version = rule_set_version_for(draft.brand)
+    findings_record(revision=revision, run=None, version=version,
+                    findings=evaluate(content, channel=draft.brief.channel, version=version))
     if draft.status != Draft.Status.IN_REVIEW:
         # An edit after approval or a request for changes goes back to review.
         draft.status = Draft.Status.IN_REVIEW

@@ -160,58 +160,76 @@ def _sign(connector: Connector, webhook_id: str, when: datetime, body: str) -> d
 
 
 def delivery_attempt(*, delivery_id: int) -> timedelta | None:
-    """POST one attempt. Returns the delay before the next attempt, or None when finished."""
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(skip_locked=True)
-            .select_related("connector")
-            .filter(pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING])
-            .first()
-        )
-        if delivery is None:  # delivered, dead, or being attempted by another worker
-            return None
-        number = delivery.attempt_count + 1
-        body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
-        headers = _sign(delivery.connector, delivery.webhook_id, timezone.now(), body)
-        started = time.monotonic()
-        status_code, excerpt, error = None, "", ""
+    """POST one attempt. Returns the delay before the next attempt, or None when finished.
+
+    No transaction is held across the HTTP call: the attempt is claimed by a conditional update
+    of its number, so two workers cannot send the same attempt, and a CMS that calls back into
+    this database (the demo receiver does) never waits on our locks.
+    """
+    delivery = (
+        Delivery.objects.select_related("connector")
+        .filter(pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING])
+        .first()
+    )
+    if delivery is None:  # delivered or dead
+        return None
+    number = delivery.attempt_count + 1
+    claimed = Delivery.objects.filter(
+        pk=delivery.pk, attempt_count=delivery.attempt_count,
+        status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING],
+    ).update(attempt_count=number)
+    if not claimed:  # another worker is sending this attempt
+        return None
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
+    headers = _sign(delivery.connector, delivery.webhook_id, timezone.now(), body)
+    started = time.monotonic()
+    status_code, excerpt, error = None, "", ""
+    try:
+        response = httpx.post(delivery.connector.url, content=body, headers=headers, timeout=DELIVERY_TIMEOUT)
+        status_code, excerpt = response.status_code, response.text[:500]
+    except httpx.HTTPError as exc:
+        error = f"{exc.__class__.__name__}: {exc}"
+    latency = (time.monotonic() - started) * 1000
+    return _delivery_record(delivery=delivery, number=number, status_code=status_code, excerpt=excerpt,
+                            error=error, latency=latency)
+
+
+@transaction.atomic
+def _delivery_record(
+    *, delivery: Delivery, number: int, status_code: int | None, excerpt: str, error: str, latency: float
+) -> timedelta | None:
+    DeliveryAttempt.objects.create(
+        delivery=delivery, number=number, status_code=status_code, latency_ms=latency,
+        response_excerpt=excerpt, error=error,
+    )
+    delivery.attempt_count = number
+    ok = status_code is not None and 200 <= status_code < 300
+    next_delay: timedelta | None = None
+    if ok:
+        delivery.status, delivery.delivered_at, delivery.next_attempt_at = Delivery.Status.DELIVERED, timezone.now(), None
         try:
-            response = httpx.post(delivery.connector.url, content=body, headers=headers, timeout=DELIVERY_TIMEOUT)
-            status_code, excerpt = response.status_code, response.text[:500]
-        except httpx.HTTPError as exc:
-            error = f"{exc.__class__.__name__}: {exc}"
-        latency = (time.monotonic() - started) * 1000
-        DeliveryAttempt.objects.create(
-            delivery=delivery, number=number, status_code=status_code, latency_ms=latency,
-            response_excerpt=excerpt, error=error,
-        )
-        delivery.attempt_count = number
-        ok = status_code is not None and 200 <= status_code < 300
-        next_delay: timedelta | None = None
-        if ok:
-            delivery.status, delivery.delivered_at, delivery.next_attempt_at = Delivery.Status.DELIVERED, timezone.now(), None
-            try:
-                receipt = json.loads(excerpt) if excerpt else {}
-            except ValueError:
-                receipt = {}
-            if isinstance(receipt, dict):
-                delivery.remote_id = str(receipt.get("id", ""))[:200]
-                delivery.remote_url = str(receipt.get("url", ""))[:500]
-        elif status_code == 410:
-            delivery.status, delivery.next_attempt_at = Delivery.Status.DEAD, None
-            Connector.objects.filter(pk=delivery.connector_id).update(is_active=False)
-        elif number < len(RETRY_SCHEDULE):
-            next_delay = RETRY_SCHEDULE[number]
-            delivery.status, delivery.next_attempt_at = Delivery.Status.RETRYING, timezone.now() + next_delay
-        else:
-            delivery.status, delivery.next_attempt_at = Delivery.Status.DEAD, None
-        delivery.save()
-        audit_log(
-            action=f"governance.delivery.{delivery.status}",
-            obj=delivery,
-            label="webhook delivery",
-            data={"attempt": number, "status_code": status_code, "error": error[:200]},
-        )
-        draft_id = delivery.draft_id
-        transaction.on_commit(lambda: push_draft_event(draft_id, {"kind": "delivery", "delivery": delivery_id}))
-        return next_delay
+            receipt = json.loads(excerpt) if excerpt else {}
+        except ValueError:
+            receipt = {}
+        if isinstance(receipt, dict):
+            delivery.remote_id = str(receipt.get("id", ""))[:200]
+            delivery.remote_url = str(receipt.get("url", ""))[:500]
+    elif status_code == 410:
+        delivery.status, delivery.next_attempt_at = Delivery.Status.DEAD, None
+        Connector.objects.filter(pk=delivery.connector_id).update(is_active=False)
+    elif number < len(RETRY_SCHEDULE):
+        next_delay = RETRY_SCHEDULE[number]
+        delivery.status, delivery.next_attempt_at = Delivery.Status.RETRYING, timezone.now() + next_delay
+    else:
+        delivery.status, delivery.next_attempt_at = Delivery.Status.DEAD, None
+    delivery.save(update_fields=["attempt_count", "status", "delivered_at", "next_attempt_at", "remote_id",
+                                 "remote_url"])
+    audit_log(
+        action=f"governance.delivery.{delivery.status}",
+        obj=delivery,
+        label="webhook delivery",
+        data={"attempt": number, "status_code": status_code, "error": error[:200]},
+    )
+    draft_id = delivery.draft_id
+    transaction.on_commit(lambda: push_draft_event(draft_id, {"kind": "delivery", "delivery": delivery.pk}))
+    return next_delay

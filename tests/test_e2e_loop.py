@@ -221,3 +221,36 @@ def test_healthz_reports_every_part_up(live_stack, transactional_db):
     assert response.status_code == 200, body
     assert set(body["checks"]) == {"database", "broker", "workers", "model_server"}
     assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_publishing_to_the_built_in_demo_cms_shows_a_verified_receipt(live_stack, transactional_db):
+    from governance.models import DemoReceipt
+    from tests.helpers import draft_in_review
+
+    world = build_world()
+    world.connector.url = f"{live_stack.url}/demo/receiver/{world.connector.pk}/"
+    world.connector.save()
+    draft = draft_in_review(world)
+    eddie = live_stack.client("eddie")
+    sign(live_stack, eddie, draft.pk, world.gates["editorial"].pk, draft.current_revision_id)
+    page = eddie.get(f"/drafts/{draft.pk}/")
+    eddie.post(f"/drafts/{draft.pk}/publish/", data={"csrfmiddlewaretoken": csrf_token(page.text)})
+    delivery = Delivery.objects.get(draft=draft)
+    deadline = time.monotonic() + 20
+    while delivery.status != Delivery.Status.DELIVERED and time.monotonic() < deadline:
+        time.sleep(0.2)
+        delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED, list(delivery.attempts.values())
+    assert delivery.attempts.get().latency_ms < 5000  # no waiting on our own locks
+    receipt = DemoReceipt.objects.get()
+    assert receipt.verified and delivery.remote_id == f"demo-{receipt.pk}"
+    assert "Signature verified" in eddie.get("/demo/receiver/").text
+
+    # a forged delivery is refused and shown as such
+    import httpx
+
+    forged = httpx.post(world.connector.url, content=receipt.body.replace("Hello", "Goodbye"),
+                        headers={**receipt.headers, "content-type": "application/json"})
+    assert forged.status_code == 401
+    assert DemoReceipt.objects.filter(verified=False).count() == 1
+    assert "Signature rejected" in eddie.get("/demo/receiver/").text

@@ -48,3 +48,10 @@ def test_revisions_cannot_be_overwritten(world):
     revision.content = "tampered"
     with pytest.raises(ValueError, match="immutable"):
         revision.save()
+
+
+def test_a_persons_edit_is_policy_checked_like_the_models(world):
+    draft = draft_in_review(world)
+    revision = draft_edit(draft=draft, user=world.editor, content="Freshness guaranteed.",
+                          base_revision_id=draft.current_revision_id)
+    assert [(f.category, f.text) for f in revision.findings.all()] == [("banned_term", "guaranteed")]

@@ -46,6 +46,10 @@ class GateState:
     history: list[SignOff] = field(default_factory=list)
 
     @property
+    def status_label(self) -> str:
+        return self.status.replace("_", " ").capitalize()
+
+    @property
     def is_hard(self) -> bool:
         return self.gate.kind == Gate.Kind.HARD
 

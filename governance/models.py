@@ -170,6 +170,10 @@ class Finding(models.Model):
     class Meta:
         ordering = ["start", "id"]
 
+    @property
+    def category_label(self) -> str:
+        return self.category.replace("_", " ").capitalize()
+
 
 class AuditEvent(models.Model):
     """Append-only: written by `governance.audit.audit_log` in the transaction of the change."""

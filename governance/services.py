@@ -74,7 +74,13 @@ def signoff_record(
 
 
 def delivery_payload(*, draft: Draft, revision: Revision, event_type: str) -> dict[str, Any]:
-    prov = revision.provenance or {}
+    # A person's edit keeps the provenance of the generation it started from.
+    generated = draft.revisions.filter(author_run__isnull=False, number__lte=revision.number).order_by("-number").first()
+    prov = (generated.provenance if generated else {}) or {}
+    editors = sorted(set(
+        draft.revisions.filter(author_user__isnull=False, number__lte=revision.number)
+        .values_list("author_user__username", flat=True)
+    ))
     return {
         "type": f"content.{event_type}",
         "timestamp": timezone.now().isoformat(),
@@ -92,6 +98,7 @@ def delivery_payload(*, draft: Draft, revision: Revision, event_type: str) -> di
                 "model_version": prov.get("model_version"),
                 "prompt_template_version": prov.get("prompt_template_version"),
                 "sources": prov.get("sources", []),
+                "edited_by": editors,
                 "signoffs": [
                     {"gate": s.gate.slug, "by": s.user.username if s.user else s.external_recipient,
                      "at": s.created_at.isoformat()}

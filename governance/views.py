@@ -49,6 +49,10 @@ def demo_receiver_page(request: HttpRequest) -> HttpResponse:
         "connector"
     )[:50]
     rows = []
+    seen: dict[str, int] = {}
+    for r in reversed(list(receipts)):  # oldest first, so the first arrival is the original
+        seen[r.webhook_id] = seen.get(r.webhook_id, 0) + 1
+        r.duplicate = seen[r.webhook_id] > 1
     for r in receipts:
         try:
             payload = json.loads(r.body)

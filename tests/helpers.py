@@ -19,7 +19,7 @@ def draft_in_review(world: World, *, risk: str = "low", content: str = "## Part 
     draft = file_brief(world, risk=risk, channel=channel)
     run = AgentRun.objects.create(draft=draft, kind=AgentRun.Kind.WRITE, status=AgentRun.Status.SUCCEEDED,
                                   idempotency_key=f"test:{draft.pk}:write")
-    revision_create(draft=draft, content=content, author_run=run)
+    revision_create(draft=draft, content=content, author_run=run, provenance={"model": "test-model"})
     Draft.objects.filter(pk=draft.pk).update(status=Draft.Status.IN_REVIEW)
     draft.refresh_from_db()
     return draft

@@ -54,6 +54,17 @@ def test_it_refuses_publishing_without_legal_signoff(world):
     assert sorted(s["gate"] for s in payload["provenance"]["signoffs"]) == ["brand", "editorial", "legal"]
 
 
+def test_a_published_human_edit_keeps_the_generation_provenance_and_names_the_editor(world):
+    draft = draft_in_review(world)
+    draft_edit(draft=draft, user=world.editor, content="Edited by a person.", base_revision_id=draft.current_revision_id)
+    sign(draft, world, "editorial", world.editor)
+    draft.refresh_from_db()
+    payload = draft_publish(draft=draft, user=world.editor)[0].payload["data"]
+    assert payload["content"] == "Edited by a person."
+    assert payload["provenance"]["edited_by"] == ["eddie"]
+    assert payload["provenance"]["model"] == "test-model"  # from the generated revision it started from
+
+
 def test_an_editor_cannot_sign_the_legal_gate(world):
     draft = draft_in_review(world, risk="high")
     sign(draft, world, "editorial", world.editor)

@@ -180,6 +180,9 @@ def delivery_attempt(*, delivery_id: int) -> timedelta | None:
     )
     if delivery is None:  # delivered or dead
         return None
+    if delivery.next_attempt_at and delivery.next_attempt_at > timezone.now() + timedelta(seconds=1):
+        # An early copy: the broker redelivers long-delayed tasks past its visibility timeout.
+        return None
     number = delivery.attempt_count + 1
     claimed = Delivery.objects.filter(
         pk=delivery.pk, attempt_count=delivery.attempt_count,

@@ -122,3 +122,34 @@ def test_an_edit_after_approval_reopens_the_gate(world):
     assert gate_states(draft)[0].status == "pending"
     with pytest.raises(ValidationError):
         draft_publish(draft=draft, user=world.editor)
+
+
+def test_a_delivery_attempt_that_is_not_due_yet_does_nothing(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from governance.models import Delivery
+    from governance.services import delivery_attempt
+
+    draft = draft_in_review(world)
+    sign(draft, world, "editorial", world.editor)
+    draft.refresh_from_db()
+    delivery = draft_publish(draft=draft, user=world.editor)[0]
+    Delivery.objects.filter(pk=delivery.pk).update(status="retrying", next_attempt_at=timezone.now() + timedelta(minutes=5))
+    assert delivery_attempt(delivery_id=delivery.pk) is None
+    assert not delivery.attempts.exists()
+
+
+def test_a_failed_delivery_is_retried_on_the_schedule_and_recorded(world):
+    from governance.models import Delivery
+    from governance.services import RETRY_SCHEDULE, delivery_attempt
+
+    draft = draft_in_review(world)  # the world's connector points at a closed port
+    sign(draft, world, "editorial", world.editor)
+    draft.refresh_from_db()
+    delivery = draft_publish(draft=draft, user=world.editor)[0]
+    assert delivery_attempt(delivery_id=delivery.pk) == RETRY_SCHEDULE[1]
+    delivery.refresh_from_db()
+    attempt = delivery.attempts.get()
+    assert delivery.status == Delivery.Status.RETRYING and attempt.status_code is None and "Connect" in attempt.error

@@ -30,13 +30,15 @@ PEOPLE = [
     ("otto", "Otto", "Outsider", "editors", "acme"),
 ]
 
+# Gemma 3 270M is a base model: a prompt that reads like the start of the document works best.
+# (Completion mode prepends the version's system text, so the demo leaves it empty.)
 SECTION_PROMPT = (
+    "The following is a {tone} {channel} text from {brand} for {audience}. Its goal: {goal}\n"
     "{sources}\n\n"
-    "Brief: {title}\nGoal: {goal}\nAudience: {audience}\nTone: {tone}\nChannel: {channel}\n\n"
-    "Write the section \u201c{heading}\u201d in two to four sentences. {instruction}\n\n"
+    "# {title}\n\n"
     "## {heading}\n\n"
 )
-SYSTEM = "You are a careful copywriter for {channel} content. Stay factual and on brief."
+SYSTEM = ""
 
 TEMPLATES = {
     "Blog post": [

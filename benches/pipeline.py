@@ -18,8 +18,9 @@ For one brief of N sections, each T tokens long, streamed by the OpenAI-compatib
 The stack is the real one, started privately for the run: embedded PostgreSQL + pgvector (data in
 `var/bench/pgdata`, database `aios_bench`, dropped and re-created each run), embedded Valkey on a
 free port, a Celery worker (prefork, concurrency 2) and uvicorn, with their logs in `var/bench/`.
-One untimed warm-up brief runs first (a worker process loads the embedding model on its first
-retrieval); then M briefs are timed, each preceded by one bare SDK measurement so that any drift of
+An untimed warm-up runs first: each prefork worker process loads the embedding model on its own
+first retrieval (~5 s), so two warm-up briefs are filed back to back, one per worker process. Then M
+briefs are timed one after another, each preceded by one bare SDK measurement so that any drift of
 the machine affects both sides alike. Times are the median over the M briefs; token delays of all
 timed briefs are pooled for the percentiles. Everything started here is stopped on exit.
 

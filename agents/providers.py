@@ -76,6 +76,21 @@ def _translate(exc: Exception) -> ProviderError:
     return ProviderError(f"Unexpected model error: {exc}", permanent=True)
 
 
+def _deltas(stream: Any, text_of: Any, usage: Usage) -> Iterator[str]:
+    """Text deltas of a streamed response; usage from its final chunk, else counted per delta."""
+    reported = False
+    for chunk in stream:
+        if chunk.usage:
+            usage.prompt_tokens, usage.completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+            reported = True
+        for choice in chunk.choices:
+            text = text_of(choice)
+            if text:
+                if not reported:
+                    usage.completion_tokens += 1
+                yield text
+
+
 class OpenAICompatibleProvider:
     def __init__(self, resolved: ResolvedModel, *, timeout: float | None = None) -> None:
         self.resolved = resolved
@@ -90,57 +105,22 @@ class OpenAICompatibleProvider:
         """Yield text deltas; fill `usage` from the server's final chunk (or estimate it)."""
         params = {"temperature": 0.7, **self.resolved.parameters}
         params.pop("max_tokens", None)
-        got_usage = False
+        common = {"model": self.resolved.model, "max_tokens": max_tokens, "stream": True,
+                  "stream_options": {"include_usage": True}, **params}
         try:
             if self.resolved.mode == "chat":
                 messages = ([{"role": "system", "content": system}] if system else []) + [
                     {"role": "user", "content": prompt}
                 ]
-                stream = self.client.chat.completions.create(
-                    model=self.resolved.model,
-                    messages=messages,
-                    max_tokens=max_tokens,
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    **params,
-                )
-                for chunk in stream:
-                    if chunk.usage:
-                        usage.prompt_tokens, usage.completion_tokens = (
-                            chunk.usage.prompt_tokens,
-                            chunk.usage.completion_tokens,
-                        )
-                        got_usage = True
-                    for choice in chunk.choices:
-                        if choice.delta and choice.delta.content:
-                            if not got_usage:
-                                usage.completion_tokens += 1
-                            yield choice.delta.content
+                stream = self.client.chat.completions.create(messages=messages, **common)
+                yield from _deltas(stream, lambda choice: choice.delta.content if choice.delta else None, usage)
             else:
                 text_prompt = f"{system}\n\n{prompt}" if system else prompt
-                stream = self.client.completions.create(
-                    model=self.resolved.model,
-                    prompt=text_prompt,
-                    max_tokens=max_tokens,
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    **params,
-                )
-                for chunk in stream:
-                    if chunk.usage:
-                        usage.prompt_tokens, usage.completion_tokens = (
-                            chunk.usage.prompt_tokens,
-                            chunk.usage.completion_tokens,
-                        )
-                        got_usage = True
-                    for choice in chunk.choices:
-                        if choice.text:
-                            if not got_usage:
-                                usage.completion_tokens += 1
-                            yield choice.text
+                stream = self.client.completions.create(prompt=text_prompt, **common)
+                yield from _deltas(stream, lambda choice: choice.text, usage)
         except openai.OpenAIError as exc:
             raise _translate(exc) from exc
-        if not got_usage and not usage.prompt_tokens:
+        if not usage.prompt_tokens:  # a server that sends no usage: estimate rather than claim zero
             usage.prompt_tokens = len((system + " " + prompt).split())
 
     def ping(self, timeout: float = 2.0) -> tuple[bool, str]:

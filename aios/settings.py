@@ -171,6 +171,27 @@ AIOS_RETRIEVE_K = env.int("AIOS_RETRIEVE_K", default=4)
 # How often the writer flushes streamed tokens to browsers and to its checkpoint row.
 AIOS_STREAM_FLUSH_SECONDS = env.float("AIOS_STREAM_FLUSH_SECONDS", default=0.03)
 
+# --- Provenance manifests ---------------------------------------------------------------------
+# Ed25519 private key that signs provenance manifests: base64 of the 32 raw key bytes. Unset, a
+# key derived from SECRET_KEY is used: for development and tests only (it changes whenever
+# SECRET_KEY does, and `manage.py check --deploy` warns about it).
+def _ed25519_private_key(name: str) -> str:
+    import base64
+    import binascii
+
+    value = env.str(name, default="").strip()
+    if value:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raw = b""
+        if len(raw) != 32:
+            raise ImproperlyConfigured(f"{name} must be the base64 of a 32-byte Ed25519 private key.")
+    return value
+
+
+AIOS_MANIFEST_SIGNING_KEY = _ed25519_private_key("AIOS_MANIFEST_SIGNING_KEY")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from aios.admin_history import ReadOnlyHistoryAdmin
 from editorial import models as m
+from governance.provenance import download_provenance_manifest
 
 
 @admin.register(m.Brief)
@@ -20,3 +21,4 @@ class DraftAdmin(admin.ModelAdmin):
 @admin.register(m.Revision)
 class RevisionAdmin(ReadOnlyHistoryAdmin):
     list_display = ["draft", "number", "author_user", "author_run", "created_at", "content_hash"]
+    actions = [download_provenance_manifest]

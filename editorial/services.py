@@ -13,9 +13,10 @@ from agents.services import model_version_for_brief, pipeline_start
 from editorial.models import Brief, Draft, Revision
 from editorial.realtime import push_draft_event
 from governance.audit import audit_log
-from governance.gates import workflow_for
+from governance.gates import all_hard_gates_approved, gate_states, workflow_for
 from governance.models import Brand
 from governance.permissions import brands_for_user, draft_policy
+from governance.workflows import workflow_problems
 from governance.policies import evaluate, findings_record, rule_set_version_for
 
 MAX_CONTENT_CHARS = 200_000
@@ -45,6 +46,12 @@ def brief_create(
     if template.active_version_id is None:
         raise ValidationError({"template": "This template has no active version yet."})
     sources = sources or []
+    workflow = workflow_for(brand=brand, channel=channel)
+    if workflow is None:
+        raise ValidationError(f"No review workflow covers {brand} on the {channel} channel; ask an admin to add one.")
+    problems = workflow_problems(workflow)
+    if problems:
+        raise ValidationError(f"The review workflow “{workflow.name}” can never complete: " + " ".join(problems))
     if any(doc.brand_id != brand.pk for doc in sources):
         raise ValidationError({"sources": "Source documents must belong to the brief's brand."})
     brief = Brief.objects.create(
@@ -56,7 +63,7 @@ def brief_create(
         brief=brief,
         brand=brand,
         title=title,
-        workflow=workflow_for(brand=brand, channel=channel),
+        workflow=workflow,
         model_version=model_version_for_brief(brief.pk),
         prompt_version=template.active_version,
     )
@@ -130,13 +137,15 @@ def draft_edit(*, draft: Draft, user: Any, content: str, base_revision_id: int, 
     if content == current.content:
         raise ValidationError({"content": "Nothing changed; no revision was saved."})
     revision = revision_create(draft=draft, content=content, author_user=user, parent=current, note=note)
+    draft.current_revision = revision
     # A person's text is held to the same rules as the model's.
     version = rule_set_version_for(draft.brand)
     findings_record(revision=revision, run=None, version=version,
                     findings=evaluate(content, channel=draft.brief.channel, version=version))
-    if draft.status != Draft.Status.IN_REVIEW:
-        # An edit after approval or a request for changes goes back to review.
-        draft.status = Draft.Status.IN_REVIEW
+    # An edit re-opens the gates marked "re-approve on change"; if none re-opened, it stays approved.
+    status = Draft.Status.APPROVED if all_hard_gates_approved(gate_states(draft)) else Draft.Status.IN_REVIEW
+    if draft.status != status:
+        draft.status = status
         draft.status_changed_at = timezone.now()
         draft.save(update_fields=["status", "status_changed_at"])
     transaction.on_commit(

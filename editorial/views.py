@@ -14,10 +14,10 @@ from editorial import selectors, services
 from editorial.diffs import word_diff
 from editorial.forms import BriefForm, EditForm, SignOffForm
 from editorial.models import Draft
-from editorial.rendering import render_markdown
-from governance.gates import gate_states, get_actions
+from editorial.rendering import render_markdown_with_findings
+from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.models import Gate
-from governance.permissions import draft_policy
+from governance.permissions import draft_policy, gate_policy
 from governance.services import draft_publish, signoff_record
 
 
@@ -64,17 +64,21 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
     revisions = list(draft.revisions.select_related("author_user", "author_run").order_by("-number"))
     current = draft.current_revision
     states = gate_states(draft)
+    blocking = unresolved_blocking_findings(draft)
     for state in states:
-        state.actions = get_actions(draft, state, request.user)
-    findings = list(current.findings.all()) if current else []
+        state.actions = get_actions(draft, state, request.user, blocking=blocking)
+        state.can_sign = gate_policy.user_can_sign(request.user, state.gate, draft)
+    findings = list(current.findings.select_related("override__user")) if current else []
     compare_to = revisions[1] if len(revisions) > 1 else None
     return {
         "draft": draft,
         "brief": draft.brief,
         "revisions": revisions,
         "current": current,
-        "current_html": render_markdown(current.content) if current else "",
+        "current_html": render_markdown_with_findings(current.content, findings) if current else "",
         "findings": findings,
+        "blocking": blocking,
+        "can_override": request.user.has_perm("governance.override_finding"),
         "gates": states,
         "runs": list(draft.runs.select_related("model_version", "prompt_version").order_by("created_at", "id")),
         "live": selectors.live_snapshot(draft),

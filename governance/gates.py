@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from governance.models import RISK_ORDER, Gate, SignOff, Workflow
+from governance.models import RISK_ORDER, Finding, Gate, SignOff, Workflow
 from governance.permissions import gate_policy
 
 ACTIONS = ("approve", "request_changes", "reject")
@@ -44,6 +44,8 @@ class GateState:
     status: str = "pending"  # pending | waiting (earlier stage open) | approved | changes_requested | rejected
     signoff: SignOff | None = None
     history: list[SignOff] = field(default_factory=list)
+    # When an edit re-opened this gate: the approval it had, to show its reviewer what changed since.
+    reopened_from: SignOff | None = None
 
     @property
     def status_label(self) -> str:
@@ -76,6 +78,8 @@ def gate_states(draft: Any) -> list[GateState]:
         latest = state.history[-1] if state.history else None
         if latest is not None:
             counts = latest.revision_id == draft.current_revision_id or not gate.reapprove_on_change
+            if not counts and latest.decision == SignOff.Decision.APPROVE:
+                state.reopened_from = latest
             if counts or latest.decision != SignOff.Decision.APPROVE:
                 state.signoff = latest
                 state.status = {
@@ -100,10 +104,24 @@ def all_hard_gates_approved(states: list[GateState]) -> bool:
     return bool(states) and all(s.status == "approved" for s in states if s.is_hard)
 
 
-def get_actions(draft: Any, state: GateState, user: Any) -> list[str]:
-    """The buttons `user` gets at this gate now; `signoff_record` checks the same again."""
+def unresolved_blocking_findings(draft: Any) -> list[Finding]:
+    """Blocking findings of the current revision that nobody has overridden."""
+    if draft.current_revision_id is None:
+        return []
+    return list(
+        Finding.objects.filter(revision_id=draft.current_revision_id, severity=Finding.Severity.BLOCKING,
+                               override__isnull=True)
+    )
+
+
+def get_actions(draft: Any, state: GateState, user: Any, *, blocking: list[Finding] | None = None) -> list[str]:
+    """The buttons `user` gets at this gate now; `signoff_record` checks the same again.
+
+    Approval is withheld while blocking findings stand; changes can still be requested."""
     if draft.status != "in_review" or state.status != "pending":
         return []
     if not gate_policy.user_can_sign(user, state.gate, draft):
         return []
-    return list(ACTIONS)
+    if blocking is None:
+        blocking = unresolved_blocking_findings(draft)
+    return [a for a in ACTIONS if a != "approve" or not blocking]

@@ -169,10 +169,44 @@ class Finding(models.Model):
 
     class Meta:
         ordering = ["start", "id"]
+        permissions = [("override_finding", "Can override a blocking policy finding with a justification")]
+
+    @property
+    def is_blocking(self) -> bool:
+        return self.severity == self.Severity.BLOCKING
 
     @property
     def category_label(self) -> str:
         return self.category.replace("_", " ").capitalize()
+
+
+class FindingOverride(models.Model):
+    """A person's written decision that a blocking finding may stand. History: never edited."""
+
+    finding = models.OneToOneField(Finding, on_delete=models.PROTECT, related_name="override")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    justification = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ReviewLink(models.Model):
+    """An expiring, single-use link for an outside reviewer to decide one gate of one draft.
+
+    Only the SHA-256 of the token is stored; the token itself is shown once to its creator."""
+
+    draft = models.ForeignKey("editorial.Draft", on_delete=models.PROTECT, related_name="review_links")
+    gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="review_links")
+    revision = models.ForeignKey("editorial.Revision", on_delete=models.PROTECT, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    recipient = models.CharField(max_length=200, help_text="Who receives it, e.g. “J. Doe, external counsel”.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    signoff = models.OneToOneField(SignOff, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
 
 
 class AuditEvent(models.Model):

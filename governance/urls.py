@@ -1,9 +1,15 @@
 from django.urls import path
 
-from governance import views
+from governance import provenance, views
 
 app_name = "governance"
 urlpatterns = [
     path("demo/receiver/", views.demo_receiver_page, name="receiver"),
     path("demo/receiver/<int:connector_id>/", views.demo_receiver_inbound, name="receiver-inbound"),
+    path("drafts/<int:pk>/findings/<int:finding_id>/override/", views.finding_override_view, name="finding-override"),
+    path("drafts/<int:pk>/gates/<int:gate_id>/review-link/", views.review_link_create_view, name="review-link"),
+    path("review/<int:draft_id>/<str:token>/", views.external_review, name="external-review"),
+    path("policies/check/", views.policy_check, name="policy-check"),
+    path("drafts/<int:pk>/provenance.json", provenance.manifest_download, name="manifest"),
+    path("provenance/key.json", provenance.manifest_key_view, name="manifest-key"),
 ]

@@ -3,15 +3,23 @@ from __future__ import annotations
 
 import json
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from governance.models import Connector, DemoReceipt
+from editorial.models import Revision
+from editorial.rendering import highlight_findings, render_markdown
+from editorial.selectors import draft_get_for_user
+from governance.models import Channel, Connector, DemoReceipt, Finding, Gate
 from governance.permissions import brands_for_user
+from governance.policies import evaluate, rule_set_version_for
+from governance.services import finding_override, review_link_create, review_link_decide, review_link_get
 
 MAX_BODY = 2 * 1024 * 1024
 
@@ -60,3 +68,100 @@ def demo_receiver_page(request: HttpRequest) -> HttpResponse:
             payload = {}
         rows.append({"receipt": r, "payload": payload, "data": payload.get("data", {}) if isinstance(payload, dict) else {}})
     return render(request, "governance/receiver.html", {"rows": rows})
+
+
+# --- sign-off side actions --------------------------------------------------------------------
+
+def _error_text(exc: ValidationError | PermissionDenied) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc) or "You are not allowed to do that."
+
+
+@login_required
+@require_POST
+def finding_override_view(request: HttpRequest, pk: int, finding_id: int) -> HttpResponse:
+    draft = draft_get_for_user(user=request.user, pk=pk)
+    finding = get_object_or_404(Finding, pk=finding_id, revision__draft=draft)
+    try:
+        finding_override(finding=finding, user=request.user, justification=request.POST.get("justification", ""))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"Override recorded for “{finding.text or finding.category_label}”.")
+    return redirect("editorial:draft", pk=draft.pk)
+
+
+@login_required
+@require_POST
+def review_link_create_view(request: HttpRequest, pk: int, gate_id: int) -> HttpResponse:
+    draft = draft_get_for_user(user=request.user, pk=pk)
+    gate = get_object_or_404(Gate, pk=gate_id, stage__workflow_id=draft.workflow_id)
+    try:
+        hours = int(request.POST.get("hours") or 72)
+        link, token = review_link_create(draft=draft, gate=gate, user=request.user,
+                                         recipient=request.POST.get("recipient", ""), hours=hours)
+    except ValueError:
+        messages.error(request, "The link's lifetime must be a whole number of hours.")
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        url = request.build_absolute_uri(reverse("governance:external-review", args=[draft.pk, token]))
+        messages.success(
+            request,
+            f"Review link for {link.recipient} (valid until {link.expires_at:%Y-%m-%d %H:%M} UTC, single use). "
+            f"Copy it now; it is not shown again: {url}",
+        )
+    return redirect("editorial:draft", pk=draft.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def external_review(request: HttpRequest, draft_id: int, token: str) -> HttpResponse:
+    """No account needed: the token is the credential, for one gate of one item, once."""
+    try:
+        link = review_link_get(draft_id=draft_id, token=token)
+    except ValidationError as exc:
+        return render(request, "governance/external_review.html", {"error": _error_text(exc)}, status=410)
+    error = ""
+    if request.method == "POST":
+        try:
+            signoff = review_link_decide(draft_id=draft_id, token=token, decision=request.POST.get("decision", ""),
+                                         comment=request.POST.get("comment", ""))
+        except ValidationError as exc:
+            error = _error_text(exc)
+        else:
+            return render(request, "governance/external_review.html", {"done": signoff, "link": link})
+    return render(
+        request,
+        "governance/external_review.html",
+        {"link": link, "content_html": render_markdown(link.revision.content), "error": error,
+         "comment": request.POST.get("comment", "")},
+        status=422 if error else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_check(request: HttpRequest) -> HttpResponse:
+    """Run the brand's active rules on pasted text, or on any revision the user may read."""
+    brands = brands_for_user(request.user)
+    text, channel, brand_id, revision = "", "blog", request.POST.get("brand") or request.GET.get("brand"), None
+    if request.GET.get("revision"):
+        revision = get_object_or_404(Revision, pk=request.GET["revision"])
+        draft = draft_get_for_user(user=request.user, pk=revision.draft_id)
+        text, channel, brand_id = revision.content, draft.brief.channel, str(draft.brand_id)
+    brand = brands.filter(pk=brand_id).first() if brand_id and str(brand_id).isdigit() else brands.first()
+    findings = None
+    if request.method == "POST":
+        text = request.POST.get("text", "")
+        channel = request.POST.get("channel", "blog")
+        if channel not in Channel.values:
+            channel = "blog"
+        findings = evaluate(text, channel=channel, version=rule_set_version_for(brand)) if brand else []
+    elif revision is not None:
+        findings = evaluate(text, channel=channel, version=rule_set_version_for(brand))
+    return render(request, "governance/policy_check.html", {
+        "brands": brands, "brand": brand, "channels": Channel.choices, "channel": channel, "text": text,
+        "findings": findings, "revision": revision,
+        "highlighted": highlight_findings(text, findings or []) if findings is not None else "",
+    })

@@ -21,3 +21,29 @@ def test_model_output_cannot_inject_html():
     html = render_markdown('## Hi\n\n<script>alert(1)</script><img src=x onerror=alert(1)> [x](javascript:alert(1)) **ok**')
     assert "<script" not in html and "onerror" not in html and "javascript:" not in html
     assert "<h2>Hi</h2>" in html and "<strong>ok</strong>" in html
+
+
+def test_findings_are_highlighted_in_place_in_the_rendered_draft():
+    from types import SimpleNamespace
+
+    from editorial.rendering import render_markdown_with_findings
+
+    text = "## Offer\n\nResults **guaranteed** for 1. everyone <b>now</b>."
+    start = text.index("guaranteed")
+    finding = SimpleNamespace(start=start, end=start + 10, severity="blocking", message='banned "term" <x>')
+    html = render_markdown_with_findings(text, [finding])
+    assert '<strong><mark class="finding-mark sev-blocking" data-finding="0" title="banned &quot;term&quot; &lt;x&gt;">guaranteed</mark></strong>' in html
+    assert "\ue000" not in html and "\ue001" not in html and "<h2>Offer</h2>" in html
+
+
+def test_spans_across_lines_or_overlapping_are_not_highlighted_but_do_not_break_the_page():
+    from types import SimpleNamespace
+
+    from editorial.rendering import highlight_findings
+
+    text = "one two\nthree <four>"
+    across = SimpleNamespace(start=4, end=12, severity="warning", message="m")
+    inner = SimpleNamespace(start=14, end=20, severity="info", message="m")
+    overlapping = SimpleNamespace(start=15, end=18, severity="info", message="m")
+    html = highlight_findings(text, [across, inner, overlapping])
+    assert html.count("<mark") == 1 and "&lt;four&gt;" in html

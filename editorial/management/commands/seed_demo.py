@@ -20,7 +20,7 @@ ROLES = {
     "requesters": ["editorial.add_brief"],
     "editors": ["editorial.add_brief", "editorial.add_revision", "governance.add_delivery"],
     "brand reviewers": [],
-    "legal reviewers": [],
+    "legal reviewers": ["governance.override_finding"],
 }
 PEOPLE = [
     ("rita", "Rita", "Requester", "requesters", "northwind"),

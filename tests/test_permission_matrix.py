@@ -1,0 +1,195 @@
+"""Role × action × object on every route. Each allowed case must take effect and each refused
+case must change nothing, so removing any permission check makes a case here fail."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+from django.urls import reverse
+
+from agents.models import AgentRun
+from editorial.models import Draft
+from editorial.services import brief_create, revision_create
+from governance.models import Delivery, Finding, FindingOverride, ReviewLink, SignOff
+from governance.services import signoff_record
+from tests.factories import PASSWORD, build_world
+
+ROLES = ["requester", "editor", "brand_reviewer", "legal", "anonymous"]
+OBJECTS = ["own", "other"]  # a draft of the roles' brand, or of a brand they are not in
+
+
+def make_draft(world, obj: str, state: str) -> Draft:
+    owner, brand = (world.requester, world.brand) if obj == "own" else (world.outsider, world.other_brand)
+    draft = brief_create(user=owner, brand=brand, title=f"{obj} draft", goal="g", audience="a", channel="blog",
+                         tone="warm", risk="low", template=world.template)
+    run = AgentRun.objects.create(draft=draft, kind="write", status="succeeded", idempotency_key=f"m:{draft.pk}")
+    content = "Results guaranteed." if state == "blocking" else "Hello."
+    revision = revision_create(draft=draft, content=content, author_run=run)
+    Draft.objects.filter(pk=draft.pk).update(status="in_review")
+    draft.refresh_from_db()
+    if state == "blocking":
+        Finding.objects.create(revision=revision, category="banned_term", severity="blocking", start=8, end=18,
+                               text="guaranteed", message="banned")
+    if state == "approved":
+        signer = world.editor if obj == "own" else world.outsider
+        signoff_record(draft=draft, gate=world.gates["editorial"], user=signer, decision="approve",
+                       revision_id=revision.pk)
+    if state == "failed":
+        AgentRun.objects.filter(draft=draft, kind="plan").update(status="failed", error="boom")
+        Draft.objects.filter(pk=draft.pk).update(status="failed", status_reason="boom")
+    draft.refresh_from_db()
+    return draft
+
+
+@dataclass
+class Case:
+    name: str
+    state: str
+    allowed: set[str]  # roles allowed on their own brand's draft; nobody is allowed on another brand's
+    call: Callable[[Client, Draft, Any], Any]
+    effect: Callable[[Draft], Any]  # what changes when the action is allowed
+
+
+def get(route: str, **query):
+    def call(client, draft, world):
+        return client.get(reverse(route, args=[draft.pk]), query)
+    return call
+
+
+def post(route: str, data: Callable[[Draft, Any], dict], *extra_args: Callable[[Draft, Any], Any]):
+    def call(client, draft, world):
+        args = [draft.pk, *(f(draft, world) for f in extra_args)]
+        return client.post(reverse(route, args=args), data(draft, world))
+    return call
+
+
+def page_ok(draft):
+    return None  # reads change nothing; success is judged from the response
+
+
+READERS = {"requester", "editor", "brand_reviewer", "legal"}
+CASES = [
+    Case("read the draft page", "review", READERS, get("editorial:draft"), page_ok),
+    Case("read live progress", "review", READERS, get("editorial:draft-live"), page_ok),
+    Case("read a diff", "review", READERS,
+         lambda c, d, w: c.get(reverse("editorial:draft-diff", args=[d.pk]),
+                               {"a": d.current_revision_id, "b": d.current_revision_id}), page_ok),
+    Case("check a revision against policy", "review", READERS,
+         lambda c, d, w: c.get(reverse("governance:policy-check"), {"revision": d.current_revision_id}), page_ok),
+    Case("open the editor", "review", {"editor"}, get("editorial:draft-edit"), page_ok),
+    Case("save an edit", "review", {"editor"},
+         post("editorial:draft-edit", lambda d, w: {"content": "Edited.", "base_revision": d.current_revision_id}),
+         lambda d: d.revisions.count()),
+    Case("sign the editorial gate", "review", {"editor"},
+         post("editorial:gate-action", lambda d, w: {"decision": "approve", "revision": d.current_revision_id},
+              lambda d, w: w.gates["editorial"].pk),
+         lambda d: SignOff.objects.filter(draft=d).count()),
+    Case("publish", "approved", {"editor"}, post("editorial:publish", lambda d, w: {}),
+         lambda d: Delivery.objects.filter(draft=d).count()),
+    Case("retry generation", "failed", {"editor"}, post("editorial:retry", lambda d, w: {}),
+         lambda d: AgentRun.objects.filter(draft=d).count()),
+    Case("override a blocking finding", "blocking", {"legal"},
+         post("governance:finding-override", lambda d, w: {"justification": "Cleared by counsel."},
+              lambda d, w: d.current_revision.findings.get().pk),
+         lambda d: FindingOverride.objects.filter(finding__revision__draft=d).count()),
+    Case("send an external review link", "review", {"editor"},
+         post("governance:review-link", lambda d, w: {"recipient": "Counsel", "hours": 24},
+              lambda d, w: w.gates["editorial"].pk),
+         lambda d: ReviewLink.objects.filter(draft=d).count()),
+    Case("download the signed provenance manifest", "review", READERS, get("governance:manifest"), page_ok),
+    Case("read the draft through the API", "review", READERS,
+         lambda c, d, w: c.get(f"/api/v1/drafts/{d.pk}"), page_ok),
+    Case("read a diff through the API", "review", READERS,
+         lambda c, d, w: c.get(f"/api/v1/drafts/{d.pk}/diff",
+                               {"a": d.current_revision_id, "b": d.current_revision_id}), page_ok),
+]
+
+
+@pytest.fixture
+def matrix_world(db):
+    world = build_world()
+    legal = Group.objects.get(name="legal reviewers")
+    legal.permissions.add(Permission.objects.get(codename="override_finding"))
+    return world
+
+
+def client_for(role: str, world) -> Client:
+    client = Client()
+    if role != "anonymous":
+        assert client.login(username=getattr(world, role).username, password=PASSWORD)
+    return client
+
+
+@pytest.mark.parametrize("obj", OBJECTS)
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_permission_matrix(matrix_world, case: Case, role: str, obj: str):
+    world = matrix_world
+    draft = make_draft(world, obj, case.state)
+    before = case.effect(draft)
+    response = case.call(client_for(role, world), draft, world)
+    allowed = obj == "own" and role in case.allowed
+    body = response.content.decode()
+    if allowed:
+        assert response.status_code in (200, 302), (response.status_code, body[:300])
+        if before is not None:
+            assert case.effect(draft) != before, "the allowed action had no effect"
+        if response.status_code == 302:
+            assert "login" not in response.url
+    else:
+        if before is not None:
+            assert case.effect(draft) == before, "a refused action changed something"
+        if role == "anonymous":
+            assert response.status_code in (302, 401) and ("login" in response.get("Location", "") or
+                                                           response.status_code == 401)
+        elif obj == "other":
+            assert response.status_code == 404, "another brand's draft must not even be revealed"
+        else:
+            # a brand member without the right: 403, or the page again with the refusal explained
+            assert response.status_code in (403, 302), (response.status_code, body[:300])
+
+
+def test_api_briefs_only_for_requesters_of_their_own_brand(matrix_world, client):
+    world = matrix_world
+
+    def create(role: str, brand) -> int:
+        c = client_for(role, world)
+        body = {"brand": brand.slug, "title": "t", "goal": "g", "audience": "a", "channel": "blog",
+                "template": world.template.slug}
+        return c.post("/api/v1/briefs", json.dumps(body), content_type="application/json").status_code
+
+    assert create("requester", world.brand) == 201
+    assert create("editor", world.brand) == 201
+    assert create("brand_reviewer", world.brand) == 403
+    assert create("requester", world.other_brand) == 422
+    assert create("anonymous", world.brand) == 401
+    assert Draft.objects.filter(brand=world.brand).count() == 2
+
+
+@pytest.mark.parametrize(("role", "obj", "accepted"), [
+    ("requester", "own", True), ("legal", "own", True), ("editor", "other", False), ("anonymous", "own", False),
+])
+def test_websocket_subscriptions_follow_the_same_policy(transactional_db, role, obj, accepted):
+    world = build_world()
+    draft = make_draft(world, obj, "review")
+    client = client_for(role, world)
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    cookie = client.cookies.get("sessionid")
+    if cookie:
+        headers.append((b"cookie", f"sessionid={cookie.value}".encode()))
+
+    async def connect() -> bool:
+        from aios.asgi import application
+
+        communicator = WebsocketCommunicator(application, f"/ws/drafts/{draft.pk}/", headers=headers)
+        connected, _ = await communicator.connect()
+        await communicator.disconnect()
+        return connected
+
+    assert async_to_sync(connect)() is accepted

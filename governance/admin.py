@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import json
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
@@ -14,6 +15,7 @@ from guardian.admin import GuardedModelAdmin
 
 from aios.admin_history import ReadOnlyHistoryAdmin
 from governance import models as m
+from governance.workflows import workflow_problems
 from governance.audit import AUDIT_EXPORT_FIELDS, audit_event_record
 
 
@@ -23,8 +25,22 @@ class BrandAdmin(GuardedModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+class GateForm(forms.ModelForm):
+    class Meta:
+        model = m.Gate
+        fields = "__all__"
+
+    def clean_group(self):
+        group = self.cleaned_data["group"]
+        if not group.user_set.filter(is_active=True).exists():
+            raise forms.ValidationError(f"The group “{group.name}” has no active members, so nobody could sign "
+                                        "this gate. Add people to the group first.")
+        return group
+
+
 class GateInline(admin.TabularInline):
     model = m.Gate
+    form = GateForm
     extra = 0
 
 
@@ -40,14 +56,38 @@ class StageInline(admin.TabularInline):
     show_change_link = True
 
 
+class WorkflowForm(forms.ModelForm):
+    class Meta:
+        model = m.Workflow
+        fields = "__all__"
+        help_texts = {"is_active": "A workflow can be active only when every stage has gates and every gate "
+                                   "has people to sign it. Create it inactive, add stages and gates, then activate."}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("is_active"):
+            problems = workflow_problems(self.instance) if self.instance.pk else ["It has no stages yet."]
+            if problems:
+                raise forms.ValidationError(["This workflow could never complete, so it cannot be active:"]
+                                            + problems)
+        return data
+
+
 @admin.register(m.Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
-    list_display = ["name", "brand", "channels", "is_active"]
+    form = WorkflowForm
+    list_display = ["name", "brand", "channels", "is_active", "problems"]
     inlines = [StageInline]
+
+    @admin.display(description="Can complete?")
+    def problems(self, obj: m.Workflow) -> str:
+        found = workflow_problems(obj)
+        return "yes" if not found else "no — " + " ".join(found)
 
 
 @admin.register(m.Gate)
 class GateAdmin(admin.ModelAdmin):
+    form = GateForm
     list_display = ["name", "stage", "group", "kind", "min_risk", "reapprove_on_change"]
     list_filter = ["kind", "min_risk"]
 

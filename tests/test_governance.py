@@ -228,3 +228,25 @@ def test_the_draft_page_highlights_findings_and_offers_override_only_to_permitte
     response = client.post(reverse("governance:finding-override", args=[draft.pk, finding.pk]),
                            {"justification": "Approved by legal in writing."}, follow=True)
     assert "Override recorded" in response.content.decode() and "data-gate-approve" in response.content.decode()
+
+
+def test_the_admin_refuses_to_activate_a_workflow_that_can_never_complete(admin_client, world):
+    from governance.models import Workflow
+
+    url = reverse("admin:governance_workflow_add")
+    data = {"name": "Empty", "channels": "[]", "is_active": "on",
+            "stages-TOTAL_FORMS": "0", "stages-INITIAL_FORMS": "0"}
+    response = admin_client.post(url, data)
+    assert response.status_code == 200 and "could never complete" in response.content.decode()
+    assert not Workflow.objects.filter(name="Empty").exists()
+    data.pop("is_active")
+    assert admin_client.post(url, data).status_code == 302  # inactive while being built is fine
+
+
+def test_the_admin_refuses_a_gate_whose_group_is_empty(admin_client, world):
+    empty = Group.objects.create(name="nobody")
+    response = admin_client.post(reverse("admin:governance_gate_add"), {
+        "stage": world.gates["brand"].stage.pk, "name": "Ghost", "slug": "ghost", "group": empty.pk,
+        "kind": "hard", "min_risk": "low", "channels": "[]", "finding_categories": "[]"})
+    assert response.status_code == 200 and "has no active members" in response.content.decode()
+    assert not Gate.objects.filter(slug="ghost").exists()

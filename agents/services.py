@@ -27,6 +27,7 @@ from agents.models import AgentRun, KnowledgeChunk, KnowledgeDocument, ModelVers
 from agents.providers import ProviderError, Usage, provider_for, resolve
 from editorial.realtime import push_draft_event
 from governance.audit import audit_log
+from governance.detectors import instruction_like
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,9 @@ def document_ingest(*, brand: Any, title: str, body: str, user: Any = None, sour
     vectors = embed(pieces)
     KnowledgeChunk.objects.bulk_create(
         [
-            KnowledgeChunk(document=document, brand=brand, index=i, text=text, embedding=vector)
+            # Instruction-like text in a source is kept but flagged: the check step tells the editor.
+            KnowledgeChunk(document=document, brand=brand, index=i, text=text, embedding=vector,
+                           flagged=bool(instruction_like(text)))
             for i, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
         ]
     )
@@ -307,14 +310,24 @@ def _step_write(run: AgentRun) -> None:
 
 def _step_check(run: AgentRun) -> None:
     from editorial.services import revision_create
-    from governance.policies import evaluate, findings_record, rule_set_version_for
+    from governance.models import Finding
+    from governance.policies import FindingData, evaluate, findings_record, rule_set_version_for
 
     draft = run.draft
     writer = _previous_output(draft, Kind.WRITE)
     sections = list(writer.sections.all())
     content = "\n\n".join(f"## {s.heading}\n\n{s.text}" for s in sections)
     version = rule_set_version_for(draft.brand)
-    findings = evaluate(content, channel=draft.brief.channel, version=version)
+    findings = evaluate(content, channel=draft.brief.channel, version=version) + [
+        FindingData(
+            category="prompt_injection",
+            severity=Finding.Severity.WARNING,
+            message=f"The source “{s['title']}” used for this draft contains instruction-like text; "
+            "check that the draft did not follow it.",
+        )
+        for s in writer.sources
+        if s.get("flagged")
+    ]
     runs = list(draft.runs.filter(status=Status.SUCCEEDED).order_by("created_at"))
     mv = writer.model_version
     provenance = {

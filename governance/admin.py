@@ -15,6 +15,7 @@ from guardian.admin import GuardedModelAdmin
 
 from aios.admin_history import ReadOnlyHistoryAdmin
 from governance import models as m
+from governance.policies import validate_rules
 from governance.workflows import workflow_problems
 from governance.audit import AUDIT_EXPORT_FIELDS, audit_event_record
 
@@ -103,8 +104,21 @@ class RuleSetAdmin(admin.ModelAdmin):
     list_display = ["name", "brand", "active_version"]
 
 
+class RuleSetVersionForm(forms.ModelForm):
+    class Meta:
+        model = m.RuleSetVersion
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        # Invalid patterns, severities or limits are refused here, not discovered by a failing pipeline.
+        validate_rules(data.get("banned_terms") or [], data.get("disclaimers") or {}, data.get("rules") or {})
+        return data
+
+
 @admin.register(m.RuleSetVersion)
 class RuleSetVersionAdmin(admin.ModelAdmin):
+    form = RuleSetVersionForm
     list_display = ["rule_set", "number", "created_at", "created_by"]
 
     def has_change_permission(self, request, obj=None) -> bool:

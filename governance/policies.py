@@ -1,22 +1,24 @@
-"""Policy checks over text: banned terms and the disclaimer a channel requires (first pass)."""
+"""Policy checks over text, configured by a brand's rule-set version (immutable once saved).
+
+The detectors, and the schema of `banned_terms`, `disclaimers` and `rules`, are in
+`governance.detectors`.
+"""
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
+from governance.detectors import FindingData, compile_rules, instruction_like, validate_rules
 from governance.models import Finding, RuleSet, RuleSetVersion
 
-
-@dataclass(frozen=True)
-class FindingData:
-    category: str
-    severity: str
-    message: str
-    start: int | None = None
-    end: int | None = None
-    text: str = ""
-    suggestion: str = ""
+__all__ = [
+    "FindingData",
+    "evaluate",
+    "evaluate_text",
+    "findings_record",
+    "instruction_like",
+    "rule_set_version_for",
+    "validate_rules",
+]
 
 
 def rule_set_version_for(brand: Any) -> RuleSetVersion | None:
@@ -27,45 +29,21 @@ def rule_set_version_for(brand: Any) -> RuleSetVersion | None:
     return None
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
+def evaluate_text(text: str, *, channel: str, banned_terms: Any, disclaimers: Any, rules: Any) -> list[FindingData]:
+    """Findings for `text` under a raw configuration, which need not be saved.
+
+    Findings are sorted by start, and those without a span come last. Raises ValidationError
+    when the configuration is invalid (see `validate_rules`).
+    """
+    return compile_rules(banned_terms, disclaimers, rules).check(text, channel=channel)
 
 
 def evaluate(text: str, *, channel: str, version: RuleSetVersion | None) -> list[FindingData]:
     if version is None:
         return []
-    findings: list[FindingData] = []
-    for entry in version.banned_terms or []:
-        term = (entry.get("term") or "").strip()
-        if not term:
-            continue
-        pattern = re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.IGNORECASE)
-        for match in pattern.finditer(text):
-            replacement = entry.get("replacement", "")
-            findings.append(
-                FindingData(
-                    category="banned_term",
-                    severity=Finding.Severity.BLOCKING,
-                    message=f"“{match.group(0)}” is a banned term"
-                    + (f"; use “{replacement}” instead." if replacement else "."),
-                    start=match.start(),
-                    end=match.end(),
-                    text=match.group(0),
-                    suggestion=replacement,
-                )
-            )
-    disclaimer = (version.disclaimers or {}).get(channel, "").strip()
-    if disclaimer and _normalise(disclaimer) not in _normalise(text):
-        findings.append(
-            FindingData(
-                category="missing_disclaimer",
-                severity=Finding.Severity.BLOCKING,
-                message=f"The {channel} channel requires this disclaimer: “{disclaimer}”",
-                suggestion=disclaimer,
-            )
-        )
-    findings.sort(key=lambda f: (f.start is None, f.start or 0))
-    return findings
+    return evaluate_text(
+        text, channel=channel, banned_terms=version.banned_terms, disclaimers=version.disclaimers, rules=version.rules
+    )
 
 
 def findings_record(*, revision: Any, run: Any, version: RuleSetVersion | None, findings: list[FindingData]) -> list[Finding]:

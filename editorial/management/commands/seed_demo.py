@@ -126,6 +126,9 @@ class Command(BaseCommand):
             ],
             disclaimers={"product": "Prices and availability may change.",
                          "press": "For media enquiries contact press@northwind.example."},
+            # The brand's own contact details are not personal data to block.
+            rules={"personal_data": {"allow": ["press@northwind.example"]}, "claims": {"severity": "warning"},
+                   "length": {"max_words": 1500}, "reading_level": {"max_grade": 12}},
             created_by=admin,
         )
         rules.active_version = version

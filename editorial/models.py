@@ -59,6 +59,10 @@ class Draft(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_drafts"
     )
     status_reason = models.TextField(blank=True, help_text="Why generation failed, or why it was sent back.")
+    publish_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="Scheduled publication time.")
+    publish_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
 

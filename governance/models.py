@@ -239,8 +239,14 @@ class Connector(models.Model):
     name = models.CharField(max_length=120)
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=200, help_text="whsec_… (base64 key, Standard Webhooks)")
+    previous_secret = models.CharField(
+        max_length=200, blank=True,
+        help_text="During a rotation the old secret still signs too (two signatures), until it is cleared.",
+    )
+    secret_rotated_at = models.DateTimeField(null=True, blank=True)
     event_types = models.JSONField(default=list, blank=True, help_text="Empty = every event.")
     is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -288,6 +294,78 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["number"]
         constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique")]
+
+
+class InboundCallback(models.Model):
+    """A CMS's signed report about a delivery (confirmed or failed). Its webhook-id is used once."""
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        FAILED = "failed", "Failed"
+
+    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="callbacks")
+    webhook_id = models.CharField(max_length=100)
+    delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.PROTECT, related_name="callbacks")
+    status = models.CharField(max_length=12, choices=Status.choices)
+    detail = models.TextField(blank=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["connector", "webhook_id"], name="callback_id_once")]
+
+
+class ApiToken(models.Model):
+    """A personal or service API token. Only a SHA-256 of the secret part is stored."""
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", "Personal"
+        SERVICE = "service", "Service"
+
+    SCOPES = ["read", "write", "sign-off", "publish", "admin"]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSONAL)
+    prefix = models.CharField(max_length=16, unique=True, help_text="Public part, shown in lists and logs.")
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    rate_limit_per_minute = models.PositiveIntegerField(default=120)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored answer to a POST made with an Idempotency-Key, kept 24 h."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        DONE = "done", "Done"
+
+    owner = models.CharField(max_length=80, help_text="token:<id> or user:<id>")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    body_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_once")]
 
 
 class DemoReceipt(models.Model):

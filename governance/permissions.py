@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
@@ -72,3 +73,13 @@ class GatePolicy:
 
 draft_policy = DraftPolicy()
 gate_policy = GatePolicy()
+
+
+def api_scope_required(request: Any, scope: str) -> None:
+    """API routes name the scope they need. A request authenticated with an API token must carry it
+    ("admin" carries all); a browser session acts with the person's own permissions, so it passes."""
+    token = getattr(request, "api_token", None)
+    if token is None:
+        return
+    if scope not in token.scopes and "admin" not in token.scopes:
+        raise PermissionDenied(f"This token lacks the “{scope}” scope.")

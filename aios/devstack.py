@@ -139,12 +139,16 @@ def wait_celery_worker(env: Mapping[str, str], *, timeout: float = 60.0, proc: s
         probe.close()
 
 
-def worker_args(*, concurrency: int = 2, pool: str = "prefork") -> list[str]:
-    return [
+def worker_args(*, concurrency: int = 2, pool: str = "prefork", beat_schedule: Path | None = None) -> list[str]:
+    """A worker; with `beat_schedule`, it also runs Celery beat (one process is enough here)."""
+    args = [
         sys.executable, "-m", "celery", "-A", "aios.celery", "worker",
         "--loglevel", "INFO", "--concurrency", str(concurrency), "--pool", pool,
         "--without-mingle", "--without-gossip", "--hostname", f"aios-{os.getpid()}@%h",
     ]
+    if beat_schedule is not None:
+        args += ["--beat", "--schedule", str(beat_schedule)]
+    return args
 
 
 def asgi_args(*, port: int, host: str = "127.0.0.1") -> list[str]:

@@ -177,7 +177,8 @@ def run(argv: list[str]) -> int:
             say(f"using the model server at {env['AIOS_LLM_BASE_URL']}")
         _manage(env, "migrate", "--no-input", "-v", "0")
         _manage(env, "seed_demo", "--password", DEMO_PASSWORD)
-        worker = devstack.spawn(devstack.worker_args(), env=env, log=open(VAR / "log" / "worker.log", "ab"))
+        worker = devstack.spawn(devstack.worker_args(beat_schedule=VAR / "celerybeat-schedule"), env=env,
+                                log=open(VAR / "log" / "worker.log", "ab"))
         children.append(("celery worker", worker))
         web = devstack.spawn(devstack.asgi_args(port=port), env=env)
         children.append(("web", web))

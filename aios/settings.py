@@ -150,6 +150,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_TASK_TIME_LIMIT + 300,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "publish-scheduled-drafts": {"task": "governance.publish_due", "schedule": 15.0},
+}
 
 # --- Models ---------------------------------------------------------------------------------
 # The "settings default" model version reads these, so pointing AIOS at another

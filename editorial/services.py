@@ -115,7 +115,10 @@ class EditConflict(Exception):
         self.current = current
 
 
-EDITABLE = {Draft.Status.IN_REVIEW, Draft.Status.CHANGES_REQUESTED, Draft.Status.APPROVED}
+# A published or retracted piece can be edited: the new revision goes through review, and publishing
+# it again sends an "updated" (or, after a retraction, a new "published") event.
+EDITABLE = {Draft.Status.IN_REVIEW, Draft.Status.CHANGES_REQUESTED, Draft.Status.APPROVED, Draft.Status.PUBLISHED,
+            Draft.Status.RETRACTED}
 
 
 @transaction.atomic

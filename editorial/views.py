@@ -83,9 +83,13 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
         "runs": list(draft.runs.select_related("model_version", "prompt_version").order_by("created_at", "id")),
         "live": selectors.live_snapshot(draft),
         "deliveries": list(draft.deliveries.select_related("connector").prefetch_related("attempts")),
-        "can_edit": draft_policy.user_has_permission_for_instance(request.user, "edit", draft),
+        "can_edit": draft.status in services.EDITABLE
+        and draft_policy.user_has_permission_for_instance(request.user, "edit", draft),
         "can_publish": draft.status == Draft.Status.APPROVED
         and draft_policy.user_has_permission_for_instance(request.user, "publish", draft),
+        "can_retract": draft.status == Draft.Status.PUBLISHED
+        and draft_policy.user_has_permission_for_instance(request.user, "publish", draft),
+        "can_publish_rights": draft_policy.user_has_permission_for_instance(request.user, "publish", draft),
         "can_retry": draft.status == Draft.Status.FAILED
         and draft_policy.user_has_permission_for_instance(request.user, "retry", draft),
         "compare_to": compare_to,

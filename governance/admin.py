@@ -6,7 +6,7 @@ import json
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import URLPattern, path
@@ -16,6 +16,7 @@ from guardian.admin import GuardedModelAdmin
 from aios.admin_history import ReadOnlyHistoryAdmin
 from governance import models as m
 from governance.policies import validate_rules
+from governance.services import connector_finish_rotation, connector_rotate_secret, delivery_replay
 from governance.workflows import workflow_problems
 from governance.audit import AUDIT_EXPORT_FIELDS, audit_event_record
 
@@ -203,7 +204,28 @@ class AuditEventAdmin(ReadOnlyHistoryAdmin):
 
 @admin.register(m.Connector)
 class ConnectorAdmin(admin.ModelAdmin):
-    list_display = ["name", "brand", "url", "is_active"]
+    list_display = ["name", "brand", "url", "is_active", "disabled_reason", "rotating"]
+    readonly_fields = ["previous_secret", "secret_rotated_at"]
+    actions = ["rotate_secret", "finish_rotation"]
+
+    @admin.display(boolean=True, description="Rotating secret")
+    def rotating(self, obj: m.Connector) -> bool:
+        return bool(obj.previous_secret)
+
+    @admin.action(description="Rotate the signing secret (old and new both sign until finished)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for connector in queryset:
+            secret = connector_rotate_secret(connector=connector, user=request.user)
+            self.message_user(request, f"{connector.name}: new secret {secret} — give it to the CMS, then finish "
+                                       "the rotation.")
+
+    @admin.action(description="Finish the rotation (stop signing with the old secret)")
+    def finish_rotation(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for connector in queryset:
+            try:
+                connector_finish_rotation(connector=connector, user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{connector.name}: {' '.join(exc.messages)}", level="warning")
 
 
 class AttemptInline(admin.TabularInline):
@@ -219,8 +241,23 @@ class AttemptInline(admin.TabularInline):
 @admin.register(m.Delivery)
 class DeliveryAdmin(ReadOnlyHistoryAdmin):
     list_display = ["created_at", "connector", "draft", "event_type", "status", "attempt_count", "remote_id"]
-    list_filter = ["status", "event_type"]
+    list_filter = ["status", "event_type", "connector"]
     inlines = [AttemptInline]
+    actions = ["replay"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Replay dead-lettered deliveries (same webhook-id)")
+    def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for delivery in queryset.select_related("draft"):
+            try:
+                delivery_replay(delivery=delivery, user=request.user)
+            except (ValidationError, PermissionDenied) as exc:
+                msg = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{delivery.webhook_id}: {msg}", level="warning")
+            else:
+                self.message_user(request, f"{delivery.webhook_id}: replaying.")
 
 
 @admin.register(m.DemoReceipt)

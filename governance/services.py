@@ -1,6 +1,7 @@
 """Sign-offs, publishing and CMS delivery."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -13,13 +14,23 @@ import httpx
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from standardwebhooks import Webhook
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from editorial.models import Draft, Revision
 from editorial.realtime import push_draft_event
 from governance.audit import audit_log
 from governance.gates import GateState, all_hard_gates_approved, gate_states, get_actions, unresolved_blocking_findings
-from governance.models import Connector, Delivery, DeliveryAttempt, Finding, FindingOverride, Gate, ReviewLink, SignOff
+from governance.models import (
+    Connector,
+    Delivery,
+    DeliveryAttempt,
+    Finding,
+    FindingOverride,
+    Gate,
+    InboundCallback,
+    ReviewLink,
+    SignOff,
+)
 from governance.permissions import draft_policy, gate_policy
 
 # Standard Webhooks' suggested schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h.
@@ -192,76 +203,63 @@ def review_link_decide(*, draft_id: int, token: str, decision: str, comment: str
     return signoff
 
 
-def delivery_payload(*, draft: Draft, revision: Revision, event_type: str) -> dict[str, Any]:
-    # A person's edit keeps the provenance of the generation it started from.
-    generated = draft.revisions.filter(author_run__isnull=False, number__lte=revision.number).order_by("-number").first()
-    prov = (generated.provenance if generated else {}) or {}
-    editors = sorted(set(
-        draft.revisions.filter(author_user__isnull=False, number__lte=revision.number)
-        .values_list("author_user__username", flat=True)
-    ))
-    return {
-        "type": f"content.{event_type}",
-        "timestamp": timezone.now().isoformat(),
-        "data": {
-            "draft_id": draft.pk,
-            "revision_id": revision.pk,
-            "revision_number": revision.number,
-            "title": draft.title,
-            "channel": draft.brief.channel,
-            "format": "markdown",
-            "content": revision.content,
-            "content_sha256": revision.content_hash,
-            "provenance": {
-                "model": prov.get("model"),
-                "model_version": prov.get("model_version"),
-                "prompt_template_version": prov.get("prompt_template_version"),
-                "sources": prov.get("sources", []),
-                "edited_by": editors,
-                "signoffs": [
-                    {"gate": s.gate.slug, "by": s.user.username if s.user else s.external_recipient,
-                     "at": s.created_at.isoformat()}
-                    for s in draft.signoffs.filter(decision=SignOff.Decision.APPROVE).select_related("gate", "user")
-                ],
-            },
-        },
+def _remote_receipt(connector: Connector, draft: Draft) -> tuple[str, str]:
+    """The CMS's own id and URL for this draft, from its latest receipt."""
+    receipt = (
+        Delivery.objects.filter(connector=connector, draft=draft).exclude(remote_id="")
+        .order_by("-delivered_at", "-id").values_list("remote_id", "remote_url").first()
+    )
+    return receipt or ("", "")
+
+
+def delivery_payload(*, draft: Draft, revision: Revision, event_type: str, connector: Connector,
+                     reason: str = "") -> dict[str, Any]:
+    """What a CMS receives: the content, its SHA-256, the signed provenance manifest, and the CMS's own
+    id once a receipt has told us (so updates and retractions address the right item)."""
+    from governance.provenance import manifest_for, sign_manifest
+
+    remote_id, remote_url = _remote_receipt(connector, draft)
+    data: dict[str, Any] = {
+        "draft_id": draft.pk,
+        "revision_id": revision.pk,
+        "revision_number": revision.number,
+        "title": draft.title,
+        "channel": draft.brief.channel,
+        "cms_id": remote_id or None,
+        "cms_url": remote_url or None,
     }
+    if event_type == "retracted":
+        data["reason"] = reason
+    else:
+        manifest = manifest_for(revision)
+        data.update(
+            format="markdown",
+            content=revision.content,
+            content_sha256=revision.content_hash,
+            provenance=sign_manifest(manifest),
+        )
+    return {"type": f"content.{event_type}", "timestamp": timezone.now().isoformat(), "data": data}
 
 
-@transaction.atomic
-def draft_publish(*, draft: Draft, user: Any) -> list[Delivery]:
-    """Publish the approved revision: one delivery per active connector of the brand."""
-    if not draft_policy.user_has_permission_for_instance(user, "publish", draft):
-        raise PermissionDenied("You cannot publish this draft.")
-    draft = Draft.objects.select_for_update(of=("self",)).select_related("brief", "current_revision").get(pk=draft.pk)
-    if draft.status != Draft.Status.APPROVED or not all_hard_gates_approved(gate_states(draft)):
-        raise ValidationError("Only a draft whose required gates are all signed can be published.")
-    connectors = [
-        c for c in Connector.objects.filter(brand=draft.brand, is_active=True)
-        if not c.event_types or "published" in c.event_types
-    ]
-    if not connectors:
-        raise ValidationError("This brand has no active CMS connector to publish to.")
-    revision = draft.current_revision
-    payload = delivery_payload(draft=draft, revision=revision, event_type="published")
+def _connectors_for(draft: Draft, event_type: str, *, only: list[int] | None = None) -> list[Connector]:
+    connectors = Connector.objects.filter(brand=draft.brand, is_active=True).order_by("id")
+    if only:
+        connectors = connectors.filter(pk__in=only)
+    return [c for c in connectors if not c.event_types or event_type in c.event_types]
+
+
+def _deliveries_create(*, draft: Draft, revision: Revision, user: Any, events: list[tuple[Connector, str]],
+                       reason: str = "") -> list[Delivery]:
     deliveries = [
         Delivery.objects.create(
-            connector=c, draft=draft, revision=revision, event_type="published",
-            webhook_id=f"msg_{uuid.uuid4().hex}", payload=payload, created_by=user,
-            next_attempt_at=timezone.now(),
+            connector=connector, draft=draft, revision=revision, event_type=event_type,
+            webhook_id=f"msg_{uuid.uuid4().hex}",
+            payload=delivery_payload(draft=draft, revision=revision, event_type=event_type, connector=connector,
+                                     reason=reason),
+            created_by=user, next_attempt_at=timezone.now(),
         )
-        for c in connectors
+        for connector, event_type in events
     ]
-    draft.status = Draft.Status.PUBLISHED
-    draft.published_revision = revision
-    draft.status_changed_at = timezone.now()
-    draft.save(update_fields=["status", "published_revision", "status_changed_at"])
-    audit_log(
-        action="governance.draft.publish",
-        obj=draft,
-        user=user,
-        data={"revision": revision.pk, "hash": revision.content_hash, "deliveries": [d.pk for d in deliveries]},
-    )
 
     def enqueue() -> None:
         from governance.tasks import deliver
@@ -274,13 +272,190 @@ def draft_publish(*, draft: Draft, user: Any) -> list[Delivery]:
     return deliveries
 
 
+@transaction.atomic
+def draft_publish(*, draft: Draft, user: Any, connector_ids: list[int] | None = None) -> list[Delivery]:
+    """Publish the approved revision to the brand's connectors: "published" the first time a connector
+    gets this draft, "updated" after that."""
+    if not draft_policy.user_has_permission_for_instance(user, "publish", draft):
+        raise PermissionDenied("You cannot publish this draft.")
+    draft = Draft.objects.select_for_update(of=("self",)).select_related("brief", "current_revision").get(pk=draft.pk)
+    if draft.status != Draft.Status.APPROVED or not all_hard_gates_approved(gate_states(draft)):
+        raise ValidationError("Only a draft whose required gates are all signed can be published.")
+    # A connector that holds the piece now (its latest event for it was not a retraction) gets "updated".
+    latest_event: dict[int, str] = {}
+    for connector_id, event_type in Delivery.objects.filter(draft=draft).order_by("id").values_list(
+        "connector_id", "event_type"
+    ):
+        latest_event[connector_id] = event_type
+    earlier = {c for c, e in latest_event.items() if e in ("published", "updated")}
+    events = []
+    for connector in Connector.objects.filter(brand=draft.brand, is_active=True).order_by("id"):
+        if connector_ids and connector.pk not in connector_ids:
+            continue
+        event_type = "updated" if connector.pk in earlier else "published"
+        if not connector.event_types or event_type in connector.event_types:
+            events.append((connector, event_type))
+    if not events:
+        raise ValidationError("This brand has no active CMS connector to publish to.")
+    revision = draft.current_revision
+    # Marked published first, so the manifest inside each payload says so.
+    draft.status = Draft.Status.PUBLISHED
+    draft.published_revision = revision
+    draft.publish_at = None
+    draft.status_changed_at = timezone.now()
+    draft.save(update_fields=["status", "published_revision", "publish_at", "status_changed_at"])
+    deliveries = _deliveries_create(draft=draft, revision=revision, user=user, events=events)
+    audit_log(
+        action="governance.draft.publish",
+        obj=draft,
+        user=user,
+        data={"revision": revision.pk, "hash": revision.content_hash,
+              "deliveries": [{"id": d.pk, "connector": d.connector_id, "event": d.event_type} for d in deliveries]},
+    )
+    return deliveries
+
+
+@transaction.atomic
+def draft_retract(*, draft: Draft, user: Any, reason: str) -> list[Delivery]:
+    """Unpublish: the compensation for a publish. Every connector that was sent the piece gets a
+    "retracted" event addressed by the CMS's own id."""
+    if not draft_policy.user_has_permission_for_instance(user, "publish", draft):
+        raise PermissionDenied("You cannot retract this draft.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the piece is retracted."})
+    draft = Draft.objects.select_for_update(of=("self",)).select_related("brief").get(pk=draft.pk)
+    if draft.published_revision_id is None or draft.status == Draft.Status.RETRACTED:
+        raise ValidationError("Only a published draft can be retracted.")
+    sent_to = set(
+        Delivery.objects.filter(draft=draft, event_type__in=["published", "updated"]).values_list("connector_id", flat=True)
+    )
+    events = [(c, "retracted") for c in _connectors_for(draft, "retracted") if c.pk in sent_to]
+    deliveries = _deliveries_create(draft=draft, revision=draft.published_revision, user=user, events=events,
+                                    reason=reason.strip())
+    old = draft.status
+    draft.status = Draft.Status.RETRACTED
+    draft.status_reason = reason.strip()
+    draft.status_changed_at = timezone.now()
+    draft.save(update_fields=["status", "status_reason", "status_changed_at"])
+    audit_log(action="governance.draft.retract", obj=draft, user=user,
+              data={"reason": reason.strip(), "status": [old, draft.status], "deliveries": [d.pk for d in deliveries]})
+    return deliveries
+
+
+@transaction.atomic
+def draft_schedule(*, draft: Draft, user: Any, publish_at: datetime) -> Draft:
+    """Publish at a later time (Celery beat runs `publish_due`), on behalf of the person who scheduled."""
+    if not draft_policy.user_has_permission_for_instance(user, "publish", draft):
+        raise PermissionDenied("You cannot schedule this draft.")
+    if timezone.is_naive(publish_at):
+        raise ValidationError({"publish_at": "Give a time with its timezone."})
+    if publish_at <= timezone.now():
+        raise ValidationError({"publish_at": "The publication time must be in the future."})
+    draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk)
+    if draft.status != Draft.Status.APPROVED:
+        raise ValidationError("Only an approved draft can be scheduled.")
+    draft.publish_at, draft.publish_requested_by = publish_at, user
+    draft.save(update_fields=["publish_at", "publish_requested_by"])
+    audit_log(action="governance.draft.schedule", obj=draft, user=user, data={"publish_at": publish_at.isoformat()})
+    return draft
+
+
+@transaction.atomic
+def draft_unschedule(*, draft: Draft, user: Any) -> Draft:
+    if not draft_policy.user_has_permission_for_instance(user, "publish", draft):
+        raise PermissionDenied("You cannot change this draft's schedule.")
+    draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk)
+    if draft.publish_at is None:
+        raise ValidationError("This draft is not scheduled.")
+    draft.publish_at = None
+    draft.save(update_fields=["publish_at"])
+    audit_log(action="governance.draft.unschedule", obj=draft, user=user)
+    return draft
+
+
+def publish_due(*, now: datetime | None = None) -> list[int]:
+    """Publish every scheduled draft whose time has come; returns their ids. A draft that is no
+    longer publishable loses its schedule, with the reason in the audit log."""
+    now = now or timezone.now()
+    published = []
+    for draft_id in Draft.objects.filter(publish_at__lte=now).values_list("pk", flat=True):
+        with transaction.atomic():
+            draft = (
+                Draft.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("publish_requested_by").filter(pk=draft_id, publish_at__lte=now).first()
+            )
+            if draft is None:
+                continue
+            try:
+                with transaction.atomic():
+                    draft_publish(draft=draft, user=draft.publish_requested_by)
+                published.append(draft.pk)
+            except (ValidationError, PermissionDenied) as exc:
+                Draft.objects.filter(pk=draft.pk).update(publish_at=None)
+                audit_log(action="governance.draft.schedule_failed", obj=draft, label="scheduler",
+                          data={"reason": " ".join(getattr(exc, "messages", [str(exc)]))})
+    return published
+
+
+@transaction.atomic
+def delivery_replay(*, delivery: Delivery, user: Any) -> Delivery:
+    """Send a dead-lettered delivery again (same webhook-id: receivers deduplicate)."""
+    if not draft_policy.user_has_permission_for_instance(user, "publish", delivery.draft):
+        raise PermissionDenied("You cannot replay this delivery.")
+    delivery = Delivery.objects.select_for_update().select_related("connector").get(pk=delivery.pk)
+    if delivery.status != Delivery.Status.DEAD:
+        raise ValidationError("Only a dead-lettered delivery can be replayed.")
+    if not delivery.connector.is_active:
+        raise ValidationError(f"The connector “{delivery.connector.name}” is disabled; enable it first.")
+    delivery.status, delivery.next_attempt_at = Delivery.Status.PENDING, timezone.now()
+    delivery.save(update_fields=["status", "next_attempt_at"])
+    audit_log(action="governance.delivery.replay", obj=delivery, user=user, data={"attempts": delivery.attempt_count})
+
+    def enqueue() -> None:
+        from governance.tasks import deliver
+
+        deliver.delay(delivery.pk)
+
+    transaction.on_commit(enqueue)
+    return delivery
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@transaction.atomic
+def connector_rotate_secret(*, connector: Connector, user: Any) -> str:
+    """Start a rotation: a new secret signs from now on, and the old one keeps signing too (two
+    signatures) until `connector_finish_rotation`, so receivers can switch without a gap."""
+    connector = Connector.objects.select_for_update().get(pk=connector.pk)
+    connector.previous_secret, connector.secret = connector.secret, new_webhook_secret()
+    connector.secret_rotated_at = timezone.now()
+    connector.save(update_fields=["previous_secret", "secret", "secret_rotated_at"])
+    audit_log(action="governance.connector.rotate_secret", obj=connector, user=user)
+    return connector.secret
+
+
+@transaction.atomic
+def connector_finish_rotation(*, connector: Connector, user: Any) -> Connector:
+    connector = Connector.objects.select_for_update().get(pk=connector.pk)
+    if not connector.previous_secret:
+        raise ValidationError("No rotation is in progress.")
+    connector.previous_secret = ""
+    connector.save(update_fields=["previous_secret"])
+    audit_log(action="governance.connector.finish_rotation", obj=connector, user=user)
+    return connector
+
+
 def _sign(connector: Connector, webhook_id: str, when: datetime, body: str) -> dict[str, str]:
-    signature = Webhook(connector.secret).sign(webhook_id, when, body)
+    signatures = [Webhook(connector.secret).sign(webhook_id, when, body)]
+    if connector.previous_secret:
+        signatures.append(Webhook(connector.previous_secret).sign(webhook_id, when, body))
     return {
         "content-type": "application/json",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(when.timestamp())),
-        "webhook-signature": signature,
+        "webhook-signature": " ".join(signatures),
         "user-agent": "AIOS-Editorial-Webhooks/1",
     }
 
@@ -345,7 +520,8 @@ def _delivery_record(
             delivery.remote_url = str(receipt.get("url", ""))[:500]
     elif status_code == 410:
         delivery.status, delivery.next_attempt_at = Delivery.Status.DEAD, None
-        Connector.objects.filter(pk=delivery.connector_id).update(is_active=False)
+        Connector.objects.filter(pk=delivery.connector_id).update(
+            is_active=False, disabled_reason=f"The CMS answered 410 Gone to {delivery.webhook_id}.")
     elif number < len(RETRY_SCHEDULE):
         next_delay = RETRY_SCHEDULE[number]
         delivery.status, delivery.next_attempt_at = Delivery.Status.RETRYING, timezone.now() + next_delay
@@ -362,3 +538,52 @@ def _delivery_record(
     draft_id = delivery.draft_id
     transaction.on_commit(lambda: push_draft_event(draft_id, {"kind": "delivery", "delivery": delivery.pk}))
     return next_delay
+
+
+@transaction.atomic
+def inbound_callback_record(*, connector: Connector, body: str, headers: dict[str, str]) -> InboundCallback:
+    """A CMS confirms or reports a failure for one of our deliveries, signed like our webhooks.
+
+    The library refuses bad signatures and timestamps outside its tolerance (5 minutes); the
+    webhook-id may be used once per connector, so a captured request cannot be replayed."""
+    secrets_to_try = [connector.secret] + ([connector.previous_secret] if connector.previous_secret else [])
+    payload = None
+    for secret in secrets_to_try:
+        try:
+            payload = Webhook(secret).verify(body, headers)
+            break
+        except WebhookVerificationError as exc:
+            error = str(exc)
+    if payload is None:
+        raise PermissionDenied(f"The callback's signature did not verify: {error}.")
+    if not isinstance(payload, dict) or payload.get("type") not in ("delivery.confirmed", "delivery.failed"):
+        raise ValidationError({"type": "Expected “delivery.confirmed” or “delivery.failed”."})
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    webhook_id = str(data.get("webhook_id") or "")
+    delivery = Delivery.objects.select_for_update().filter(connector=connector, webhook_id=webhook_id).first()
+    if delivery is None:
+        raise ValidationError({"data.webhook_id": "No delivery with this webhook-id was sent to this connector."})
+    callback_id = headers.get("webhook-id", "")
+    if InboundCallback.objects.filter(connector=connector, webhook_id=callback_id).exists():
+        raise InboundReplay(f"The callback {callback_id} was already processed.")
+    confirmed = payload["type"] == "delivery.confirmed"
+    callback = InboundCallback.objects.create(
+        connector=connector, webhook_id=callback_id, delivery=delivery, payload=payload,
+        status=InboundCallback.Status.CONFIRMED if confirmed else InboundCallback.Status.FAILED,
+        detail=str(data.get("detail", ""))[:2000],
+    )
+    if confirmed:
+        delivery.remote_id = str(data.get("id") or delivery.remote_id)[:200]
+        delivery.remote_url = str(data.get("url") or delivery.remote_url)[:500]
+        delivery.save(update_fields=["remote_id", "remote_url"])
+    else:
+        # The CMS took the request but could not apply it: dead-letter it, for a person to replay.
+        delivery.status, delivery.next_attempt_at = Delivery.Status.DEAD, None
+        delivery.save(update_fields=["status", "next_attempt_at"])
+    audit_log(action=f"governance.callback.{callback.status}", obj=delivery, label=f"CMS {connector.name}",
+              data={"callback": callback_id, "detail": callback.detail[:200]})
+    return callback
+
+
+class InboundReplay(Exception):
+    """A callback whose webhook-id was already processed."""

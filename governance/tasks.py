@@ -10,3 +10,9 @@ def deliver(delivery_id: int) -> None:
     delay = services.delivery_attempt(delivery_id=delivery_id)
     if delay is not None:
         deliver.apply_async((delivery_id,), countdown=delay.total_seconds())
+
+
+@app.task(name="governance.publish_due")
+def publish_due() -> None:
+    """Celery beat: publish scheduled drafts whose time has come."""
+    services.publish_due()

@@ -12,4 +12,9 @@ urlpatterns = [
     path("policies/check/", views.policy_check, name="policy-check"),
     path("drafts/<int:pk>/provenance.json", provenance.manifest_download, name="manifest"),
     path("provenance/key.json", provenance.manifest_key_view, name="manifest-key"),
+    path("drafts/<int:pk>/retract/", views.retract_view, name="retract"),
+    path("drafts/<int:pk>/schedule/", views.schedule_view, name="schedule"),
+    path("deliveries/dead/", views.dead_letters, name="dead-letters"),
+    path("deliveries/<int:delivery_id>/replay/", views.replay_view, name="replay"),
+    path("hooks/cms/<int:connector_id>/", views.cms_callback, name="cms-callback"),
 ]

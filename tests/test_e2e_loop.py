@@ -164,7 +164,9 @@ def test_a_brief_is_drafted_live_reviewed_approved_and_delivered_to_a_cms(live_s
     content = draft.current_revision.content
     assert payload["content"] == content
     assert payload["content_sha256"] == hashlib.sha256(content.encode()).hexdigest()
-    assert payload["provenance"]["model"] == "test-model" and payload["provenance"]["sources"]
+    manifest = payload["provenance"]["manifest"]
+    assert manifest["generation"]["model"] == "test-model" and manifest["sources"]
+    assert manifest["content"]["sha256"] == payload["content_sha256"]
 
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"editorial.brief.create", "agents.run.write.succeed", "editorial.draft.ready_for_review",

@@ -51,7 +51,11 @@ def test_it_refuses_publishing_without_legal_signoff(world):
     assert [d.connector for d in deliveries] == [world.connector]
     payload = deliveries[0].payload["data"]
     assert payload["content_sha256"] == draft.current_revision.content_hash
-    assert sorted(s["gate"] for s in payload["provenance"]["signoffs"]) == ["brand", "editorial", "legal"]
+    manifest = payload["provenance"]["manifest"]
+    assert sorted(s["gate"] for s in manifest["signoffs"]) == ["brand", "editorial", "legal"]
+    from governance.provenance import verify_manifest
+
+    assert verify_manifest(payload["provenance"]) and manifest["revision"]["published"] is True
 
 
 def test_a_published_human_edit_keeps_the_generation_provenance_and_names_the_editor(world):
@@ -61,8 +65,9 @@ def test_a_published_human_edit_keeps_the_generation_provenance_and_names_the_ed
     draft.refresh_from_db()
     payload = draft_publish(draft=draft, user=world.editor)[0].payload["data"]
     assert payload["content"] == "Edited by a person."
-    assert payload["provenance"]["edited_by"] == ["eddie"]
-    assert payload["provenance"]["model"] == "test-model"  # from the generated revision it started from
+    manifest = payload["provenance"]["manifest"]
+    assert manifest["edited_by"] == ["eddie"]
+    assert manifest["generation"]["model"] == "test-model"  # from the generated revision it started from
 
 
 def test_an_editor_cannot_sign_the_legal_gate(world):

@@ -152,6 +152,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "publish-scheduled-drafts": {"task": "governance.publish_due", "schedule": 15.0},
+    "purge-idempotency-keys": {"task": "governance.idempotency_purge", "schedule": 3600.0},
 }
 
 # --- Models ---------------------------------------------------------------------------------
@@ -204,3 +205,11 @@ LOGGING = {
 }
 
 AIOS_SERVE_STATIC = env.bool("AIOS_SERVE_STATIC", default=True)
+
+# --- API (/api/v1) ------------------------------------------------------------------------------
+# Body size limit (413 above it), Idempotency-Key replays and problem+json errors for the API.
+AIOS_API_MAX_BODY_BYTES = env.int("AIOS_API_MAX_BODY_BYTES", default=1024 * 1024)
+# Browser sessions share one per-user budget; API tokens carry their own (ApiToken.rate_limit_per_minute).
+AIOS_API_SESSION_RATE_LIMIT_PER_MINUTE = env.int("AIOS_API_SESSION_RATE_LIMIT_PER_MINUTE", default=600)
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "aios.api.ApiMiddleware")

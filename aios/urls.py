@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("tokens/", include("governance.token_urls")),
     path("", include("governance.urls")),
     path("", include("editorial.urls")),
 ]

@@ -1,26 +1,67 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+# PostgreSQL cannot store NUL in text, so text that reaches the database is refused at the edge
+# (422 naming the field) instead of failing inside the query.
+NO_NUL = r"^[^\x00]*$"
+SLUG = r"^[-a-zA-Z0-9_]+$"
+USERNAME = r"^[\w.@+-]+$"
+MAX_ID = 2**63 - 1  # BigAutoField
 
-class BriefIn(Schema):
-    """`createNarrative`: what a requester asks for."""
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Channel = Literal["blog", "newsletter", "social", "product", "press"]
+Risk = Literal["low", "medium", "high"]
+DraftStatus = Literal[
+    "generating", "failed", "needs_human", "in_review", "changes_requested", "approved", "published", "rejected",
+    "retracted",
+]
 
+
+class InputSchema(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    brand: str = Field(..., description="Brand slug", max_length=60)
-    title: str = Field(..., min_length=1, max_length=200)
-    goal: str = Field(..., min_length=1, max_length=4000)
-    audience: str = Field(..., min_length=1, max_length=200)
-    channel: Literal["blog", "newsletter", "social", "product", "press"]
-    tone: str = Field("clear and friendly", max_length=120)
-    risk: Literal["low", "medium", "high"] = "low"
-    template: str = Field(..., description="Prompt template slug", max_length=60)
-    sources: list[int] = Field(default_factory=list, description="Knowledge document ids of the brand")
+
+class BriefIn(InputSchema):
+    """`createNarrative`: what a requester asks for."""
+
+    brand: str = Field(..., description="Brand slug", max_length=60, pattern=SLUG)
+    title: str = Field(..., min_length=1, max_length=200, pattern=NO_NUL)
+    goal: str = Field(..., min_length=1, max_length=4000, pattern=NO_NUL)
+    audience: str = Field(..., min_length=1, max_length=200, pattern=NO_NUL)
+    channel: Channel
+    tone: str = Field("clear and friendly", max_length=120, pattern=NO_NUL)
+    risk: Risk = "low"
+    template: str = Field(..., description="Prompt template slug", max_length=60, pattern=SLUG)
+    sources: list[Id] = Field(
+        default_factory=list, max_length=100, description="Knowledge document ids of the brand"
+    )
+
+
+class RevisionIn(InputSchema):
+    """A person's revision, based on the revision they opened."""
+
+    content: str = Field(..., min_length=1, max_length=200_000, pattern=NO_NUL, description="Markdown")
+    base_revision: Id = Field(..., description="Id of the revision the edit started from")
+    note: str = Field("", max_length=300, pattern=NO_NUL)
+
+
+class QueueFilters(Schema):
+    """The review desk's filters. Unknown query parameters are ignored."""
+
+    status: DraftStatus | None = None
+    channel: Channel | None = None
+    risk: Risk | None = None
+    template: str | None = Field(None, max_length=60, pattern=SLUG, description="Prompt template slug")
+    brand: str | None = Field(None, max_length=60, pattern=SLUG, description="Brand slug")
+    assignee: str | None = Field(None, max_length=150, pattern=USERNAME, description="Username")
+    older_than_hours: int | None = Field(None, ge=0, le=24 * 365 * 20, description="Created at least this long ago")
+    newer_than_hours: int | None = Field(None, ge=0, le=24 * 365 * 20, description="Created at most this long ago")
+    q: str | None = Field(None, max_length=200, pattern=NO_NUL, description="Words in the title (case-insensitive)")
 
 
 class RevisionOut(Schema):
@@ -31,6 +72,7 @@ class RevisionOut(Schema):
     content: str
     content_hash: str
     provenance: dict
+    note: str = ""
     created_at: datetime
 
 
@@ -61,6 +103,13 @@ class FindingOut(Schema):
     message: str
 
 
+class RevisionCreatedOut(RevisionOut):
+    """The new revision, the findings the brand's rules raised on it, and the draft's status after."""
+
+    findings: list[FindingOut]
+    draft_status: str
+
+
 class DraftOut(Schema):
     id: int
     title: str
@@ -70,10 +119,15 @@ class DraftOut(Schema):
     risk: str
     channel: str
     current_revision: RevisionOut | None
+    published_revision_id: int | None
+    publish_at: datetime | None
     revisions: list[int]
     findings: list[FindingOut]
     gates: list[GateOut]
     runs: list[RunOut]
+    manifest_url: str | None = Field(
+        description="Signed provenance manifest (JSON, Ed25519) of the published revision, else the current one"
+    )
 
 
 class DiffOut(Schema):
@@ -84,5 +138,104 @@ class DiffOut(Schema):
     ops: list[tuple[str, str]]
 
 
+class StepOut(Schema):
+    """The latest agent run of one pipeline step."""
+
+    kind: str
+    status: str
+    run: int
+    attempt_count: int
+    error: str
+
+
+class DraftRefOut(Schema):
+    id: int
+    title: str
+    status: str
+    current_revision_id: int | None
+    created_at: datetime
+
+
+class BriefDraftOut(DraftRefOut):
+    status_reason: str
+    steps: list[StepOut]
+
+
+class BriefBase(Schema):
+    id: int
+    title: str
+    brand: str
+    channel: str
+    risk: str
+    template: str
+    requested_by: str
+    created_at: datetime
+
+
+class BriefSummaryOut(BriefBase):
+    drafts: list[DraftRefOut]
+
+
+class BriefDetailOut(BriefBase):
+    goal: str
+    audience: str
+    tone: str
+    sources: list[int]
+    drafts: list[BriefDraftOut] = Field(description="Each with the latest agent run of every pipeline step")
+
+
+class BriefPage(Schema):
+    items: list[BriefSummaryOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class QueueItemOut(Schema):
+    id: int
+    title: str
+    status: str
+    brand: str
+    channel: str
+    risk: str
+    template: str
+    assignee: str | None
+    requested_by: str
+    current_revision_id: int | None
+    publish_at: datetime | None
+    created_at: datetime
+    status_changed_at: datetime
+
+
+class QueuePage(Schema):
+    items: list[QueueItemOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class FieldErrorOut(Schema):
+    field: str | None = Field(description="Dotted location, e.g. `body.content`; null for the whole request")
+    message: str
+
+
 class ErrorOut(Schema):
-    detail: str | dict
+    """An RFC 9457 problem, served as `application/problem+json`."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str | None = Field(None, description="Names the problem for programs, e.g. `validation_error`")
+    errors: list[FieldErrorOut] | None = Field(None, description="Invalid fields, for 422")
+
+
+class ConflictOut(ErrorOut):
+    """A stale `base_revision`: the revision saved meanwhile, so the client can merge and send again."""
+
+    title: str = "Conflict"
+    status: int = 409
+    code: str | None = "edit_conflict"
+    current_revision: RevisionOut | None
+
+
+def errors(*codes: int) -> dict[int, type[ErrorOut]]:
+    """A route's documented problems: 401 (no session or token) and 403 (not allowed, or the token
+    lacks the route's scope) always, and `codes`."""
+    return {code: ErrorOut for code in (401, 403, *codes)}

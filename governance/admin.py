@@ -263,3 +263,4 @@ class DeliveryAdmin(ReadOnlyHistoryAdmin):
 @admin.register(m.DemoReceipt)
 class DemoReceiptAdmin(ReadOnlyHistoryAdmin):
     list_display = ["received_at", "connector", "webhook_id", "verified"]
+from governance import token_admin  # noqa: E402,F401  (API token admin lives beside the token services)

@@ -351,6 +351,8 @@ def draft_schedule(*, draft: Draft, user: Any, publish_at: datetime) -> Draft:
         raise ValidationError({"publish_at": "Give a time with its timezone."})
     if publish_at <= timezone.now():
         raise ValidationError({"publish_at": "The publication time must be in the future."})
+    if publish_at > timezone.now() + timedelta(days=366 * 5):
+        raise ValidationError({"publish_at": "Schedule at most five years ahead."})
     draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk)
     if draft.status != Draft.Status.APPROVED:
         raise ValidationError("Only an approved draft can be scheduled.")

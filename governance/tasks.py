@@ -16,3 +16,11 @@ def deliver(delivery_id: int) -> None:
 def publish_due() -> None:
     """Celery beat: publish scheduled drafts whose time has come."""
     services.publish_due()
+
+
+@app.task(name="governance.idempotency_purge")
+def idempotency_purge() -> None:
+    """Celery beat: forget Idempotency-Key answers older than 24 h."""
+    from governance.tokens import idempotency_purge as purge
+
+    purge()

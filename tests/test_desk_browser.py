@@ -33,21 +33,6 @@ def article(*, taste: str, price: str, extra: str = "") -> str:
     ])
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    }
-
-
-@pytest.fixture
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _db_from_the_playwright_thread():
     # Playwright runs an event loop in this thread; our own ORM calls here are synchronous. Module
@@ -87,6 +72,7 @@ def sign_in(page: Page, url: str, username: str, then: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.wait_for_load_state("load")  # the page's scripts have attached their handlers
 
 
 def test_the_diff_views_and_the_timeline_look_right(desk, page: Page):

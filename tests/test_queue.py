@@ -488,21 +488,6 @@ def test_anonymous_visitors_are_sent_to_login(client, world):
 
 # --- in a browser: keys, and a claim appearing without a reload ------------------------------------
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    }
-
-
-@pytest.fixture
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
-
-
 @pytest.mark.slow
 @pytest.mark.e2e
 @pytest.mark.browser

@@ -394,6 +394,9 @@ def run_execute(*, run_id: int) -> AgentRun | None:
 def run_succeed(*, run: AgentRun, latency_ms: float) -> AgentRun:
     from editorial.models import Draft
 
+    # Lock order everywhere: the draft row first, then the audit chain's advisory lock (audit_log).
+    # Taking them the other way round deadlocked against a claim or edit of the same draft.
+    draft = Draft.objects.select_for_update(of=("self",)).get(pk=run.draft_id)
     run.status = Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.latency_ms = latency_ms
@@ -404,7 +407,6 @@ def run_succeed(*, run: AgentRun, latency_ms: float) -> AgentRun:
     if next_kind is not None:
         run_create(draft=run.draft, kind=next_kind, key=f"draft:{run.draft_id}:{next_kind}:after:{run.pk}")
     else:
-        draft = Draft.objects.select_for_update().get(pk=run.draft_id)
         revision_id = run.output["revision"]
         draft.current_revision_id = revision_id
         draft.status = Draft.Status.IN_REVIEW

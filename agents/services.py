@@ -18,9 +18,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
-from pgvector.django import CosineDistance
+from pgvector.django import CosineDistance, VectorField
 
 from agents.embeddings import chunk_text, embed
 from agents.models import AgentRun, KnowledgeChunk, KnowledgeDocument, ModelVersion, PromptTemplateVersion, RunSection
@@ -63,7 +63,7 @@ def document_ingest(*, brand: Any, title: str, body: str, user: Any = None, sour
         [
             # Instruction-like text in a source is kept but flagged: the check step tells the editor.
             KnowledgeChunk(document=document, brand=brand, index=i, text=text, embedding=vector,
-                           flagged=bool(instruction_like(text)))
+                           dimensions=len(vector), flagged=bool(instruction_like(text)))
             for i, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
         ]
     )
@@ -75,13 +75,14 @@ def retrieve(*, brand: Any, query: str, k: int, document_ids: list[int] | None =
     """Top-k chunks of the brand (optionally of chosen documents) by cosine similarity."""
     vector = embed([query])[0]
     now = timezone.now()
-    chunks = KnowledgeChunk.objects.filter(brand=brand).filter(
+    chunks = KnowledgeChunk.objects.filter(brand=brand, dimensions=len(vector)).filter(
         Q(document__expires_at__isnull=True) | Q(document__expires_at__gt=now)
     )
     if document_ids:
         chunks = chunks.filter(document_id__in=document_ids)
     rows = (
-        chunks.annotate(distance=CosineDistance("embedding", vector))
+        # The cast matches the partial HNSW index of this dimension (see KnowledgeChunk).
+        chunks.annotate(distance=CosineDistance(Cast("embedding", VectorField(dimensions=len(vector))), vector))
         .select_related("document")
         .order_by("distance")[:k]
     )

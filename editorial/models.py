@@ -18,6 +18,7 @@ class Brief(models.Model):
     channel = models.CharField(max_length=20, choices=Channel.choices)
     tone = models.CharField(max_length=120)
     risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.LOW)
+    triage = models.JSONField(default=dict, blank=True, help_text="Classifier's tone, category and suggested risk.")
     template = models.ForeignKey("agents.PromptTemplate", on_delete=models.PROTECT, related_name="briefs")
     sources = models.ManyToManyField("agents.KnowledgeDocument", blank=True, related_name="briefs")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="briefs")
@@ -33,6 +34,7 @@ class Brief(models.Model):
 class Draft(models.Model):
     class Status(models.TextChoices):
         GENERATING = "generating", "Generating"
+        OUTLINE_REVIEW = "outline_review", "Outline to approve"
         FAILED = "failed", "Generation failed"
         NEEDS_HUMAN = "needs_human", "Needs a human"
         IN_REVIEW = "in_review", "In review"
@@ -140,3 +142,105 @@ class Revision(models.Model):
         if self.author_user_id:
             return self.author_user.get_full_name() or self.author_user.username
         return f"agent · {self.author_run}"
+
+
+class Proposal(models.Model):
+    """A regenerated section waiting for an editor: its revision is not current until accepted."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Being written"
+        PENDING = "pending", "Waiting for a decision"
+        ACCEPTED = "accepted", "Accepted"
+        DISMISSED = "dismissed", "Dismissed"
+        FAILED = "failed", "Failed"
+
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="proposals")
+    base_revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="+")
+    revision = models.ForeignKey(Revision, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    run = models.OneToOneField("agents.AgentRun", on_delete=models.PROTECT, related_name="proposal")
+    section_index = models.PositiveSmallIntegerField()
+    section_heading = models.CharField(max_length=200)
+    instruction = models.CharField(max_length=500)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class CommentThread(models.Model):
+    """A discussion anchored to a revision: its whole text, a section, or a quoted range."""
+
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="threads")
+    revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="threads")
+    section = models.CharField(max_length=200, blank=True, help_text="Heading of the section, if anchored to one.")
+    quote = models.TextField(blank=True, help_text="The quoted text, if anchored to a range.")
+    quote_start = models.PositiveIntegerField(null=True, blank=True, help_text="Offset of the quote in the content.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["draft", "resolved_at"])]
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+
+class Comment(models.Model):
+    thread = models.ForeignKey(CommentThread, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class NotificationKind(models.TextChoices):
+    ASSIGNMENT = "assignment", "Assigned to me"
+    SENT_BACK = "sent_back", "Sent back for changes"
+    APPROVAL = "approval", "Approved"
+    MENTION = "mention", "Mentioned in a comment"
+    GENERATION_FAILED = "generation_failed", "Generation failed"
+
+
+class Notification(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    draft = models.ForeignKey(Draft, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.CharField(max_length=500)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_inbox_idx")]
+
+
+class NotificationSetting(models.Model):
+    """A user's switch for one kind; no row means both channels on."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    in_app = models.BooleanField(default=True)
+    email = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="notification_setting_unique")]

@@ -436,6 +436,8 @@ def run_fail(*, run: AgentRun, reason: str) -> AgentRun:
         draft.status_reason = f"The {run.get_kind_display().lower()} step failed: {reason}"
         draft.status_changed_at = timezone.now()
         draft.save(update_fields=["status", "status_reason", "status_changed_at"])
+        from editorial.notifications import notify_generation_failed
+        transaction.on_commit(lambda: notify_generation_failed(draft_id=draft.pk), robust=True)
     audit_log(action=f"agents.run.{run.kind}.fail", obj=run, run=run, data={"draft": run.draft_id, "error": reason})
     transaction.on_commit(
         lambda: push_draft_event(run.draft_id, {"kind": "status", "status": draft.status, "reason": draft.status_reason})

@@ -3,8 +3,10 @@ from __future__ import annotations
 from django.urls import path
 
 from editorial.consumers import DraftConsumer, QueueConsumer
+from editorial.consumers_collab import NotificationConsumer
 
 websocket_urlpatterns = [
     path("ws/drafts/<int:draft_id>/", DraftConsumer.as_asgi()),
     path("ws/queue/", QueueConsumer.as_asgi()),
+    path("ws/notifications/", NotificationConsumer.as_asgi()),
 ]

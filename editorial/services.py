@@ -276,7 +276,11 @@ def draft_assign(*, draft: Draft, user: Any, assignee: Any) -> Draft:
     draft = _lock(draft)
     if draft.assignee_id == assignee.pk:
         return draft
-    return _assignee_set(draft=draft, actor=user, assignee=assignee, action="editorial.draft.assign")
+    draft = _assignee_set(draft=draft, actor=user, assignee=assignee, action="editorial.draft.assign")
+    from editorial.notifications import notify_assigned
+
+    notify_assigned(draft=draft, actor=user, assignee=assignee)
+    return draft
 
 
 @transaction.atomic

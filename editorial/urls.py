@@ -21,3 +21,16 @@ urlpatterns += [
     path("drafts/<int:pk>/assign/", views.assign, name="draft-assign"),
     path("drafts/<int:pk>/unassign/", views.unassign, name="draft-unassign"),
 ]
+# Comments and notifications (views_collab).
+from editorial import views_collab
+
+urlpatterns += [
+    path("drafts/<int:pk>/comments/", views_collab.comments_panel, name="comments"),
+    path("drafts/<int:pk>/threads/<int:thread_id>/reply/", views_collab.thread_reply, name="thread-reply"),
+    path("drafts/<int:pk>/threads/<int:thread_id>/resolve/", views_collab.thread_resolve, name="thread-resolve"),
+    path("drafts/<int:pk>/threads/<int:thread_id>/reopen/", views_collab.thread_reopen, name="thread-reopen"),
+    path("notifications/", views_collab.notification_list, name="notifications"),
+    path("notifications/<int:pk>/read/", views_collab.notification_read, name="notification-read"),
+    path("notifications/read-all/", views_collab.notification_read_all, name="notifications-read-all"),
+    path("notifications/settings/", views_collab.notification_settings, name="notification-settings"),
+]

@@ -70,6 +70,12 @@ def _decide(
               "comment": comment.strip()},
     )
     transaction.on_commit(lambda: push_draft_event(draft.pk, {"kind": "status", "status": draft.status}))
+    from editorial.notifications import notify_approved, notify_sent_back
+
+    if decision == SignOff.Decision.REQUEST_CHANGES:
+        notify_sent_back(draft=draft, actor=user, reason=comment.strip())
+    elif draft.status == Draft.Status.APPROVED and old_status != Draft.Status.APPROVED:
+        notify_approved(draft=draft, actor=user)
     return signoff
 
 

@@ -111,6 +111,38 @@ CASES = [
 ]
 
 
+# --- comments on drafts (editorial/views_collab.py) ------------------------------------------------
+from editorial.comments import thread_create, thread_resolve  # noqa: E402
+from editorial.models import Comment, CommentThread  # noqa: E402
+
+
+def _thread(draft, world, *, resolved: bool = False) -> int:
+    """A thread started by a member of the draft's own brand (created inside the call, so the effect
+    below counts only what the role under test did)."""
+    author = world.editor if draft.brand_id == world.brand.pk else world.outsider
+    thread = thread_create(draft=draft, user=author, revision_id=draft.current_revision_id, body="Check this.")
+    if resolved:
+        thread_resolve(thread=thread, user=author)
+    return thread.pk
+
+
+CASES += [
+    Case("read the comments panel", "review", READERS, get("editorial:comments"), page_ok),
+    Case("start a comment thread", "review", READERS,
+         post("editorial:comments", lambda d, w: {"revision": d.current_revision_id, "body": "A thought."}),
+         lambda d: CommentThread.objects.filter(draft=d).count()),
+    Case("reply to a comment thread", "review", READERS,
+         post("editorial:thread-reply", lambda d, w: {"body": "Agreed."}, _thread),
+         lambda d: Comment.objects.filter(thread__draft=d, body="Agreed.").count()),
+    Case("resolve someone else's comment thread", "review", {"editor", "brand_reviewer", "legal"},
+         post("editorial:thread-resolve", lambda d, w: {}, _thread),
+         lambda d: CommentThread.objects.filter(draft=d, resolved_at__isnull=False).count()),
+    Case("re-open someone else's comment thread", "review", {"editor", "brand_reviewer", "legal"},
+         post("editorial:thread-reopen", lambda d, w: {}, lambda d, w: _thread(d, w, resolved=True)),
+         lambda d: CommentThread.objects.filter(draft=d, resolved_at__isnull=True).count()),
+]
+
+
 @pytest.fixture
 def matrix_world(db):
     world = build_world()

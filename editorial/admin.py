@@ -22,3 +22,29 @@ class DraftAdmin(admin.ModelAdmin):
 class RevisionAdmin(ReadOnlyHistoryAdmin):
     list_display = ["draft", "number", "author_user", "author_run", "created_at", "content_hash"]
     actions = [download_provenance_manifest]
+
+
+# Comments are append-only and notifications are a person's own inbox: inspect, never edit or delete.
+class CommentInline(admin.TabularInline):
+    model = m.Comment
+    fields = ["author", "body", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(m.CommentThread)
+class CommentThreadAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["draft", "revision", "section", "quote", "created_by", "created_at", "resolved_at"]
+    list_filter = ["resolved_at"]
+    search_fields = ["quote", "comments__body", "draft__title"]
+    inlines = [CommentInline]
+
+
+@admin.register(m.Notification)
+class NotificationAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["user", "kind", "draft", "actor", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind"]

@@ -181,8 +181,8 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one read; with `open` set, go on to what it is about."""
     notification = notifications.notification_mark_read(user=request.user, pk=pk)
-    if request.POST.get("open") and notification.url.startswith("/"):
-        return redirect(notification.url)
+    if request.POST.get("open") and url_has_allowed_host_and_scheme(notification.url, allowed_hosts=None):
+        return redirect(notification.url)  # only a path of this site
     if request.htmx:
         return render(request, "editorial/notifications.html#item", {"n": notification})
     return redirect(_safe_next(request, reverse("editorial:notifications")))

@@ -126,8 +126,9 @@
         section.value = anchor.section;
         if (section.value !== anchor.section) section.value = "";
       }
-      if (status && anchor && anchor.note) status.textContent = anchor.note;
     }
+    var note = document.getElementById("nt-note");
+    if (note) { note.textContent = (anchor && anchor.note) || ""; note.hidden = !note.textContent; }
     hideFloating();
     var body = document.getElementById("nt-body");
     form.scrollIntoView({ block: "center", behavior: "instant" });
@@ -140,6 +141,8 @@
     document.getElementById("nt-quote").value = "";
     document.getElementById("nt-quote-start").value = "";
     document.getElementById("nt-quote-preview").hidden = true;
+    var note = document.getElementById("nt-note");
+    if (note) note.hidden = true;
     form.classList.remove("has-quote");
   }
 

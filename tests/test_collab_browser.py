@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from editorial.models import CommentThread, Notification
+from editorial.services import draft_edit
 from tests.factories import PASSWORD, build_world
 from tests.helpers import draft_in_review
 
@@ -124,6 +125,18 @@ def test_select_comment_with_a_mention_and_the_badge_goes_up_live(live_stack, pa
     page.locator("#comments").scroll_into_view_if_needed()
     page.screenshot(path=SHOTS / "draft-comments.png", full_page=True)
     page.locator("#comments").screenshot(path=SHOTS / "comments-panel.png")
+
+    # after an edit the threads stay on r1 and say so; a quote no longer in the text is not marked
+    draft.refresh_from_db()
+    draft_edit(draft=draft, user=world.editor, base_revision_id=draft.current_revision_id,
+               content=ARTICLE.replace("baked plum, cocoa", "baked pear, cocoa"))
+    page.reload()
+    page.wait_for_load_state("load")
+    first = page.locator(f"#thread-{CommentThread.objects.order_by('id').first().pk}")
+    expect(first).to_contain_text("r1 · older revision")
+    expect(first).to_contain_text("This text is no longer in the current revision r2.")
+    expect(page.locator("#reading mark.comment-mark")).to_have_count(0)
+    page.locator("#comments").screenshot(path=SHOTS / "comments-panel-older.png")
 
     # bree reads it: the list links to the draft; opening marks it read and the badge empties
     bree.locator("#notif-badge").click()

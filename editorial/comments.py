@@ -21,6 +21,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from editorial.models import Comment, CommentThread, Draft, NotificationKind, Revision
+from editorial.realtime import push_draft_event
 from editorial.services import may_review
 from governance.audit import audit_log
 from governance.permissions import draft_policy
@@ -178,6 +179,13 @@ def mentioned_users(*, body: str, draft: Draft) -> list[Any]:
     return users
 
 
+def _nudge(draft: Draft, thread: CommentThread, user: Any) -> None:
+    """On commit, tell the pages open on this draft that its comments changed; they re-fetch the panel
+    over HTTP, through the same access checks as a page load."""
+    event = {"kind": "comments", "thread": thread.pk, "by": user.pk}
+    transaction.on_commit(lambda: push_draft_event(draft.pk, event), robust=True)
+
+
 def _lock_draft(draft: Draft, user: Any) -> Draft:
     if not draft_policy.user_has_permission_for_instance(user, "view", draft):
         raise PermissionDenied("You cannot comment on this draft.")
@@ -188,6 +196,7 @@ def _lock_draft(draft: Draft, user: Any) -> Draft:
 def _add_comment(*, thread: CommentThread, draft: Draft, user: Any, body: str, mentions: list[Any]) -> Comment:
     comment = Comment.objects.create(thread=thread, author=user, body=body)
     comment.mentions.set(mentions)
+    _nudge(draft, thread, user)
     audit_log(
         action="editorial.comment.create", obj=comment, user=user,
         data={"draft": draft.pk, "thread": thread.pk, "body": body,
@@ -280,6 +289,7 @@ def _set_resolved(*, thread: CommentThread, user: Any, resolved: bool) -> Commen
         action=f"editorial.thread.{'resolve' if resolved else 'reopen'}", obj=thread, user=user,
         data={"draft": draft.pk, "resolved": [old is not None, resolved]},
     )
+    _nudge(draft, thread, user)
     return thread
 
 

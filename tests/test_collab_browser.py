@@ -16,7 +16,7 @@ from tests.helpers import draft_in_review
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.browser]
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
 
-ARTICLE = "\n\n".join([
+ARTICLE = "\n\n".join([  # noqa: FLY002 - one paragraph a line reads better
     "## Back for the season",
     "Our autumn roast is back, and it tastes the way a crisp October morning feels.",
     "We buy these beans from the same two farms every year. The harvest was late, the cherries ripe.",
@@ -66,10 +66,10 @@ def test_select_comment_with_a_mention_and_the_badge_goes_up_live(live_stack, pa
     url = live_stack.url
     SHOTS.mkdir(parents=True, exist_ok=True)
 
-    # bree keeps her queue open in another browser; the badge says nothing is unread
+    # bree has the same draft open in another browser; her badge says nothing is unread
     other = browser.new_context(viewport={"width": 1400, "height": 1000})
     bree = other.new_page()
-    sign_in(bree, url, "bree", "/")
+    sign_in(bree, url, "bree", f"/drafts/{draft.pk}/")
     badge = bree.locator("#notif-badge")
     expect(badge).to_have_attribute("aria-label", "Notifications: 0 unread")
     expect(bree.locator("#notif-count")).to_be_hidden()
@@ -101,6 +101,11 @@ def test_select_comment_with_a_mention_and_the_badge_goes_up_live(live_stack, pa
     expect(bree.locator("#notif-count")).to_have_text("1", timeout=10_000)
     expect(badge).to_have_attribute("aria-label", "Notifications: 1 unread")
     expect(bree.locator("#notif-live")).to_contain_text("Eddie mentioned you")
+    # and her comments panel shows the new thread, with its quote marked in her reading view
+    expect(bree.locator("#comments .thread")).to_have_count(1)
+    expect(bree.locator("#reading mark.comment-mark")).to_have_text("baked plum, cocoa")
+    # while she is writing a reply, a further comment does not wipe her text: a button offers it
+    bree.locator("#comments .reply textarea").first.fill("Plum is fine by me.")
     assert Notification.objects.get().user == world.brand_reviewer
 
     # an empty reply is explained in the panel, without a reload; a section can be the anchor too
@@ -110,6 +115,8 @@ def test_select_comment_with_a_mention_and_the_badge_goes_up_live(live_stack, pa
     page.locator("#comments .reply textarea").first.fill("Also: is “Eleven euros” still right?")
     page.locator("#comments .reply").first.get_by_role("button", name="Reply").click()
     expect(page.locator("#comments .comment")).to_have_count(2)
+    expect(bree.get_by_role("button", name="New comments — show them")).to_be_visible()
+    expect(bree.locator("#comments .reply textarea").first).to_have_value("Plum is fine by me.")
     # a selection across formatting has no verbatim quote in the Markdown: it anchors to its section
     assert page.evaluate(SELECT, "Eleven euros for ")
     page.evaluate("""() => { const s = getSelection(); const r = s.getRangeAt(0);

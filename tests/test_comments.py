@@ -274,7 +274,7 @@ def test_a_thread_is_only_reached_through_its_own_draft(world, draft, as_user):
 def test_reply_resolve_and_reopen_through_the_views(world, draft, as_user):
     thread = start(draft, world.requester)
     client = as_user("editor")
-    url = lambda name: reverse(f"editorial:{name}", args=[draft.pk, thread.pk])  # noqa: E731
+    url = lambda name: reverse(f"editorial:{name}", args=[draft.pk, thread.pk])
     assert client.post(url("thread-reply"), {"body": "On it."}, **HTMX).status_code == 200
     assert client.post(url("thread-reply"), {"body": " "}, **HTMX).status_code == 422
     assert client.post(url("thread-resolve"), **HTMX).status_code == 200
@@ -294,3 +294,18 @@ def test_a_requester_cannot_resolve_someone_elses_thread_through_the_view(world,
     body = client.get(reverse("editorial:comments", args=[draft.pk])).content.decode()
     assert ">Resolve</button>" not in body  # no button for what they may not do
     assert not CommentThread.objects.get(pk=thread.pk).is_resolved
+
+
+def test_pages_open_on_the_draft_are_nudged_after_commit_only(world, draft, monkeypatch,
+                                                             django_capture_on_commit_callbacks):
+    pushed = []
+    monkeypatch.setattr("editorial.comments.push_draft_event", lambda pk, data: pushed.append((pk, data)))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        thread = start(draft, world.editor)
+    assert pushed == []
+    for callback in callbacks:
+        callback()
+    assert pushed == [(draft.pk, {"kind": "comments", "thread": thread.pk, "by": world.editor.pk})]
+    with django_capture_on_commit_callbacks(execute=True):
+        thread_resolve(thread=thread, user=world.legal)
+    assert pushed[-1] == (draft.pk, {"kind": "comments", "thread": thread.pk, "by": world.legal.pk})

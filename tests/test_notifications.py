@@ -191,9 +191,10 @@ def some_notifications(world) -> tuple[Draft, list[Notification]]:
 
 
 def test_the_inbox_lists_only_my_notifications_with_links_and_the_badge_counts_them(world, as_user):
-    draft, rows = some_notifications(world)
+    _, rows = some_notifications(world)
     body = as_user("legal").get(reverse("editorial:notifications")).content.decode()
     assert body.count('class="notif kind-assignment unread"') == 2 and "for bree" not in body
+    assert f'action="/notifications/{rows[0].pk}/read/"' in body and f"/notifications/{rows[2].pk}/" not in body
     assert 'aria-label="Notifications: 2 unread"' in body and ">2</span>" in body
     assert "2 unread" in body
 

@@ -232,6 +232,33 @@
     }
   });
 
+  // Someone else commented: refresh the panel, unless this person is in the middle of writing there
+  // (then offer a button, so their text is not lost).
+  function refreshPanel() {
+    var panel = document.getElementById("comments");
+    if (panel && window.htmx) htmx.ajax("GET", panel.dataset.url, { target: "#comments", swap: "outerHTML" });
+  }
+  function busy(panel) {
+    var active = document.activeElement;
+    if (panel.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName)) return true;
+    return Array.prototype.some.call(panel.querySelectorAll("textarea"), function (t) { return t.value.trim(); });
+  }
+  function onDraftEvent(m) {
+    var ev;
+    try { ev = JSON.parse(m.data); } catch (err) { return; }
+    var panel = document.getElementById("comments");
+    if (ev.kind !== "comments" || !panel || String(ev.by) === panel.dataset.me) return;
+    if (busy(panel)) document.getElementById("comments-refresh").hidden = false; else refreshPanel();
+  }
+  var hooked = null;
+  setInterval(function () { // draft.js owns the draft's socket and replaces it when it reconnects
+    var ws = window.aiosSocket;
+    if (ws && ws !== hooked) { hooked = ws; ws.addEventListener("message", onDraftEvent); }
+  }, 500);
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("#comments-refresh")) refreshPanel();
+  });
+
   markQuotes();
   if (location.hash.indexOf("#thread-") === 0) focusThread(location.hash.slice(8));
 })();

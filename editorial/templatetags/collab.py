@@ -24,5 +24,7 @@ def comments_panel(context: dict[str, Any], draft: Any) -> SafeString:
 def notification_badge(context: dict[str, Any]) -> dict[str, Any]:
     from editorial.notifications import unread_count
 
-    user = context["request"].user
-    return {"unread": unread_count(user.pk) if user.is_authenticated else 0}
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    authenticated = bool(user and user.is_authenticated)
+    return {"unread": unread_count(user.pk) if authenticated else 0, "request": request}

@@ -196,6 +196,8 @@ def test_the_inbox_lists_only_my_notifications_with_links_and_the_badge_counts_t
     assert body.count('class="notif kind-assignment unread"') == 2 and "for bree" not in body
     assert f'action="/notifications/{rows[0].pk}/read/"' in body and f"/notifications/{rows[2].pk}/" not in body
     assert 'aria-label="Notifications: 2 unread"' in body and ">2</span>" in body
+    badge = body[body.index('id="notif-badge"'):body.index("</a>", body.index('id="notif-badge"'))]
+    assert 'aria-current="page"' in badge
     assert "2 unread" in body
 
 

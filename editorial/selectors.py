@@ -56,7 +56,7 @@ def revision_get_for_draft(*, draft: Draft, pk: int | str | None) -> Revision:
 
 def live_snapshot(draft: Draft) -> dict[str, Any]:
     """What the writer has streamed so far (from its checkpoint rows), plus step statuses."""
-    runs = list(draft.runs.order_by("created_at", "id"))
+    runs = list(draft.runs.exclude(kind=AgentRun.Kind.SHADOW).order_by("created_at", "id"))
     steps = {}
     for run in runs:  # the latest run of each kind wins
         steps[run.kind] = {"status": run.status, "error": run.error, "run": run.pk}

@@ -118,7 +118,7 @@ def modelversion_test_connection(*, version: ModelVersion, timeout: float = 15.0
     """List the server's models, then ask for a tiny completion. Saves nothing, logs nothing."""
     try:
         resolved = resolve(version)
-    except Exception as exc:  # noqa: BLE001 - a misconfigured version is reported, not raised
+    except Exception as exc:  # a misconfigured version is reported, not raised
         return ConnectionReport(ok=False, base_url=version.base_url, model=version.model, mode=version.mode,
                                 error=f"Configuration error: {exc}")
     report = ConnectionReport(ok=False, base_url=resolved.base_url, model=resolved.model, mode=resolved.mode)
@@ -131,7 +131,7 @@ def modelversion_test_connection(*, version: ModelVersion, timeout: float = 15.0
         return report
     try:
         provider = cls(resolved, timeout=timeout)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         report.error = f"Could not create the client: {exc}"
         return report
     report.ping_ok, report.ping_detail = provider.ping(timeout=min(timeout, 5.0))
@@ -147,7 +147,7 @@ def modelversion_test_connection(*, version: ModelVersion, timeout: float = 15.0
         report.error = str(exc)
         report.latency_ms = (time.monotonic() - started) * 1000
         return report
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         report.error = f"Unexpected error: {exc.__class__.__name__}: {exc}"
         return report
     report.latency_ms = (time.monotonic() - started) * 1000
@@ -440,8 +440,8 @@ def template_version_problems(
                if not isinstance(s, dict) or not isinstance(s.get("heading"), str) or not s["heading"].strip()
                or not isinstance(s.get("instruction", ""), str) or set(s) - {"heading", "instruction"}]
         if bad:
-            problems["sections"] = [f"Section {', '.join(map(str, bad))}: each needs a non-empty “heading” and "
-                                    "may have an “instruction” (text); no other keys."]
+            problems["sections"] = [(f"Section {', '.join(map(str, bad))}: each needs a non-empty “heading” and "
+                                     "may have an “instruction” (text); no other keys.")]
     schema_errors = schema_problems(variables)
     if schema_errors:
         problems["variables"] = schema_errors
@@ -733,7 +733,7 @@ def drafts_send_back(
         try:
             outcome = _send_back_one(draft_id=row.draft.pk, user=user, why=why, label=label,
                                      model_version=model_version, prompt_version=prompt_version)
-        except Exception as exc:  # noqa: BLE001 - report it and go on with the others
+        except Exception as exc:  # report it and go on with the others
             log.exception("send back of draft %s failed", row.draft.pk)
             outcome = ("skip", f"could not be sent back: {exc}")
         draft = Draft.objects.get(pk=row.draft.pk)

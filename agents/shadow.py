@@ -64,7 +64,7 @@ def shadow_runs_start(*, write_run: AgentRun) -> list[AgentRun]:
                     transaction.on_commit(lambda pk=run.pk: _enqueue_quietly(pk))
                 runs.append(run)
             return runs
-    except Exception:  # noqa: BLE001 - a shadow that cannot start must not stop the draft
+    except Exception:  # a shadow that cannot start must not stop the draft
         log.exception("could not start shadow runs for write run %s", write_run.pk)
         return []
 
@@ -72,14 +72,15 @@ def shadow_runs_start(*, write_run: AgentRun) -> list[AgentRun]:
 def _enqueue_quietly(run_id: int) -> None:
     try:
         enqueue_shadow(run_id)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("could not enqueue shadow run %s", run_id)
 
 
 def _claim(run_id: int) -> AgentRun | None:
-    from agents.services import STALE_AFTER
     from django.db.models import Q
     from django.db.models.functions import Coalesce
+
+    from agents.services import STALE_AFTER
 
     now = timezone.now()
     claimed = (
@@ -168,7 +169,7 @@ def shadow_execute(*, run_id: int) -> AgentRun | None:
             )
             raise ShadowRetry(str(exc), countdown=countdown) from exc
         return shadow_fail(run=run, reason=str(exc))
-    except Exception as exc:  # noqa: BLE001 - any error fails the shadow run only
+    except Exception as exc:  # any error fails the shadow run only
         log.exception("shadow run %s failed", run.pk)
         return shadow_fail(run=run, reason=f"Internal error: {exc.__class__.__name__}: {exc}")
     return shadow_succeed(run=run, latency_ms=(time.monotonic() - started) * 1000)

@@ -500,7 +500,7 @@ def _template_set_active(
     *, user: Any, template: PromptTemplate, version: PromptTemplateVersion, action: str, reason: str,
     extra: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    template = PromptTemplate.objects.select_for_update().select_related("active_version").get(pk=template.pk)
+    template = PromptTemplate.objects.select_for_update(of=("self",)).select_related("active_version").get(pk=template.pk)
     if not may_activate_template(user, template):
         raise PermissionDenied(f"You lack the permission to activate versions of “{template.name}”.")
     if version.template_id != template.pk:

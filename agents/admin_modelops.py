@@ -45,11 +45,19 @@ class ModelVersionForm(forms.ModelForm):
         widgets = {"parameters": forms.Textarea(attrs={"rows": 4, "cols": 60, "class": "vLargeTextField mono"})}
         help_texts = {
             "parameters": "A JSON object. Known keys: "
-            + ", ".join(f"{k} ({v[0]}{'' if v[1] is None else f', {v[1]:g}–{v[2]:g}'})"
+            + ", ".join(f"{k} ({v[0]}{'' if v[1] is None else f', {v[1]:,}–{v[2]:,}'})"
                         for k, v in modelops.KNOWN_PARAMETERS.items() if k != "stop")
             + ", stop (a string or up to 4 strings).",
             "fallback": "Used while this version's circuit breaker is open. Not itself, and no cycles.",
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Show prices as plain decimals ("0.000002"), not in the exponent form Decimal prints ("2E-6").
+        for name in ("price_per_input_token", "price_per_output_token"):
+            value = self.initial.get(name)
+            if isinstance(value, Decimal):
+                self.initial[name] = format(value.normalize(), "f") if value else "0"
 
     def clean_parameters(self) -> Any:
         value = self.cleaned_data.get("parameters")
@@ -173,6 +181,9 @@ class ModelVersionAdmin(ImpactMixin, GuardedModelAdmin):
         ("Circuit breaker", {"fields": ["breaker_state", "breaker_failures", "breaker_opened_at"],
                              "classes": ["collapse"]}),
     ]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # versions are history (runs and drafts point at them): retire instead
 
     @admin.display(description="Model")
     def effective_model(self, obj: ModelVersion) -> str:
@@ -409,6 +420,9 @@ class PromptTemplateAdmin(ImpactMixin, GuardedModelAdmin):
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("active_version").annotate(n_versions=Count("versions"))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # templates and their versions are history
 
     @admin.display(description="Versions", ordering="n_versions")
     def version_count(self, obj: PromptTemplate) -> int:

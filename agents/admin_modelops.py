@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -165,6 +166,7 @@ class ImpactMixin:
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ImpactMixin, GuardedModelAdmin):
     form = ModelVersionForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     change_form_template = "admin/agents/modelversion/change_form.html"
     list_display = ["name", "effective_model", "mode", "status_badge", "rollout_share", "fallback", "breaker_state"]
     list_filter = ["status", "mode"]
@@ -367,13 +369,16 @@ class PreviewForm(forms.Form):
     tone = forms.CharField(required=False, initial="warm")
     variables = JSONText(required=False, initial={}, help_text="Values of the version's variables, as a JSON object.")
 
-    def __init__(self, *args: Any, template: PromptTemplate, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, template: PromptTemplate, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from editorial.models import Brief
+        from governance.permissions import brands_for_user
 
         self.fields["version"].queryset = template.versions.order_by("-number")
         self.fields["version"].label_from_instance = lambda v: f"v{v.number}{' (active)' if v.pk == template.active_version_id else ''}{' · ' + v.note if v.note else ''}"
-        self.fields["brief"].queryset = Brief.objects.select_related("brand").order_by("-created_at")
+        # Only briefs of brands the admin may see: the preview shows their text.
+        self.fields["brief"].queryset = (Brief.objects.filter(brand__in=brands_for_user(user))
+                                         .select_related("brand").order_by("-created_at"))
         self.fields["brief"].label_from_instance = lambda b: f"{b.title} · {b.brand} · #{b.pk}"
 
     def sample_brief(self) -> Any:
@@ -537,7 +542,7 @@ class PromptTemplateAdmin(ImpactMixin, GuardedModelAdmin):
         template = self._get(request, pk)
         data = request.GET if "version" in request.GET else None
         initial = {"version": template.active_version_id}
-        form = PreviewForm(data, template=template, initial=initial)
+        form = PreviewForm(data, template=template, user=request.user, initial=initial)
         preview = None
         if data is not None and form.is_valid():
             preview = modelops.prompttemplate_preview(version=form.cleaned_data["version"], brief=form.sample_brief(),

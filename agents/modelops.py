@@ -282,7 +282,8 @@ def modelversion_history(version: ModelVersion, limit: int = 20) -> list[AuditEv
 def modelversion_rollback(*, user: Any, version: ModelVersion, reason: str = "") -> AuditEvent:
     """Restore every version touched by the latest change involving `version` to its state before
     that change. Refused when one of them changed again since (roll that back first)."""
-    ModelVersion.objects.select_for_update().filter(pk=version.pk).first()
+    # Lock every version (in id order, as _model_apply does) before reading what to restore.
+    list(ModelVersion.objects.select_for_update().order_by("id").values_list("id", flat=True))
     event = modelversion_last_change(version)
     if event is None:
         raise ValidationError(f"No recorded change of {version.name} to roll back.")

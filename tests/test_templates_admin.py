@@ -17,6 +17,7 @@ from agents.services import render_section_prompt
 from editorial.models import Draft
 from governance.gates import gate_states
 from governance.models import AuditEvent
+from governance.permissions import brand_member_add
 from governance.services import signoff_record
 from tests.factories import UserFactory
 from tests.helpers import draft_in_review, file_brief
@@ -156,8 +157,12 @@ def test_the_preview_checks_variables_against_the_schema_and_uses_defaults(autho
         "version": v2.pk, "title": "T", "channel": "blog", "variables": '{"cta": "' + "x" * 30 + '", "extra": 1}'})
     assert "“cta” must have at most 20 characters." in bad.content.decode()
     brief_draft = file_brief(world, title="Filed brief")
-    ok = client_for(author).get(url("preview", world.template.pk), {
-        "version": v2.pk, "brief": brief_draft.brief.pk, "channel": "blog", "variables": "{}"})
+    params = {"version": v2.pk, "brief": brief_draft.brief.pk, "channel": "blog", "variables": "{}"}
+    # Only briefs of brands the admin may see can be picked: the preview would show their text.
+    hidden = client_for(author).get(url("preview", world.template.pk), params)
+    assert hidden.status_code == 400 and "Select a valid choice" in hidden.content.decode()
+    brand_member_add(brand=world.brand, user=author)
+    ok = client_for(author).get(url("preview", world.template.pk), params)
     html = ok.content.decode()
     assert "Filed brief" in html and "Say: Visit us" in html  # the schema's default
 

@@ -15,7 +15,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -40,6 +39,9 @@ def _errors(exc: ValidationError) -> list[str]:
 # --- model versions ------------------------------------------------------------------------------
 
 class ModelVersionForm(forms.ModelForm):
+    base_url = forms.URLField(max_length=300, required=False, assume_scheme="https",
+                              help_text="The OpenAI-compatible endpoint, e.g. http://127.0.0.1:8081/v1.")
+
     class Meta:
         model = ModelVersion
         exclude = ["status", "rollout_share", "breaker_state", "breaker_failures", "breaker_opened_at"]
@@ -166,7 +168,6 @@ class ImpactMixin:
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ImpactMixin, GuardedModelAdmin):
     form = ModelVersionForm
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     change_form_template = "admin/agents/modelversion/change_form.html"
     list_display = ["name", "effective_model", "mode", "status_badge", "rollout_share", "fallback", "breaker_state"]
     list_filter = ["status", "mode"]

@@ -263,3 +263,45 @@ def test_shadows_run_beside_the_real_pipeline_and_a_failing_one_is_harmless(live
     assert "Shadow output: Good shadow" in compare and "<ins>" in compare and "<del>" in compare
     failed = eddie.get(f"/drafts/{draft.pk}/shadow/{dead.pk}/").text
     assert "The shadow run failed" in failed and "This does not affect the draft." in failed
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+@pytest.mark.browser
+def test_an_editor_opens_a_shadow_output_from_the_draft_page_with_the_keyboard(live_stack, page, monkeypatch):
+    from playwright.sync_api import expect
+
+    from tests.factories import PASSWORD
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # our ORM calls from Playwright's thread
+    world = build_world()
+    shadow_version(live_stack.llm.base_url, name="Chat challenger")
+    from editorial.services import brief_create
+
+    draft = brief_create(user=world.requester, brand=world.brand, title="Roast, shadowed", goal="Announce it",
+                         audience="regulars", channel="blog", tone="warm", risk="low", template=world.template)
+    _wait(lambda: Draft.objects.get(pk=draft.pk).status == Draft.Status.IN_REVIEW
+          and AgentRun.objects.filter(kind=Kind.SHADOW, status=Status.SUCCEEDED).exists(), timeout=90)
+    page.goto(live_stack.url + "/login/")
+    page.get_by_label("Username").fill("eddie")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(live_stack.url + f"/drafts/{draft.pk}/")
+    page.wait_for_load_state("networkidle")
+    link = page.get_by_role("link", name="Shadow outputs (1)")
+    link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    expect(page.get_by_role("heading", name="Shadow outputs")).to_be_visible()
+    page.get_by_role("link", name="Compare with the draft").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    expect(page.get_by_role("heading", name="Shadow output: Chat challenger")).to_be_visible()
+    figures = page.locator("table.compare-figures")
+    expect(figures.get_by_role("row", name="Model version")).to_contain_text("Settings model")
+    expect(figures.get_by_role("row", name="Model version")).to_contain_text("Chat challenger")
+    expect(page.locator(".diff.inline ins").first).to_be_visible()
+    expect(page.locator(".diff.inline del").first).to_be_visible()
+    page.get_by_role("link", name="Side by side").click()
+    page.wait_for_load_state()
+    expect(page.locator(".diff.side")).to_be_visible()

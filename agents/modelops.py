@@ -118,7 +118,7 @@ def modelversion_test_connection(*, version: ModelVersion, timeout: float = 15.0
     """List the server's models, then ask for a tiny completion. Saves nothing, logs nothing."""
     try:
         resolved = resolve(version)
-    except Exception as exc:  # a misconfigured version is reported, not raised
+    except Exception as exc:  # noqa: BLE001 - a misconfigured version is reported, not raised
         return ConnectionReport(ok=False, base_url=version.base_url, model=version.model, mode=version.mode,
                                 error=f"Configuration error: {exc}")
     report = ConnectionReport(ok=False, base_url=resolved.base_url, model=resolved.model, mode=resolved.mode)
@@ -131,7 +131,7 @@ def modelversion_test_connection(*, version: ModelVersion, timeout: float = 15.0
         return report
     try:
         provider = cls(resolved, timeout=timeout)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is the report
         report.error = f"Could not create the client: {exc}"
         return report
     report.ping_ok, report.ping_detail = provider.ping(timeout=min(timeout, 5.0))
@@ -147,7 +147,7 @@ def modelversion_test_connection(*, version: ModelVersion, timeout: float = 15.0
         report.error = str(exc)
         report.latency_ms = (time.monotonic() - started) * 1000
         return report
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is the report
         report.error = f"Unexpected error: {exc.__class__.__name__}: {exc}"
         return report
     report.latency_ms = (time.monotonic() - started) * 1000

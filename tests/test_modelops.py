@@ -371,7 +371,7 @@ def test_impact_follows_revisions_written_by_runs_of_the_version(ops, world):
     from agents.models import AgentRun
     from editorial.services import revision_create
 
-    other = new_version("Regenerator", price_per_output_token=Decimal("0"))
+    other = new_version("Regenerator", price_per_output_token=Decimal(0))
     draft = draft_in_review(world)
     Draft.objects.filter(pk=draft.pk).update(model_version=world.model_version)
     run = AgentRun.objects.create(draft=draft, kind=AgentRun.Kind.REGENERATE, status=AgentRun.Status.SUCCEEDED,

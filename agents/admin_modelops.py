@@ -205,7 +205,8 @@ class ModelVersionAdmin(ImpactMixin, GuardedModelAdmin):
             after = form.cleaned_data.get(name)
             changes[name] = {"before": _plain(before), "after": _plain(after)}
         super().save_model(request, obj, form, change)
-        modelops.modelversion_audit_save(user=request.user, version=obj, created=not change, changes=changes)
+        if changes or not change:
+            modelops.modelversion_audit_save(user=request.user, version=obj, created=not change, changes=changes)
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view

@@ -121,9 +121,13 @@ class _Fields(dict):
 
 
 def render_section_prompt(
-    *, version: PromptTemplateVersion, brief: Any, heading: str, instruction: str, sources: list[dict[str, Any]]
+    *, version: PromptTemplateVersion, brief: Any, heading: str, instruction: str, sources: list[dict[str, Any]],
+    mode: str = "completion", variables: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
-    """(system, prompt). Retrieved text is fenced as untrusted reference material."""
+    """(system, prompt). Retrieved text is fenced as untrusted reference material. Chat models get
+    the version's chat prompt when it has one; template variables fill in from their schema defaults."""
+    from agents.modelops import variable_defaults
+
     material = "\n".join(f"{s['title']} — {s['text']}" for s in sources) or "(none)"
     fields = _Fields(
         brand=brief.brand.name,
@@ -139,7 +143,10 @@ def render_section_prompt(
             f"<<<\n{material}\n>>>"
         ),
     )
-    return version.system_text.format_map(fields), version.section_prompt.format_map(fields)
+    for name, value in {**variable_defaults(version.variables), **(variables or {})}.items():
+        fields.setdefault(name, value)  # a variable never replaces a brief field
+    template = version.chat_prompt if mode == "chat" and version.chat_prompt else version.section_prompt
+    return version.system_text.format_map(fields), template.format_map(fields)
 
 
 def _digest(*parts: str) -> str:
@@ -243,6 +250,7 @@ def _step_write(run: AgentRun) -> None:
             heading=section.heading,
             instruction=plan[section.index].get("instruction", ""),
             sources=sources,
+            mode=resolved.mode,
         )
         section.prompt_hash = _digest(system, prompt)
         section.text = ""
@@ -405,6 +413,10 @@ def run_succeed(*, run: AgentRun, latency_ms: float) -> AgentRun:
     run.save()
     audit_log(action=f"agents.run.{run.kind}.succeed", obj=run, run=run, data={"draft": run.draft_id})
     next_kind = NEXT_STEP[run.kind]
+    if run.kind == Kind.WRITE:
+        from agents.shadow import shadow_runs_start
+
+        shadow_runs_start(write_run=run)  # never raises: a shadow's trouble is never the draft's
     if next_kind is not None:
         run_create(draft=run.draft, kind=next_kind, key=f"draft:{run.draft_id}:{next_kind}:after:{run.pk}")
     else:

@@ -11,3 +11,14 @@ def run_step(self, run_id: int) -> None:
         services.run_execute(run_id=run_id)
     except services.TransientRunError as exc:
         raise self.retry(countdown=exc.countdown, exc=exc) from exc
+
+
+@app.task(bind=True, acks_late=True, max_retries=None, name="agents.shadow_step")
+def shadow_step(self, run_id: int) -> None:
+    """A shadow write (agents/shadow.py): claimed like a step, and never touches the draft."""
+    from agents import shadow
+
+    try:
+        shadow.shadow_execute(run_id=run_id)
+    except shadow.ShadowRetry as exc:
+        raise self.retry(countdown=exc.countdown, exc=exc) from exc

@@ -14,4 +14,5 @@ urlpatterns = [
     path("tokens/", include("governance.token_urls")),
     path("", include("governance.urls")),
     path("", include("editorial.urls")),
+    path("", include("agents.urls")),
 ]

@@ -56,7 +56,7 @@ def revision_get_for_draft(*, draft: Draft, pk: int | str | None) -> Revision:
 
 def live_snapshot(draft: Draft) -> dict[str, Any]:
     """What the writer has streamed so far (from its checkpoint rows), plus step statuses."""
-    runs = list(draft.runs.order_by("created_at", "id"))
+    runs = list(draft.runs.exclude(kind=AgentRun.Kind.SHADOW).order_by("created_at", "id"))
     steps = {}
     for run in runs:  # the latest run of each kind wins
         steps[run.kind] = {"status": run.status, "error": run.error, "run": run.pk}
@@ -157,9 +157,14 @@ def gate_rules_for_user(user: Any) -> GateRules:
 
 def _latest_signoff_sql(rule: GateRule, draft: str) -> str:
     """The latest decision at the gate on the draft, on any revision: what gate_states() starts from."""
+    # Sign-offs on revisions before a send-back to review (a `review_reset` revision, see
+    # agents.modelops.drafts_send_back) do not count, as in gate_states().
     return (
         f"SELECT so.decision, so.revision_id FROM governance_signoff so WHERE so.draft_id = {draft}.id "
-        f"AND so.gate_id = {int(rule.id)} ORDER BY so.created_at DESC, so.id DESC LIMIT 1"
+        f"AND so.gate_id = {int(rule.id)} AND NOT EXISTS (SELECT 1 FROM editorial_revision rr "
+        f"JOIN editorial_revision sr ON sr.id = so.revision_id WHERE rr.draft_id = {draft}.id "
+        "AND rr.number > sr.number AND (rr.provenance -> 'review_reset') IS NOT NULL) "
+        "ORDER BY so.created_at DESC, so.id DESC LIMIT 1"
     )
 
 

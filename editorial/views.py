@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from agents.models import AgentRun
 from agents.services import pipeline_retry
 from editorial import selectors, services
 from editorial.diffs import word_diff
@@ -100,7 +101,9 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
         "blocking": blocking,
         "can_override": request.user.has_perm("governance.override_finding"),
         "gates": states,
-        "runs": list(draft.runs.select_related("model_version", "prompt_version").order_by("created_at", "id")),
+        # Shadow runs are never the draft's: they have their own page (agents.views.shadow_list).
+        "runs": list(draft.runs.exclude(kind=AgentRun.Kind.SHADOW).select_related("model_version", "prompt_version")
+                     .order_by("created_at", "id")),
         "live": selectors.live_snapshot(draft),
         "deliveries": list(draft.deliveries.select_related("connector").prefetch_related("attempts")),
         "can_edit": draft.status in services.EDITABLE

@@ -66,6 +66,12 @@ def gate_states(draft: Any) -> list[GateState]:
     signoffs = list(
         SignOff.objects.filter(draft=draft).select_related("user", "revision").order_by("created_at", "id")
     )
+    # A send-back to review (agents.modelops.drafts_send_back) marks a revision `review_reset`:
+    # sign-offs on revisions before it no longer count, whatever "re-approve on change" says.
+    reset_from = (
+        draft.revisions.filter(provenance__has_key="review_reset").order_by("-number").values_list("number", flat=True)
+        .first()
+    )
     states: list[GateState] = []
     for gate in gates:
         reason = _why_gate_applies(
@@ -75,7 +81,8 @@ def gate_states(draft: Any) -> list[GateState]:
             continue
         state = GateState(gate=gate, reason=reason, stage_order=gate.stage.order)
         state.history = [s for s in signoffs if s.gate_id == gate.id]
-        latest = state.history[-1] if state.history else None
+        counting = [s for s in state.history if reset_from is None or s.revision.number >= reset_from]
+        latest = counting[-1] if counting else None
         if latest is not None:
             counts = latest.revision_id == draft.current_revision_id or not gate.reapprove_on_change
             if not counts and latest.decision == SignOff.Decision.APPROVE:

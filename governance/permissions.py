@@ -83,3 +83,11 @@ def api_scope_required(request: Any, scope: str) -> None:
         return
     if scope not in token.scopes and "admin" not in token.scopes:
         raise PermissionDenied(f"This token lacks the “{scope}” scope.")
+
+
+def user_has_model_or_object_perm(user: Any, perm: str, obj: Any) -> bool:
+    """`perm` held for every object of its model (through a role group) or on this one object
+    (a django-guardian object permission), e.g. `agents.activate_modelversion` on one version."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    return user.has_perm(perm) or user.has_perm(perm, obj)

@@ -23,14 +23,8 @@ from editorial.models import Draft, Revision
 from editorial.rendering import render_markdown_with_findings
 from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.models import Channel, Gate, Risk
-from governance.permissions import draft_policy, gate_policy
+from governance.permissions import draft_policy, error_text, gate_policy
 from governance.services import draft_publish, signoff_record
-
-
-def _error_text(exc: ValidationError | PermissionDenied) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or "You are not allowed to do that."
 
 
 @login_required
@@ -226,7 +220,7 @@ def revision_restore(request: HttpRequest, pk: int, revision_id: int) -> HttpRes
             draft=draft, user=request.user, revision_id=revision_id, note=request.POST.get("note", "")
         )
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         source = revision.provenance["restored_from"]["number"]
         messages.success(request, f"Restored r{source} as the new revision r{revision.number}; nothing was deleted.")
@@ -252,7 +246,7 @@ def gate_action(request: HttpRequest, pk: int, gate_id: int) -> HttpResponse:
             comment=form.cleaned_data["comment"],
         )
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
         return redirect("editorial:draft", pk=draft.pk)
     messages.success(request, f"{gate.name}: {form.cleaned_data['decision'].replace('_', ' ')} recorded.")
     return redirect("editorial:draft", pk=draft.pk)
@@ -265,7 +259,7 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         deliveries = draft_publish(draft=draft, user=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         names = ", ".join(d.connector.name for d in deliveries)
         messages.success(request, f"Published. Sending to {names}.")
@@ -501,7 +495,7 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
             _bulk_one(draft=draft, user=request.user, action=action, assignee=assignee, reason=reason,
                       revision_id=int(revision) if revision.isdigit() else None)
         except (ValidationError, PermissionDenied) as exc:
-            skipped.append(f"“{draft.title}” — {_error_text(exc)}")
+            skipped.append(f"“{draft.title}” — {error_text(exc)}")
         else:
             done.append(draft)
     verb = BULK_DONE[action] + (f" to {assignee.get_full_name() or assignee.get_username()}" if assignee else "")
@@ -526,7 +520,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
         context = {"draft": draft, "assignee": exc.assignee, "next": back}
         return render(request, "editorial/claim_confirm.html", context, status=409)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"You are reviewing “{draft.title}”.")
     return redirect(back)
@@ -541,7 +535,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.draft_assign(draft=draft, user=request.user, assignee=assignee)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"“{draft.title}” is assigned to {assignee.get_full_name() or username}.")
     return redirect(_next_url(request))
@@ -554,7 +548,7 @@ def unassign(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.draft_unassign(draft=draft, user=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Nobody is reviewing “{draft.title}” now.")
     return redirect(_next_url(request))

@@ -167,6 +167,9 @@ def draft_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     base_revision_id=form.cleaned_data["base_revision"],
                     note=form.cleaned_data["note"],
                 )
+            except services.EditAlreadySaved as exc:
+                messages.info(request, str(exc))
+                return redirect("editorial:draft", pk=draft.pk)
             except services.EditConflict as exc:
                 # Keep the person's text; show what changed underneath them.
                 base = draft.revisions.filter(pk=form.cleaned_data["base_revision"]).first()
@@ -220,10 +223,12 @@ def revision_restore(request: HttpRequest, pk: int, revision_id: int) -> HttpRes
             draft=draft, user=request.user, revision_id=revision_id, note=request.POST.get("note", "")
         )
     except (ValidationError, PermissionDenied) as exc:
+        # The draft page again, with the reason; a refused restore is bad input, not a redirect.
         messages.error(request, error_text(exc))
-    else:
-        source = revision.provenance["restored_from"]["number"]
-        messages.success(request, f"Restored r{source} as the new revision r{revision.number}; nothing was deleted.")
+        status = 403 if isinstance(exc, PermissionDenied) else 400
+        return render(request, "editorial/draft.html", _draft_context(request, draft), status=status)
+    source = revision.provenance["restored_from"]["number"]
+    messages.success(request, f"Restored r{source} as the new revision r{revision.number}; nothing was deleted.")
     return redirect("editorial:draft", pk=draft.pk)
 
 

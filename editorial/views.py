@@ -84,6 +84,10 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
     findings = list(current.findings.select_related("override__user")) if current else []
     compare_to = revisions[1] if len(revisions) > 1 else None
     _annotate_timeline(revisions)
+    # The `a` shortcut approves the first gate this person may approve now, or says why there is none.
+    approve_gate = next((s for s in states if "approve" in s.actions), None)
+    approve_refusal = "" if approve_gate else (
+        "Nothing for you to approve here: " + _bulk_refusal(draft, request.user, "approve", states, blocking) + ".")
     return {
         "draft": draft,
         "brief": draft.brief,
@@ -109,6 +113,8 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
         "compare_to": compare_to,
         "diff": word_diff(compare_to.content, current.content) if compare_to and current else None,
         "view": "inline",
+        "approve_gate": approve_gate,
+        "approve_refusal": approve_refusal,
     }
 
 

@@ -123,9 +123,10 @@ def test_keyboard_shortcuts_on_the_draft_page(desk, page: Page):
     page.keyboard.press("a")  # typed into the comment, not a command
     expect(page.locator("textarea[name=comment]").first).to_have_value("a")
     page.locator("body").click(position={"x": 5, "y": 300})
-    page.keyboard.press("a")
-    expect(page.get_by_role("button", name="Approve")).to_be_focused()
-    expect(page.locator("#draft-status")).to_have_text("In review")  # focused, not submitted
+    page.keyboard.press("a")  # asks first (tests/test_desk_flows_browser.py approves)
+    expect(page.get_by_role("dialog", name="Approve the Editorial gate?")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#draft-status")).to_have_text("In review")  # asked, not submitted
 
     page.locator("body").click(position={"x": 5, "y": 300})
     page.keyboard.press("e")

@@ -20,6 +20,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 # Word-level units carry the whitespace after them: that halves the tokens and keeps difflib from
 # anchoring on spaces, which recur everywhere. Units are compared without that whitespace.
@@ -172,6 +173,14 @@ class _Matcher(difflib.SequenceMatcher):
     """
 
     _runs: list[tuple[int, list[tuple[int, int]]]] | None = None  # (length, [(i, j) starts]), longest first
+
+    def set_seq1(self, a: Any) -> None:
+        super().set_seq1(a)
+        self._runs = None
+
+    def set_seq2(self, b: Any) -> None:
+        super().set_seq2(b)
+        self._runs = None
 
     def find_longest_match(self, alo: int = 0, ahi: int | None = None, blo: int = 0, bhi: int | None = None):
         ahi = len(self.a) if ahi is None else ahi

@@ -174,7 +174,8 @@ def draft_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     note=form.cleaned_data["note"],
                 )
             except services.EditAlreadySaved as exc:
-                messages.info(request, str(exc))
+                # Saved by the first submit: the copy kept in the browser can go, as after any save.
+                messages.info(request, str(exc), extra_tags="edit-saved")
                 return redirect("editorial:draft", pk=draft.pk)
             except services.EditConflict as exc:
                 # Keep the person's text; show what changed underneath them.

@@ -29,6 +29,8 @@ subprocess. Everything started here is stopped on exit.
 Run from the repository root:
 
     .venv/bin/python benches/desk.py [--drafts 100000] [--revisions 10] [--runs 40] [--reuse]
+    .venv/bin/python benches/desk.py --only diff [--runs 40]   # the word diff alone: no database, seconds
+
 
 Progress goes to stderr; stdout gets the readable report and, as its last line, one JSON object.
 """
@@ -260,10 +262,10 @@ def seed(world: Any, *, drafts: int, per_draft: int) -> Seeded:
                    + random() * interval '6 hours' AS created_at,
                random() AS s, random() AS w, random() AS a
         FROM generate_series(1, {drafts}) AS n;
-        INSERT INTO editorial_brief (id, brand_id, title, goal, audience, channel, tone, risk, template_id,
+        INSERT INTO editorial_brief (id, brand_id, title, goal, audience, channel, tone, risk, triage, template_id,
                                      requested_by_id, created_at)
         SELECT r.n, r.brand_id, 'Brief ' || r.n, 'Tell people about it', 'coffee lovers', r.channel, 'warm', r.risk,
-               ({template_ids})[r.template_ix], r.requested_by_id, r.created_at
+               '{{}}'::jsonb, ({template_ids})[r.template_ix], r.requested_by_id, r.created_at
         FROM bench_rows r;
     """)
     # Statuses: the newest 30% are still moving (mostly in review); older ones are mostly published.
@@ -490,6 +492,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--revisions", type=int, default=10, help="revisions per draft")
     parser.add_argument("--runs", type=int, default=40, help="timed requests per scenario")
     parser.add_argument("--reuse", action="store_true", help="keep a database seeded by an earlier run")
+    parser.add_argument("--only", choices=["diff"], default=None,
+                        help="measure only this part; `diff` needs no database and seeds nothing")
     args = parser.parse_args(argv)
     if args.drafts < 1000 or args.revisions < 2 or args.runs < 5:
         parser.error("need --drafts ≥ 1000, --revisions ≥ 2, --runs ≥ 5")
@@ -540,6 +544,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {"stats": stats, "scenarios": scenarios, "diff": diff, "drafts": drafts, "revisions": revisions,
             "term_share": hits / sample if sample else math.nan, "shared_buffers": shared_buffers,
             "elapsed": time.monotonic() - started, "runs": args.runs, "load": (load_before, load_after)}
+
+
+def run_diff_only(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    diff = measure_diff(max(20, args.runs))
+    return {"diff": diff, "elapsed": time.monotonic() - started, "load": (load_before, os.getloadavg()[0])}
+
+
+def report_diff_only(r: dict[str, Any]) -> None:
+    times = r["diff"]["times_ms"]
+    p95 = percentile(times, 95)
+    print(f"desk benchmark, word diff only: {r['diff']['old_words']:,} → {r['diff']['new_words']:,} words "
+          f"(+{r['diff']['added']} −{r['diff']['removed']}), {len(times)} timed runs: "
+          f"p50 {percentile(times, 50):.1f} ms, p95 {p95:.1f} ms, max {max(times):.1f} ms; "
+          f"target ≤ {TARGET_DIFF_MS:.0f} ms: {'met' if p95 <= TARGET_DIFF_MS else 'MISSED'}")
+    print(f"  load average (1 min) {r['load'][0]:.2f} before, {r['load'][1]:.2f} after, on {os.cpu_count()} CPUs")
+    print(json.dumps({
+        "only": "diff", "diff_runs": len(times), "diff_p50_ms": round(percentile(times, 50), 1),
+        "diff_p95_ms": round(p95, 1), "diff_max_ms": round(max(times), 1),
+        "diff_words_added": r["diff"]["added"], "diff_words_removed": r["diff"]["removed"],
+        "elapsed_s": round(r["elapsed"], 1), "load_avg_1min": round(max(r["load"]), 2),
+    }), flush=True)
 
 
 def build_world_from_db(World: Any, User: Any) -> Any:
@@ -613,11 +640,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        results = run(args)
+        results = run_diff_only(args) if args.only == "diff" else run(args)
     except KeyboardInterrupt:
         say("interrupted; everything started was stopped")
         return 130
-    report(results)
+    (report_diff_only if args.only == "diff" else report)(results)
     return 0
 
 

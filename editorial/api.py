@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -257,26 +257,17 @@ def create_revision(request: HttpRequest, draft_id: int, payload: RevisionIn):
 def queue(
     request: HttpRequest, filters: Query[QueueFilters], cursor: str | None = cursor_param(), limit: int = limit_param(),
 ):
-    """The review desk: drafts of your brands, newest first, filtered, a page at a time."""
+    """The review desk: drafts of your brands, newest first, filtered, a page at a time. The filters are
+    the desk's own (the same selector): age is the time waiting in the current status, `q` searches
+    titles and current texts (PostgreSQL full-text, English), `assignee=none` means nobody."""
     api_scope_required(request, "read")
-    drafts = selectors.drafts_for_user(user=request.user, status=filters.status).select_related("brief__template")
-    if filters.channel:
-        drafts = drafts.filter(brief__channel=filters.channel)
-    if filters.risk:
-        drafts = drafts.filter(brief__risk=filters.risk)
-    if filters.template:
-        drafts = drafts.filter(brief__template__slug=filters.template)
-    if filters.brand:
-        drafts = drafts.filter(brand__slug=filters.brand)
-    if filters.assignee:
-        drafts = drafts.filter(assignee__username=filters.assignee)
-    now = timezone.now()
-    if filters.older_than_hours is not None:
-        drafts = drafts.filter(created_at__lte=now - timedelta(hours=filters.older_than_hours))
-    if filters.newer_than_hours is not None:
-        drafts = drafts.filter(created_at__gte=now - timedelta(hours=filters.newer_than_hours))
-    if filters.q:
-        drafts = drafts.filter(title__icontains=filters.q)
+    selection = selectors.queue_select(user=request.user, tab="all", filters=selectors.QueueFilters(
+        status=filters.status or "", channel=filters.channel or "", risk=filters.risk or "",
+        template=filters.template or "", brand=filters.brand or "", assignee=filters.assignee or "",
+        older_than_hours=filters.older_than_hours, newer_than_hours=filters.newer_than_hours,
+        q=" ".join((filters.q or "").split()),
+    ))
+    drafts = selection.drafts.select_related("brief__template", "brief__requested_by", "brand", "assignee")
     page, next_cursor = paginate(drafts, cursor=cursor, limit=limit)
     items = [
         {

@@ -43,11 +43,26 @@ class BriefForm(forms.Form):
 
 class EditForm(forms.Form):
     content = forms.CharField(
-        max_length=MAX_CONTENT_CHARS, strip=False,
-        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "true", "class": "editor"}),
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "true", "class": "editor",
+                                     "aria-describedby": "id_content_help"}),
+        help_text=f"Up to {MAX_CONTENT_CHARS:,} characters.",
+        error_messages={"required": "The text is empty; nothing was saved."},
     )
     base_revision = forms.IntegerField(widget=forms.HiddenInput)
     note = forms.CharField(max_length=300, required=False, label="What changed (optional)")
+
+    # No `maxlength` on the textarea: a browser would cut pasted text there without a word. The
+    # server says it instead.
+    def clean_content(self) -> str:
+        content = self.cleaned_data["content"]
+        length = len(content.replace("\r\n", "\n").strip())  # as the service counts it
+        if length > MAX_CONTENT_CHARS:
+            raise forms.ValidationError(
+                f"The text has {length:,} characters, more than the {MAX_CONTENT_CHARS:,} a revision may have; "
+                "nothing was saved."
+            )
+        return content
 
 
 class SignOffForm(forms.Form):

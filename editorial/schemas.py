@@ -58,10 +58,14 @@ class QueueFilters(Schema):
     risk: Risk | None = None
     template: str | None = Field(None, max_length=60, pattern=SLUG, description="Prompt template slug")
     brand: str | None = Field(None, max_length=60, pattern=SLUG, description="Brand slug")
-    assignee: str | None = Field(None, max_length=150, pattern=USERNAME, description="Username")
-    older_than_hours: int | None = Field(None, ge=0, le=24 * 365 * 20, description="Created at least this long ago")
-    newer_than_hours: int | None = Field(None, ge=0, le=24 * 365 * 20, description="Created at most this long ago")
-    q: str | None = Field(None, max_length=200, pattern=NO_NUL, description="Words in the title (case-insensitive)")
+    assignee: str | None = Field(None, max_length=150, pattern=USERNAME,
+                                 description="Username; `none` for items nobody is reviewing")
+    older_than_hours: int | None = Field(None, ge=0, le=24 * 365 * 20,
+                                         description="Waiting in its current status at least this many hours")
+    newer_than_hours: int | None = Field(None, ge=0, le=24 * 365 * 20,
+                                         description="Waiting in its current status at most this many hours")
+    q: str | None = Field(None, max_length=200, pattern=NO_NUL,
+                          description="Words in the title or the current text (full-text search, English)")
 
 
 class RevisionOut(Schema):

@@ -19,7 +19,7 @@ from django.utils import timezone
 from agents.models import AgentRun, ModelVersion, PromptTemplate
 from editorial.models import Draft, Revision
 from governance.models import RISK_ORDER, Brand, Gate, Risk
-from governance.permissions import brands_for_user, draft_policy
+from governance.permissions import brand_members, brands_for_user, draft_policy
 
 
 def drafts_for_user(*, user: Any, status: str | None = None) -> QuerySet[Draft]:
@@ -278,6 +278,7 @@ class QueueFilters:
     brand: str = ""  # brand slug
     assignee: str = ""  # a username, or "none" for nobody
     older_than_hours: int | None = None  # waiting at the current status longer than this
+    newer_than_hours: int | None = None  # … or at most this long
     q: str = ""  # full-text search over the title and the current revision's text
 
 
@@ -316,21 +317,6 @@ def gate_tab_label(gate: GateRule, gates: list[GateRule]) -> str:
     if sum(1 for g in gates if g.name == gate.name) == 1:
         return gate.name
     return f"{gate.name} · {gate.workflow_name}"
-
-
-def brand_members(brands: list[Brand]) -> list[Any]:
-    """Active people who may work on any of `brands` (to assign items to): one query.
-
-    governance.permissions has no listing of members; until it gets one, this is the one read of
-    guardian outside it."""
-    from guardian.shortcuts import get_users_with_perms
-
-    if not brands:
-        return []
-    members = Q()
-    for brand in brands:
-        members |= Q(pk__in=get_users_with_perms(brand, only_with_perms_in=["work_on_brand"]).values("pk"))
-    return list(get_user_model().objects.filter(members, is_active=True).order_by("first_name", "username"))
 
 
 @dataclass
@@ -386,6 +372,8 @@ def queue_select(
         drafts = drafts.filter(assignee__username=filters.assignee)
     if filters.older_than_hours is not None:
         drafts = drafts.filter(status_changed_at__lte=timezone.now() - timedelta(hours=filters.older_than_hours))
+    if filters.newer_than_hours is not None:
+        drafts = drafts.filter(status_changed_at__gte=timezone.now() - timedelta(hours=filters.newer_than_hours))
     bounded = False
     if filters.q:
         condition, bounded = _search(filters.q)

@@ -110,9 +110,17 @@ def revision_create(
 
 
 class EditConflict(Exception):
-    def __init__(self, current: Revision) -> None:
-        super().__init__("Someone saved a newer revision while you were editing.")
+    def __init__(self, current: Revision, message: str = "Someone saved a newer revision while you were editing.") -> None:
+        super().__init__(message)
         self.current = current
+
+
+class EditAlreadySaved(EditConflict):
+    """The same edit again (a double submit, a retried request): the current revision was made from
+    the same base with the same text. Nothing more is saved; to an API client it is still a conflict."""
+
+    def __init__(self, current: Revision) -> None:
+        super().__init__(current, f"This text was already saved as revision {current.number}; nothing more was saved.")
 
 
 # A published or retracted piece can be edited: the new revision goes through review, and publishing
@@ -158,6 +166,9 @@ def draft_edit(*, draft: Draft, user: Any, content: str, base_revision_id: int, 
         raise ValidationError({"content": f"The text is longer than {MAX_CONTENT_CHARS:,} characters."})
     _check_editable(draft)
     current = draft.current_revision
+    if current is not None and current.pk != base_revision_id and current.parent_id == base_revision_id \
+            and current.content == content:
+        raise EditAlreadySaved(current)
     if current is None or current.pk != base_revision_id:
         raise EditConflict(current)
     if content == current.content:

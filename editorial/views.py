@@ -24,14 +24,8 @@ from editorial.models import Draft, Revision
 from editorial.rendering import render_markdown_with_findings
 from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.models import Channel, Gate, Risk
-from governance.permissions import draft_policy, gate_policy
+from governance.permissions import draft_policy, error_text, gate_policy
 from governance.services import draft_publish, signoff_record
-
-
-def _error_text(exc: ValidationError | PermissionDenied) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or "You are not allowed to do that."
 
 
 @login_required
@@ -91,6 +85,10 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
     findings = list(current.findings.select_related("override__user")) if current else []
     compare_to = revisions[1] if len(revisions) > 1 else None
     _annotate_timeline(revisions)
+    # The `a` shortcut approves the first gate this person may approve now, or says why there is none.
+    approve_gate = next((s for s in states if "approve" in s.actions), None)
+    approve_refusal = "" if approve_gate else (
+        "Nothing for you to approve here: " + _bulk_refusal(draft, request.user, "approve", states, blocking) + ".")
     return {
         "draft": draft,
         "brief": draft.brief,
@@ -118,6 +116,8 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
         "compare_to": compare_to,
         "diff": word_diff(compare_to.content, current.content) if compare_to and current else None,
         "view": "inline",
+        "approve_gate": approve_gate,
+        "approve_refusal": approve_refusal,
     }
 
 
@@ -176,6 +176,10 @@ def draft_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     base_revision_id=form.cleaned_data["base_revision"],
                     note=form.cleaned_data["note"],
                 )
+            except services.EditAlreadySaved as exc:
+                # Saved by the first submit: the copy kept in the browser can go, as after any save.
+                messages.info(request, str(exc), extra_tags="edit-saved")
+                return redirect("editorial:draft", pk=draft.pk)
             except services.EditConflict as exc:
                 # Keep the person's text; show what changed underneath them.
                 base = draft.revisions.filter(pk=form.cleaned_data["base_revision"]).first()
@@ -229,10 +233,12 @@ def revision_restore(request: HttpRequest, pk: int, revision_id: int) -> HttpRes
             draft=draft, user=request.user, revision_id=revision_id, note=request.POST.get("note", "")
         )
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        source = revision.provenance["restored_from"]["number"]
-        messages.success(request, f"Restored r{source} as the new revision r{revision.number}; nothing was deleted.")
+        # The draft page again, with the reason; a refused restore is bad input, not a redirect.
+        messages.error(request, error_text(exc))
+        status = 403 if isinstance(exc, PermissionDenied) else 400
+        return render(request, "editorial/draft.html", _draft_context(request, draft), status=status)
+    source = revision.provenance["restored_from"]["number"]
+    messages.success(request, f"Restored r{source} as the new revision r{revision.number}; nothing was deleted.")
     return redirect("editorial:draft", pk=draft.pk)
 
 
@@ -255,7 +261,7 @@ def gate_action(request: HttpRequest, pk: int, gate_id: int) -> HttpResponse:
             comment=form.cleaned_data["comment"],
         )
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
         return redirect("editorial:draft", pk=draft.pk)
     messages.success(request, f"{gate.name}: {form.cleaned_data['decision'].replace('_', ' ')} recorded.")
     return redirect("editorial:draft", pk=draft.pk)
@@ -268,7 +274,7 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         deliveries = draft_publish(draft=draft, user=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         names = ", ".join(d.connector.name for d in deliveries)
         messages.success(request, f"Published. Sending to {names}.")
@@ -504,7 +510,7 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
             _bulk_one(draft=draft, user=request.user, action=action, assignee=assignee, reason=reason,
                       revision_id=int(revision) if revision.isdigit() else None)
         except (ValidationError, PermissionDenied) as exc:
-            skipped.append(f"“{draft.title}” — {_error_text(exc)}")
+            skipped.append(f"“{draft.title}” — {error_text(exc)}")
         else:
             done.append(draft)
     verb = BULK_DONE[action] + (f" to {assignee.get_full_name() or assignee.get_username()}" if assignee else "")
@@ -529,7 +535,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
         context = {"draft": draft, "assignee": exc.assignee, "next": back}
         return render(request, "editorial/claim_confirm.html", context, status=409)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"You are reviewing “{draft.title}”.")
     return redirect(back)
@@ -544,7 +550,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.draft_assign(draft=draft, user=request.user, assignee=assignee)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"“{draft.title}” is assigned to {assignee.get_full_name() or username}.")
     return redirect(_next_url(request))
@@ -557,7 +563,7 @@ def unassign(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.draft_unassign(draft=draft, user=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Nobody is reviewing “{draft.title}” now.")
     return redirect(_next_url(request))

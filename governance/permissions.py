@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
+from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
 
 from governance.models import Brand, Gate
 
@@ -30,6 +31,16 @@ def brands_for_user(user: Any) -> QuerySet[Brand]:
     if user.is_superuser:
         return Brand.objects.all()
     return get_objects_for_user(user, MEMBERSHIP, klass=Brand, accept_global_perms=False)
+
+
+def brand_members(brands: list[Brand]) -> list[Any]:
+    """Active people who may work on any of `brands` (to assign items to), by name: one query."""
+    if not brands:
+        return []
+    members = Q()
+    for brand in brands:
+        members |= Q(pk__in=get_users_with_perms(brand, only_with_perms_in=["work_on_brand"]).values("pk"))
+    return list(get_user_model().objects.filter(members, is_active=True).order_by("first_name", "username"))
 
 
 def brand_member_add(*, brand: Brand, user: Any) -> None:
@@ -73,6 +84,14 @@ class GatePolicy:
 
 draft_policy = DraftPolicy()
 gate_policy = GatePolicy()
+
+
+def error_text(exc: ValidationError | PermissionDenied) -> str:
+    """What a page tells the person when a policy (PermissionDenied) or a service's checks
+    (ValidationError) refused their action."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc) or "You are not allowed to do that."
 
 
 def api_scope_required(request: Any, scope: str) -> None:

@@ -21,7 +21,7 @@ from editorial.models import Revision
 from editorial.rendering import highlight_findings, render_markdown
 from editorial.selectors import draft_get_for_user
 from governance.models import Channel, Connector, Delivery, DemoReceipt, Finding, Gate
-from governance.permissions import brands_for_user
+from governance.permissions import brands_for_user, error_text
 from governance.policies import evaluate, rule_set_version_for
 from governance.services import (
     InboundReplay,
@@ -87,12 +87,6 @@ def demo_receiver_page(request: HttpRequest) -> HttpResponse:
 
 # --- sign-off side actions --------------------------------------------------------------------
 
-def _error_text(exc: ValidationError | PermissionDenied) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or "You are not allowed to do that."
-
-
 @login_required
 @require_POST
 def finding_override_view(request: HttpRequest, pk: int, finding_id: int) -> HttpResponse:
@@ -101,7 +95,7 @@ def finding_override_view(request: HttpRequest, pk: int, finding_id: int) -> Htt
     try:
         finding_override(finding=finding, user=request.user, justification=request.POST.get("justification", ""))
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Override recorded for “{finding.text or finding.category_label}”.")
     return redirect("editorial:draft", pk=draft.pk)
@@ -119,7 +113,7 @@ def review_link_create_view(request: HttpRequest, pk: int, gate_id: int) -> Http
     except ValueError:
         messages.error(request, "The link's lifetime must be a whole number of hours.")
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         url = request.build_absolute_uri(reverse("governance:external-review", args=[draft.pk, token]))
         messages.success(
@@ -136,14 +130,14 @@ def external_review(request: HttpRequest, draft_id: int, token: str) -> HttpResp
     try:
         link = review_link_get(draft_id=draft_id, token=token)
     except ValidationError as exc:
-        return render(request, "governance/external_review.html", {"error": _error_text(exc)}, status=410)
+        return render(request, "governance/external_review.html", {"error": error_text(exc)}, status=410)
     error = ""
     if request.method == "POST":
         try:
             signoff = review_link_decide(draft_id=draft_id, token=token, decision=request.POST.get("decision", ""),
                                          comment=request.POST.get("comment", ""))
         except ValidationError as exc:
-            error = _error_text(exc)
+            error = error_text(exc)
         else:
             return render(request, "governance/external_review.html", {"done": signoff, "link": link})
     return render(
@@ -191,7 +185,7 @@ def retract_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         deliveries = draft_retract(draft=draft, user=request.user, reason=request.POST.get("reason", ""))
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Retracted. Sending the retraction to {len(deliveries)} CMS connector(s).")
     return redirect("editorial:draft", pk=draft.pk)
@@ -218,7 +212,7 @@ def schedule_view(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         messages.error(request, "That time could not be read.")
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     return redirect("editorial:draft", pk=draft.pk)
 
 
@@ -240,7 +234,7 @@ def replay_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
     try:
         delivery_replay(delivery=delivery, user=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Replaying {delivery.webhook_id} to {delivery.connector.name}.")
     return redirect(request.POST.get("next") or reverse("governance:dead-letters"))

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from agents.models import AgentRun
 from editorial.models import Draft, Revision
+from editorial.selectors import QueueFilters, queue_drafts_for_user
 from governance.models import Delivery, DeliveryAttempt, Finding, SignOff
 from governance.services import signoff_record
 from governance.tokens import token_create
@@ -517,7 +518,8 @@ def test_the_queue_pages_over_sixty_drafts_once_each_in_order_with_filters(api, 
 
 def test_the_queue_filters(api, world):
     old = file_brief(world, title="Old roast notes")
-    Draft.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=50))
+    long_ago = timezone.now() - timedelta(hours=50)
+    Draft.objects.filter(pk=old.pk).update(created_at=long_ago, status_changed_at=long_ago)
     mine = draft_in_review(world, risk="high")
     Draft.objects.filter(pk=mine.pk).update(assignee=world.editor)
     newsletter = file_brief(world, title="Weekly letter", channel="newsletter")
@@ -539,6 +541,30 @@ def test_the_queue_filters(api, world):
     assert ids(f"template={world.template.slug}&brand={world.brand.slug}") == {old.pk, mine.pk, newsletter.pk}
     assert ids(f"brand={world.other_brand.slug}") == set()
     assert send(api("outsider"), "GET", "/queue").json()["items"] == []
+
+
+def test_the_queue_api_filters_like_the_desk_age_in_the_current_status_and_full_text(api, world):
+    # Created long ago but sent to review a minute ago: not waiting long, as the desk sees it.
+    fresh = draft_in_review(world, content="## Part 1\n\nSaffron notes in the autumn blend.")
+    Draft.objects.filter(pk=fresh.pk).update(created_at=timezone.now() - timedelta(hours=80),
+                                             status_changed_at=timezone.now() - timedelta(minutes=1))
+    stale = file_brief(world, title="Waiting a while")
+    Draft.objects.filter(pk=stale.pk).update(status_changed_at=timezone.now() - timedelta(hours=30))
+    client = api("editor")
+
+    def ids(query: str) -> set[int]:
+        response = send(client, "GET", f"/queue?{query}")
+        assert response.status_code == 200, response.content
+        return {item["id"] for item in response.json()["items"]}
+
+    assert ids("older_than_hours=24") == {stale.pk}
+    assert ids("newer_than_hours=1") == {fresh.pk}
+    assert ids("q=saffron") == {fresh.pk}  # the current text, not only the title
+    assert ids("assignee=none") == {fresh.pk, stale.pk}
+    for filters in (QueueFilters(older_than_hours=24), QueueFilters(q="saffron")):
+        desk = set(queue_drafts_for_user(user=world.editor, tab="all", filters=filters).values_list("pk", flat=True))
+        query = "older_than_hours=24" if filters.older_than_hours else "q=saffron"
+        assert ids(query) == desk
 
 
 @pytest.mark.parametrize(("query", "field"), [

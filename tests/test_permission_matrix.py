@@ -16,7 +16,7 @@ from django.urls import reverse
 from agents.models import AgentRun
 from editorial.models import Draft
 from editorial.services import brief_create, revision_create
-from governance.models import Delivery, Finding, FindingOverride, ReviewLink, SignOff
+from governance.models import AuditEvent, Delivery, Finding, FindingOverride, ReviewLink, SignOff
 from governance.services import signoff_record
 from tests.factories import PASSWORD, build_world
 
@@ -54,6 +54,7 @@ class Case:
     allowed: set[str]  # roles allowed on their own brand's draft; nobody is allowed on another brand's
     call: Callable[[Client, Draft, Any], Any]
     effect: Callable[[Draft], Any]  # what changes when the action is allowed
+    other_status: int = 404  # what a brand member gets for another brand's draft
 
 
 def get(route: str, **query):
@@ -143,6 +144,70 @@ CASES += [
 ]
 
 
+# --- the desk: claim, assign, unassign, bulk, restore (and the diff above) ----------------------------
+# Effects are audit events of the action, so an allowed case must have been recorded and a refused one
+# leaves none. Claiming and assigning are for members who edit or sign one of the draft's gates.
+
+def audited(action: str) -> Callable[[Draft], int]:
+    def effect(draft):
+        return AuditEvent.objects.filter(action=action, object_type="editorial.draft", object_id=str(draft.pk)).count()
+    return effect
+
+
+def claimed_then(route: str, data: Callable[[Draft, Any], dict]):
+    def call(client, draft, world):
+        Draft.objects.filter(pk=draft.pk).update(assignee=world.requester if draft.brand == world.brand else
+                                                 world.outsider)
+        return client.post(reverse(route, args=[draft.pk]), data(draft, world))
+    return call
+
+
+def restore_first(client, draft, world):
+    first = draft.current_revision
+    revision_create(draft=draft, content="A later text.", author_user=world.editor)
+    return client.post(reverse("editorial:revision-restore", args=[draft.pk, first.pk]))
+
+
+def bulk_approve(client, draft, world):
+    return client.post(reverse("editorial:queue-bulk"), {
+        "ids": [draft.pk], "action": "approve", "confirm": "yes", f"rev-{draft.pk}": draft.current_revision_id})
+
+
+REVIEWERS = {"editor", "brand_reviewer", "legal"}
+DESK_CASES = [
+    Case("claim an item", "review", REVIEWERS, post("editorial:draft-claim", lambda d, w: {}),
+         audited("editorial.draft.claim")),
+    Case("assign an item", "review", REVIEWERS, post("editorial:draft-assign", lambda d, w: {"assignee": "eddie"}),
+         audited("editorial.draft.assign")),
+    Case("unassign an item", "review", REVIEWERS, claimed_then("editorial:draft-unassign", lambda d, w: {}),
+         audited("editorial.draft.unassign")),
+    # Another brand's row is reported "not found" among the others (nothing revealed), not a 404 page.
+    Case("bulk-approve an item", "review", {"editor"}, bulk_approve,
+         lambda d: SignOff.objects.filter(draft=d).count(), other_status=302),
+    Case("restore an earlier revision", "review", {"editor"}, restore_first,
+         lambda d: AuditEvent.objects.filter(action="editorial.revision.restore", data__draft=d.pk).count()),
+]
+CASES += DESK_CASES
+
+DESK_ROUTES = [  # (route, needs a draft, wrong method)
+    ("editorial:draft-claim", True, "get"), ("editorial:draft-assign", True, "get"),
+    ("editorial:draft-unassign", True, "get"), ("editorial:queue-bulk", False, "get"),
+    ("editorial:draft-diff", True, "post"), ("editorial:revision-restore", True, "get"),
+]
+
+
+@pytest.mark.parametrize(("route", "per_draft", "method"), DESK_ROUTES, ids=[r[0] for r in DESK_ROUTES])
+def test_desk_routes_refuse_the_wrong_method(matrix_world, route, per_draft, method):
+    draft = make_draft(matrix_world, "own", "review")
+    args = [draft.pk] if per_draft else []
+    if route == "editorial:revision-restore":
+        args.append(draft.current_revision_id)
+    before = (AuditEvent.objects.count(), Draft.objects.values_list("assignee_id", flat=True).get(pk=draft.pk))
+    response = getattr(client_for("editor", matrix_world), method)(reverse(route, args=args))
+    assert response.status_code == 405
+    assert (AuditEvent.objects.count(), Draft.objects.values_list("assignee_id", flat=True).get(pk=draft.pk)) == before
+
+
 @pytest.fixture
 def matrix_world(db):
     world = build_world()
@@ -181,7 +246,7 @@ def test_permission_matrix(matrix_world, case: Case, role: str, obj: str):
             assert response.status_code in (302, 401) and ("login" in response.get("Location", "") or
                                                            response.status_code == 401)
         elif obj == "other":
-            assert response.status_code == 404, "another brand's draft must not even be revealed"
+            assert response.status_code == case.other_status, "another brand's draft must not even be revealed"
         else:
             # a brand member without the right: 403, or the page again with the refusal explained
             assert response.status_code in (403, 302), (response.status_code, body[:300])

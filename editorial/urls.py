@@ -1,6 +1,6 @@
 from django.urls import path
 
-from editorial import views
+from editorial import views, views_regen
 
 app_name = "editorial"
 urlpatterns = [
@@ -20,4 +20,11 @@ urlpatterns += [
     path("drafts/<int:pk>/claim/", views.claim, name="draft-claim"),
     path("drafts/<int:pk>/assign/", views.assign, name="draft-assign"),
     path("drafts/<int:pk>/unassign/", views.unassign, name="draft-unassign"),
+]
+urlpatterns += [  # regen: section proposals and the outline checkpoint (editorial/views_regen.py)
+    path("drafts/<int:pk>/regenerate/", views_regen.regenerate, name="regenerate"),
+    path("drafts/<int:pk>/proposals/", views_regen.proposals, name="proposals"),
+    path("drafts/<int:pk>/proposals/<int:proposal_id>/accept/", views_regen.proposal_accept, name="proposal-accept"),
+    path("drafts/<int:pk>/proposals/<int:proposal_id>/dismiss/", views_regen.proposal_dismiss, name="proposal-dismiss"),
+    path("drafts/<int:pk>/outline/", views_regen.outline_approve, name="outline-approve"),
 ]

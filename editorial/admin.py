@@ -22,3 +22,10 @@ class DraftAdmin(admin.ModelAdmin):
 class RevisionAdmin(ReadOnlyHistoryAdmin):
     list_display = ["draft", "number", "author_user", "author_run", "created_at", "content_hash"]
     actions = [download_provenance_manifest]
+
+
+@admin.register(m.Proposal)
+class ProposalAdmin(ReadOnlyHistoryAdmin):  # regen: inspected here, decided on the draft page (audited)
+    list_display = ["draft", "section_heading", "status", "requested_by", "decided_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["draft__title", "section_heading", "instruction"]

@@ -382,11 +382,13 @@ def test_the_panel_shows_the_diff_and_accepting_it_in_the_browser_changes_the_dr
     client = as_user("editor")
     page = client.get(reverse("editorial:draft", args=[draft.pk])).content.decode()
     assert re.search(r"<del>[^<]*cherry", page) and re.search(r"<ins>[^<]*plum", page)
+    assert 'id="changes"' not in page  # the proposal (r2) is newer than current (r1) but not a change of it
     accept = reverse("editorial:proposal-accept", args=[draft.pk, proposal.pk])
     assert as_user("requester").post(accept).status_code == 403
     response = as_user("editor").post(accept, follow=True)
     assert response.status_code == 200 and "r2 is the current revision" in response.content.decode()
     assert NEW_TASTE in response.content.decode()
+    assert re.search(r'id="changes".*<strong>r1 → r2</strong>', response.content.decode(), re.S)
     again = as_user("editor").post(accept)
     assert again.status_code == 409 and "accepted already" in again.content.decode()
 
@@ -458,3 +460,12 @@ def test_a_rewrite_streams_over_the_websocket_and_is_accepted_end_to_end(live_st
                           data={"csrfmiddlewaretoken": csrf_token(page.text)})
     assert accepted.status_code == 200 and "Eleven euros for 250 g, online and in every shop" in accepted.text
     assert Draft.objects.get().current_revision == Revision.objects.get(number=2)
+
+
+def test_proposals_can_be_inspected_but_not_changed_in_the_admin(admin_client, world, model_at):
+    draft = draft_in_review(world, content=TEXT)
+    proposal = ask(world, draft)
+    drive(draft)
+    listing = admin_client.get(reverse("admin:editorial_proposal_changelist"))
+    assert listing.status_code == 200 and "How it tastes" in listing.content.decode()
+    assert admin_client.post(reverse("admin:editorial_proposal_change", args=[proposal.pk]), {}).status_code == 403

@@ -146,6 +146,8 @@
       row.querySelector('[data-move="-1"]').disabled = i === 0;
       row.querySelector('[data-move="1"]').disabled = i === rows().length - 1;
     });
+    var count = document.getElementById("outline-count");
+    if (count) count.textContent = rows().length + (rows().length === 1 ? " section" : " sections");
     addButton.disabled = rows().length >= max;
     addButton.title = addButton.disabled ? "An outline has at most " + max + " sections" : "";
   }
@@ -161,6 +163,7 @@
     var target = row.querySelector(focusSelector) || row.querySelector("input");
     if (target.disabled) target = row.querySelector('[data-move="' + -by + '"]');
     target.focus();
+    if (target.setSelectionRange && target.value !== undefined) target.setSelectionRange(target.value.length, target.value.length);
     live.textContent = "“" + name(row) + "” moved to position " + (to + 1) + " of " + all.length + ".";
   }
 

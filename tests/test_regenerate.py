@@ -278,6 +278,14 @@ def test_a_second_rewrite_of_a_section_being_written_waits(world):
     ask(world, draft, key="c", section=2)  # another section is fine
 
 
+def test_only_a_few_rewrites_of_one_draft_run_at_once(world):
+    draft = draft_in_review(world, content=TEXT + "\n\n## Where\n\nIn every shop.")
+    for section in range(3):
+        ask(world, draft, section=section, key=f"s{section}")
+    with pytest.raises(ValidationError, match="3 rewrites of this draft are being written"):
+        ask(world, draft, section=3, key="s3")
+
+
 def test_a_draft_still_generating_cannot_be_rewritten(world):
     draft = file_brief(world)
     with pytest.raises(ValidationError, match="still being generated"):
@@ -346,6 +354,7 @@ def test_an_editor_asks_for_a_rewrite_in_the_browser(as_user, world):
     ({"section": 9}, "There is no section 10"),
     ({"section": "first"}, "Enter a whole number"),
     ({"base_revision": 999999}, "The draft changed since you opened it"),
+    ({"key": ""}, "The form was incomplete"),
 ])
 def test_bad_rewrite_requests_show_the_form_again_with_the_reason(as_user, world, data, message):
     draft = draft_in_review(world, content=TEXT)

@@ -196,8 +196,14 @@
     if (button.hasAttribute("data-remove")) remove(row);
     else if (button.dataset.move) move(row, parseInt(button.dataset.move, 10), '[data-move="' + button.dataset.move + '"]');
   });
-  // Alt + ↑/↓ moves the section being edited, keeping the focus in the field.
+  // Alt + ↑/↓ moves the section being edited, keeping the focus in the field. Enter in a heading goes on
+  // to its instruction rather than approving the whole outline by accident.
   list.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.ctrlKey && !e.metaKey && e.target.name === "heading") {
+      e.preventDefault();
+      e.target.closest(".outline-row").querySelector("textarea").focus();
+      return;
+    }
     if (!e.altKey || (e.key !== "ArrowUp" && e.key !== "ArrowDown")) return;
     var field = e.target.closest("input, textarea");
     if (!field) return;

@@ -99,7 +99,8 @@ class ProposalConflict(ValidationError):
 
 
 def _run_key(draft: Draft, user: Any, key: str) -> str:
-    key = re.sub(r"[^A-Za-z0-9_-]", "", key or "")[:64] or uuid.uuid4().hex
+    # Hashed: a form's key or an API client's Idempotency-Key (up to 255 characters of anything).
+    key = hashlib.sha256(key.encode()).hexdigest()[:40] if key else uuid.uuid4().hex
     return f"draft:{draft.pk}:regenerate:{user.pk}:{key}"
 
 

@@ -277,3 +277,31 @@ def test_an_outline_is_approved_and_the_draft_written_end_to_end(live_stack, tra
     wait_for("in_review")
     content = Draft.objects.get(pk=draft.pk).current_revision.content
     assert [line for line in content.splitlines() if line.startswith("## ")] == ["## Part 2", "## A new closing section"]
+
+
+# --- the API --------------------------------------------------------------------------------------
+
+def api(client, method: str, path: str, body: dict | None = None):
+    kwargs = {"content_type": "application/json"}
+    if body is not None:
+        kwargs["data"] = json.dumps(body)
+    return getattr(client, method)("/api/v1" + path, **kwargs)
+
+
+def test_the_api_shows_and_approves_an_outline(as_user, checkpoint_world, model_at):
+    draft = paused(checkpoint_world)
+    path = f"/drafts/{draft.pk}/outline"
+    got = api(as_user("requester"), "get", path).json()
+    assert got == {"draft_status": "outline_review", "can_approve": True, "sections": [
+        {"heading": "Part 1", "instruction": "Write part 1."}, {"heading": "Part 2", "instruction": "Write part 2."}]}
+    assert api(as_user("brand_reviewer"), "get", path).json()["can_approve"] is False
+    assert api(as_user("brand_reviewer"), "post", path, {"sections": [{"heading": "A"}]}).status_code == 403
+    client = as_user("editor")
+    bad = api(client, "post", path, {"sections": [{"heading": "A"}, {"heading": "", "instruction": "x"}]})
+    assert bad.status_code == 422 and "sections.1" in json.dumps(bad.json())
+    assert api(client, "post", path, {"sections": []}).status_code == 422
+    done = api(client, "post", path, {"sections": [{"heading": "Only one", "instruction": "All of it."}]})
+    assert done.status_code == 202 and done.json()["draft_status"] == "generating"
+    assert done.json()["sections"] == [{"heading": "Only one", "instruction": "All of it."}]
+    again = api(client, "post", path, {"sections": [{"heading": "Only one"}]})
+    assert again.status_code == 409 and "approved already" in again.json()["detail"]

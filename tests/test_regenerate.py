@@ -478,3 +478,57 @@ def test_proposals_can_be_inspected_but_not_changed_in_the_admin(admin_client, w
     listing = admin_client.get(reverse("admin:editorial_proposal_changelist"))
     assert listing.status_code == 200 and "How it tastes" in listing.content.decode()
     assert admin_client.post(reverse("admin:editorial_proposal_change", args=[proposal.pk]), {}).status_code == 403
+
+
+# --- the API --------------------------------------------------------------------------------------
+
+def api(client, method: str, path: str, body: dict | None = None, **headers):
+    kwargs = {"content_type": "application/json", **headers}
+    if body is not None:
+        kwargs["data"] = json.dumps(body)
+    return getattr(client, method)("/api/v1" + path, **kwargs)
+
+
+def test_the_api_asks_for_a_rewrite_once_per_idempotency_key_and_accepts_it(as_user, world, model_at):
+    draft = draft_in_review(world, content=TEXT)
+    client = as_user("editor")
+    body = {"section_index": 1, "instruction": f"[[echo:{NEW_TASTE}]]", "base_revision": draft.current_revision_id}
+    first = api(client, "post", f"/drafts/{draft.pk}/proposals", body, HTTP_IDEMPOTENCY_KEY="abc-1")
+    assert first.status_code == 202 and first.json()["status"] == "running"
+    again = api(client, "post", f"/drafts/{draft.pk}/proposals", body, HTTP_IDEMPOTENCY_KEY="abc-1")
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    assert Proposal.objects.count() == 1
+    drive(draft)
+    got = api(client, "get", f"/drafts/{draft.pk}/proposals/{first.json()['id']}").json()
+    assert got["status"] == "pending" and got["text"] == NEW_TASTE and got["requested_by"] == "eddie"
+    accepted = api(client, "post", f"/drafts/{draft.pk}/proposals/{got['id']}/accept")
+    assert accepted.status_code == 200
+    assert accepted.json()["revision"]["number"] == 2 and accepted.json()["draft_status"] == "in_review"
+    twice = api(client, "post", f"/drafts/{draft.pk}/proposals/{got['id']}/accept")
+    assert twice.status_code == 409 and twice.json()["code"] == "already_decided"
+    listed = api(client, "get", f"/drafts/{draft.pk}/proposals").json()
+    assert [p["status"] for p in listed] == ["accepted"]
+
+
+def test_the_api_refuses_bad_rewrites_with_problems(as_user, world, model_at):
+    draft = draft_in_review(world, content=TEXT)
+    path = f"/drafts/{draft.pk}/proposals"
+    ok = {"section_index": 1, "instruction": "warmer"}
+    assert api(as_user("requester"), "post", path, ok).status_code == 403
+    assert api(as_user("outsider"), "post", path, ok).status_code == 404
+    client = as_user("editor")
+    response = api(client, "post", path, {"section_index": 7, "instruction": "warmer"})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "section"
+    response = api(client, "post", path, {"section_index": 1, "instruction": ""})
+    assert response.status_code == 422 and "instruction" in json.dumps(response.json())
+    assert not Proposal.objects.exists()
+    proposal = ask(world, draft)
+    drive(draft)
+    draft_edit(draft=draft, user=world.editor, content=TEXT.replace("cocoa", "chocolate"),
+               base_revision_id=draft.current_revision_id)
+    conflict = api(client, "post", f"/drafts/{draft.pk}/proposals/{proposal.pk}/accept")
+    assert conflict.status_code == 409 and conflict.json()["code"] == "proposal_conflict"
+    other = draft_in_review(world, content=TEXT)
+    assert api(client, "post", f"/drafts/{other.pk}/proposals/{proposal.pk}/dismiss").status_code == 404
+    dismissed = api(client, "post", f"/drafts/{draft.pk}/proposals/{proposal.pk}/dismiss")
+    assert dismissed.status_code == 200 and dismissed.json()["status"] == "dismissed"

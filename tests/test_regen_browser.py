@@ -95,6 +95,7 @@ def test_an_outline_is_edited_with_the_keyboard_approved_and_the_draft_written(l
     )
     world.template.save()
     draft = file_brief(world, title="Autumn Ember is back")
+    live_stack.llm.tokens_per_second = 8  # the confirmation stays on screen until the text is written
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     sign_in(page, live_stack.url, "eddie", f"/drafts/{draft.pk}/")
@@ -122,9 +123,23 @@ def test_an_outline_is_edited_with_the_keyboard_approved_and_the_draft_written(l
 
     form.get_by_role("button", name="Remove section 3").click()  # "Part 2"
     expect(form.locator(".outline-row")).to_have_count(2)
-    form.get_by_role("button", name="Approve outline and write the draft").click()
+    expect(page.locator("#outline-count")).to_have_text("2 sections")
 
+    # A heading left empty: the outline comes back as typed, with the reason next to the row.
+    form.get_by_label("Heading of section 1").fill("")
+    form.get_by_role("button", name="Approve outline and write the draft").click()
+    expect(page.locator("#outline-error")).to_have_text("1 section needs fixing; nothing was approved.")
+    row = page.locator(".outline-row.has-error")
+    expect(row).to_contain_text("Give this section a heading")
+    expect(page.get_by_label("Heading of section 1")).to_be_focused()
+    expect(page.get_by_label("Heading of section 2")).to_have_value("Where to buy")
+    page.locator("#outline").screenshot(path=SHOTS / "regen-outline-error.png")
+    assert Draft.objects.get(pk=draft.pk).status == Draft.Status.OUTLINE_REVIEW
+    page.wait_for_load_state("load")
+    page.get_by_label("Heading of section 1").fill("Why Autumn Ember is back")
+    page.get_by_role("button", name="Approve outline and write the draft").click()
     expect(page.get_by_text("Outline approved (2 sections)")).to_be_visible()
+    expect(page.get_by_text("approved already")).to_have_count(0)  # sent once, not again by a reload
     expect(page.locator("#draft-status")).to_have_text("In review", timeout=60_000)
     headings = page.locator("#reading h2")
     expect(headings).to_have_count(2)

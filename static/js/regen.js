@@ -4,6 +4,13 @@
 // fetched again from the server, which renders the diff. Model text is only assigned with textContent.
 (function () {
   "use strict";
+  var statusEl = document.getElementById("draft-status");
+  var draftUrl = "/drafts/" + statusEl.dataset.draftId + "/";
+  var submitting = false;
+  document.addEventListener("submit", function () { submitting = true; });
+  // A form shown again with its errors (the answer to a POST, at …/outline/ or …/regenerate/): a reload
+  // must fetch the draft page, never send the form a second time.
+  if (location.pathname !== draftUrl) history.replaceState(null, "", draftUrl + location.hash);
 
   // --- proposals -------------------------------------------------------------------------------
   function panel() { return document.getElementById("proposals"); }
@@ -47,7 +54,7 @@
       return;
     }
     if (ev.kind === "status" && document.getElementById("outline") && ev.status !== "outline_review") {
-      location.reload(); // someone approved the outline: show the draft being written
+      if (!submitting) location.assign(draftUrl); // someone else approved it: show the draft being written
       return;
     }
     if (ev.kind !== "proposal") return;
@@ -75,6 +82,10 @@
 
   // --- the rewrite form ------------------------------------------------------------------------
   document.querySelectorAll("[data-js-only]").forEach(function (n) { n.hidden = false; });
+
+  // Shown again with errors: start at the first field that needs fixing.
+  var invalid = document.querySelector('#outline [aria-invalid="true"], #regen-form [aria-invalid="true"]');
+  if (invalid) { invalid.scrollIntoView({ block: "center" }); invalid.focus(); }
 
   var form = document.getElementById("regen-form");
   if (form) {

@@ -99,8 +99,6 @@ def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
                 draft=draft, user=request.user, section_index=data["section"], instruction=data["instruction"],
                 idempotency_key=data["key"], base_revision_id=data["base_revision"],
             )
-        except PermissionDenied:
-            raise
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 for name, errors in exc.message_dict.items():

@@ -149,4 +149,4 @@ def test_an_outline_is_edited_with_the_keyboard_approved_and_the_draft_written(l
     plan = draft.runs.filter(kind="plan").latest("finished_at")
     assert plan.requested_by == world.editor and plan.output["sections"][1] == {
         "heading": "Where to buy", "instruction": "Online and in every shop; give the opening hours."}
-    assert re.search(r"^## Where to buy$", Draft.objects.get(pk=draft.pk).current_revision.content, re.M)
+    assert re.search(r"^## Where to buy$", Draft.objects.get(pk=draft.pk).current_revision.content, re.MULTILINE)

@@ -397,7 +397,7 @@ def test_the_panel_shows_the_diff_and_accepting_it_in_the_browser_changes_the_dr
     response = as_user("editor").post(accept, follow=True)
     assert response.status_code == 200 and "r2 is the current revision" in response.content.decode()
     assert NEW_TASTE in response.content.decode()
-    assert re.search(r'id="changes".*<strong>r1 → r2</strong>', response.content.decode(), re.S)
+    assert re.search(r'id="changes".*<strong>r1 → r2</strong>', response.content.decode(), re.DOTALL)
     again = as_user("editor").post(accept)
     assert again.status_code == 409 and "accepted already" in again.content.decode()
 

@@ -532,3 +532,16 @@ def test_the_api_refuses_bad_rewrites_with_problems(as_user, world, model_at):
     assert api(client, "post", f"/drafts/{other.pk}/proposals/{proposal.pk}/dismiss").status_code == 404
     dismissed = api(client, "post", f"/drafts/{draft.pk}/proposals/{proposal.pk}/dismiss")
     assert dismissed.status_code == 200 and dismissed.json()["status"] == "dismissed"
+
+
+def test_a_reload_mid_rewrite_shows_the_text_written_so_far_and_a_failure_its_reason(as_user, world, model_at):
+    draft = draft_in_review(world, content=TEXT)
+    proposal = ask(world, draft)
+    RunSection.objects.create(run=proposal.run, index=1, heading="How it tastes", text="w1 w2 <b>w3</b> ")
+    page = as_user("editor").get(reverse("editorial:draft", args=[draft.pk])).content.decode()
+    assert f'data-proposal-stream="{proposal.pk}">w1 w2 &lt;b&gt;w3&lt;/b&gt; </div>' in page  # escaped, exact
+    RunSection.objects.all().delete()
+    model_at.fail_next(1, status=400, body="prompt too long")
+    drive(draft)
+    page = as_user("editor").get(reverse("editorial:draft", args=[draft.pk])).content.decode()
+    assert "The rewrite failed:" in page and "prompt too long" in page and "Generation failed" not in page

@@ -392,6 +392,7 @@ def test_the_panel_shows_the_diff_and_accepting_it_in_the_browser_changes_the_dr
     page = client.get(reverse("editorial:draft", args=[draft.pk])).content.decode()
     assert re.search(r"<del>[^<]*cherry", page) and re.search(r"<ins>[^<]*plum", page)
     assert 'id="changes"' not in page  # the proposal (r2) is newer than current (r1) but not a change of it
+    assert re.search(r'id="revision-2".*?pill proposed', page, re.DOTALL)  # marked in the timeline
     accept = reverse("editorial:proposal-accept", args=[draft.pk, proposal.pk])
     assert as_user("requester").post(accept).status_code == 403
     response = as_user("editor").post(accept, follow=True)

@@ -361,11 +361,18 @@ def _step_check(run: AgentRun) -> None:
     run.output = {"revision": revision.pk, "findings": len(findings)}
 
 
+def _step_regenerate(run: AgentRun) -> None:  # regen: one section again, as a proposal (agents/regenerate.py)
+    from agents.regenerate import regenerate_step
+
+    regenerate_step(run)
+
+
 STEPS: dict[str, Callable[[AgentRun], None]] = {
     Kind.PLAN: _step_plan,
     Kind.RETRIEVE: _step_retrieve,
     Kind.WRITE: _step_write,
     Kind.CHECK: _step_check,
+    Kind.REGENERATE: _step_regenerate,  # regen
 }
 
 
@@ -412,6 +419,17 @@ def run_succeed(*, run: AgentRun, latency_ms: float) -> AgentRun:
     run.error = ""
     run.save()
     audit_log(action=f"agents.run.{run.kind}.succeed", obj=run, run=run, data={"draft": run.draft_id})
+    # regen: a rewrite ends in a proposal, not a next step; an outline checkpoint pauses after the plan.
+    if run.kind == Kind.REGENERATE:
+        from agents.regenerate import regenerate_succeeded
+
+        return regenerate_succeeded(run=run, draft=draft)
+    if run.kind == Kind.PLAN:
+        from agents.outline import outline_pause
+
+        if outline_pause(run=run, draft=draft):
+            return run
+    # /regen
     next_kind = NEXT_STEP[run.kind]
     if run.kind == Kind.WRITE:
         from agents.shadow import shadow_runs_start
@@ -443,6 +461,10 @@ def run_fail(*, run: AgentRun, reason: str) -> AgentRun:
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at"])
     draft = Draft.objects.select_for_update().get(pk=run.draft_id)
+    if run.kind == Kind.REGENERATE:  # regen: a failed rewrite fails its proposal, never the draft
+        from agents.regenerate import regenerate_failed
+
+        return regenerate_failed(run=run, draft=draft, reason=reason)
     if draft.status == Draft.Status.GENERATING:
         draft.status = Draft.Status.FAILED
         draft.status_reason = f"The {run.get_kind_display().lower()} step failed: {reason}"

@@ -28,6 +28,7 @@ from ninja.security import SessionAuth as NinjaSessionAuth
 from ninja.utils import check_csrf
 
 from editorial.api import router as editorial_router
+from editorial.api_regen import router as regen_router
 from governance.api import router as governance_router
 from governance.models import ApiToken, IdempotencyRecord
 from governance.tokens import (
@@ -173,6 +174,7 @@ class SessionAuth(NinjaSessionAuth):
 
 api = NinjaAPI(title="AIOS Editorial API", version="1", urls_namespace="api", auth=[TokenAuth(), SessionAuth()])
 api.add_router("/", editorial_router)
+api.add_router("/", regen_router)  # regen: proposals and outlines (editorial/api_regen.py)
 api.add_router("/", governance_router)
 
 

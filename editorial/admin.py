@@ -48,3 +48,10 @@ class CommentThreadAdmin(ReadOnlyHistoryAdmin):
 class NotificationAdmin(ReadOnlyHistoryAdmin):
     list_display = ["user", "kind", "draft", "actor", "created_at", "read_at", "emailed_at"]
     list_filter = ["kind"]
+
+
+@admin.register(m.Proposal)
+class ProposalAdmin(ReadOnlyHistoryAdmin):  # regen: inspected here, decided on the draft page (audited)
+    list_display = ["draft", "section_heading", "status", "requested_by", "decided_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["draft__title", "section_heading", "instruction"]

@@ -17,9 +17,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from agents.models import AgentRun, ModelVersion, PromptTemplate
-from editorial.models import Draft, Revision
+from editorial.models import Brief, Draft, Revision
 from governance.models import RISK_ORDER, Brand, Gate, Risk
-from governance.permissions import brand_members, brands_for_user, draft_policy
+from governance.permissions import DRAFT_ACTIONS, brand_members, brands_for_user, draft_policy
 
 
 def drafts_for_user(*, user: Any, status: str | None = None) -> QuerySet[Draft]:
@@ -64,6 +64,10 @@ def live_snapshot(draft: Draft) -> dict[str, Any]:
     sections = []
     tokens = 0
     total = len(draft.prompt_version.sections) if draft.prompt_version else 0
+    plan = next((r for r in reversed(runs) if r.kind == AgentRun.Kind.PLAN and r.status == AgentRun.Status.SUCCEEDED),
+                None)
+    if plan is not None and plan.output.get("sections"):  # regen: an approved outline may differ from the template
+        total = len(plan.output["sections"])
     if writer is not None:
         for s in writer.sections.all():
             sections.append({"index": s.index, "heading": s.heading, "text": s.text, "done": s.done})
@@ -100,7 +104,8 @@ FINISHED = (Draft.Status.PUBLISHED, Draft.Status.REJECTED, Draft.Status.RETRACTE
 OPEN = tuple(s for s in Draft.Status.values if s not in (Draft.Status.PUBLISHED, Draft.Status.RETRACTED))
 SENT_BACK = (Draft.Status.CHANGES_REQUESTED, Draft.Status.REJECTED)
 # Statuses in which the item waits for a person; only these get an SLA colour.
-WAITING = (Draft.Status.NEEDS_HUMAN, Draft.Status.IN_REVIEW, Draft.Status.CHANGES_REQUESTED, Draft.Status.FAILED)
+WAITING = (Draft.Status.NEEDS_HUMAN, Draft.Status.IN_REVIEW, Draft.Status.CHANGES_REQUESTED, Draft.Status.FAILED,
+           Draft.Status.OUTLINE_REVIEW)  # regen
 SORTS = {"urgent": "Most urgent", "oldest": "Oldest", "newest": "Newest"}
 # "Most urgent": high risk first, then the longest waiting. Each risk is paged on its own, so every
 # page is a walk down the (status_changed_at, id) index rather than a sort of the whole queue.
@@ -350,6 +355,7 @@ def queue_select(
         # The first condition is implied by the others; it lets PostgreSQL walk the index of open items.
         drafts = drafts.filter(status__in=OPEN).filter(
             Q(_awaiting(rules, rules.signable(), requester=user)) | (Q(assignee=user) & ~Q(status__in=FINISHED))
+            | _outline_to_approve(user)
         )
     elif tab.startswith("gate-"):
         gate_id = int(tab.removeprefix("gate-"))
@@ -379,6 +385,14 @@ def queue_select(
         condition, bounded = _search(filters.q)
         drafts = drafts.filter(condition)
     return QueueSelection(drafts=drafts, bounded=bounded)
+
+
+def _outline_to_approve(user: Any) -> Q:
+    """regen: an outline waits for the brand's editors and for the brief's requester (agents/outline.py)."""
+    waiting = Q(status=Draft.Status.OUTLINE_REVIEW)
+    if user.has_perm(DRAFT_ACTIONS["edit"]):  # the edit permission of DraftPolicy, within their brands
+        return waiting  # (the queue's `drafts` hold only the brands they work on)
+    return waiting & Q(Exists(Brief.objects.filter(pk=OuterRef("brief_id"), requested_by=user)))
 
 
 # Above this many matching revisions (PostgreSQL's own estimate) a word counts as common; see `_search`.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from editorial import views
+from editorial import views, views_collab, views_regen
 
 app_name = "editorial"
 urlpatterns = [
@@ -21,10 +21,7 @@ urlpatterns += [
     path("drafts/<int:pk>/assign/", views.assign, name="draft-assign"),
     path("drafts/<int:pk>/unassign/", views.unassign, name="draft-unassign"),
 ]
-# Comments and notifications (views_collab).
-from editorial import views_collab
-
-urlpatterns += [
+urlpatterns += [  # comments and notifications (editorial/views_collab.py)
     path("drafts/<int:pk>/comments/", views_collab.comments_panel, name="comments"),
     path("drafts/<int:pk>/threads/<int:thread_id>/reply/", views_collab.thread_reply, name="thread-reply"),
     path("drafts/<int:pk>/threads/<int:thread_id>/resolve/", views_collab.thread_resolve, name="thread-resolve"),
@@ -33,4 +30,12 @@ urlpatterns += [
     path("notifications/<int:pk>/read/", views_collab.notification_read, name="notification-read"),
     path("notifications/read-all/", views_collab.notification_read_all, name="notifications-read-all"),
     path("notifications/settings/", views_collab.notification_settings, name="notification-settings"),
+]
+
+urlpatterns += [  # regen: section proposals and the outline checkpoint (editorial/views_regen.py)
+    path("drafts/<int:pk>/regenerate/", views_regen.regenerate, name="regenerate"),
+    path("drafts/<int:pk>/proposals/", views_regen.proposals, name="proposals"),
+    path("drafts/<int:pk>/proposals/<int:proposal_id>/accept/", views_regen.proposal_accept, name="proposal-accept"),
+    path("drafts/<int:pk>/proposals/<int:proposal_id>/dismiss/", views_regen.proposal_dismiss, name="proposal-dismiss"),
+    path("drafts/<int:pk>/outline/", views_regen.outline_approve, name="outline-approve"),
 ]

@@ -83,7 +83,8 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
         state.actions = get_actions(draft, state, request.user, blocking=blocking)
         state.can_sign = gate_policy.user_can_sign(request.user, state.gate, draft)
     findings = list(current.findings.select_related("override__user")) if current else []
-    compare_to = revisions[1] if len(revisions) > 1 else None
+    # regen: a proposed rewrite is a newer revision that is not current; compare with what came before current.
+    compare_to = next((r for r in revisions if current and r.number < current.number), None)
     _annotate_timeline(revisions)
     # The `a` shortcut approves the first gate this person may approve now, or says why there is none.
     approve_gate = next((s for s in states if "approve" in s.actions), None)

@@ -123,8 +123,15 @@
   var retryDelay = 500;
   function connect() {
     var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + wsPath);
-    ws.onopen = function () { retryDelay = 500; resync(); }; // subscribed: now the checkpoint cannot miss text
-    ws.onmessage = function (m) { apply(JSON.parse(m.data)); };
+    ws.onopen = function () {
+      retryDelay = 500; resync(); // subscribed: now the checkpoint cannot miss text
+      document.dispatchEvent(new CustomEvent("aios:draft-socket-open")); // regen: other panels resync too
+    };
+    ws.onmessage = function (m) {
+      var ev = JSON.parse(m.data);
+      apply(ev);
+      document.dispatchEvent(new CustomEvent("aios:draft-event", { detail: ev })); // regen: static/js/regen.js
+    };
     ws.onclose = function (e) {
       if (e.code === 4404) return; // no access: do not hammer the server
       setTimeout(connect, retryDelay);

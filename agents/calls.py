@@ -78,10 +78,11 @@ def _use_version(run: AgentRun, *, last_error: str = "") -> ModelVersion:
                 )
                 log.warning("run %s falls back from %s to %s", run.pk, current, candidate)
             return candidate
-    names = ", ".join(v.name for v in breaker.fallback_chain(current))
+    origin = run.fallback_from or current
+    names = ", ".join(v.name for v in breaker.fallback_chain(origin))
     raise NeedsHuman(
         f"No model version is available: the circuit breaker is open for {names} after repeated failures"
-        + ("" if current.fallback_id else " and no fallback version is configured")
+        + ("" if origin.fallback_id else " and no fallback version is configured")
         + ". Check the model server, then retry."
         + (f" Last error: {last_error}" if last_error else "")
     )

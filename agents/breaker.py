@@ -93,6 +93,15 @@ def breaker_record_failure(version: ModelVersion, *, reason: str, run=None) -> N
             )
 
 
+def breaker_probe_now(version: ModelVersion, *, user=None) -> None:
+    """A person retrying a draft that needed a human: let the next call probe each open breaker of
+    the version's chain at once instead of waiting out the cool-down."""
+    for candidate in fallback_chain(version):
+        if ModelVersion.objects.filter(pk=candidate.pk, breaker_state=BreakerState.OPEN).update(breaker_opened_at=None):
+            audit_log(action="agents.breaker.probe_requested", obj=candidate, user=user,
+                      data={"reason": "a person retried a draft that needed a human"})
+
+
 def fallback_chain(version: ModelVersion) -> list[ModelVersion]:
     """The version, then its fallback, that one's fallback, … (each once; retired ones skipped)."""
     chain: list[ModelVersion] = []

@@ -526,6 +526,10 @@ def pipeline_retry(*, draft: Any, user: Any) -> AgentRun:
     if draft.status not in (Draft.Status.FAILED, Draft.Status.NEEDS_HUMAN):
         raise ValueError("Only a draft whose generation failed can be retried.")
     failed = draft.runs.filter(status=Status.FAILED).latest("finished_at")
+    if draft.status == Draft.Status.NEEDS_HUMAN and draft.model_version is not None:
+        from agents.breaker import breaker_probe_now
+
+        breaker_probe_now(draft.model_version, user=user)  # the person says the model is back: try it
     run = run_create(draft=draft, kind=failed.kind, key=f"draft:{draft.pk}:{failed.kind}:retry-of:{failed.pk}")
     if failed.kind == Kind.WRITE:
         RunSection.objects.bulk_create(

@@ -306,13 +306,15 @@ def test_when_no_version_works_the_draft_needs_a_human_and_can_be_retried(world,
     assert "Settings model, Fallback model" in draft.status_reason and "503" in draft.status_reason
     assert not AgentRun.objects.filter(draft=draft, status__in=["queued", "running"]).exists()  # not spinning
 
-    # A person brings the servers back and retries once the cool-down is over.
+    # A person brings the server back and retries: the retry probes at once, no cool-down to sit out.
     model_at.set_down(False)
-    ModelVersion.objects.update(breaker_opened_at=timezone.now() - timedelta(hours=1))
     pipeline_retry(draft=draft, user=world.editor)
     drive(draft)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.IN_REVIEW
+    assert AuditEvent.objects.filter(action="agents.breaker.probe_requested", actor_user=world.editor).count() == 2
+    world.model_version.refresh_from_db()
+    assert world.model_version.breaker_state == BreakerState.CLOSED
 
 
 # --- stale runs -----------------------------------------------------------------------------------

@@ -535,7 +535,8 @@ def pipeline_retry(*, draft: Any, user: Any) -> AgentRun:
         RunSection.objects.bulk_create(
             [
                 RunSection(run=run, index=s.index, heading=s.heading, text=s.text, done=True,
-                           tokens_in=s.tokens_in, tokens_out=s.tokens_out, prompt_hash=s.prompt_hash)
+                           tokens_in=s.tokens_in, tokens_out=s.tokens_out, prompt_hash=s.prompt_hash,
+                           cache_hit=s.cache_hit)
                 for s in failed.sections.filter(done=True)
             ],
             ignore_conflicts=True,

@@ -148,6 +148,8 @@ class LLMServer:
         # ``malformed_after`` tokens).
         self._malformed = 0
         self.malformed_after = 2
+        # Completion requests answered with an injected fault (fail_next or fault_rate) since reset().
+        self.faults_served = 0
         # Every JSON body POSTed to a completions endpoint, including ones
         # answered by an injected fault (so retries can be counted), but not
         # ones refused while set_down(True). Appended under self._lock.
@@ -264,6 +266,7 @@ class LLMServer:
             self._faults.clear()
             self._down = False
             self._malformed = 0
+            self.faults_served = 0
         self.stall_after_tokens = None
         self.fault_rate = 0.0
 
@@ -276,8 +279,10 @@ class LLMServer:
     def _take_fault(self) -> _Fault | None:
         with self._lock:
             if self._faults:
+                self.faults_served += 1
                 return self._faults.popleft()
             if self.fault_rate and self._fault_rng.random() < self.fault_rate:
+                self.faults_served += 1
                 status = self._fault_rng.choice((500, 502, 503, 429))
                 return _Fault(status=status, body="injected transient fault",
                               retry_after=0.2 if status == 429 else None)

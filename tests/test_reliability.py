@@ -399,6 +399,8 @@ def test_a_worker_killed_mid_write_is_resumed_by_a_new_worker_from_the_last_fini
         "AIOS_LLM_BASE_URL": llm.base_url,
         "AIOS_LLM_MODEL": "test-model",
         "AIOS_LLM_MODE": "completion",
+        # Embeddings from the test server: the worker need not load a local model (keeps this test fast).
+        "AIOS_EMBEDDINGS": llm.base_url,
         "AIOS_STREAM_FLUSH_SECONDS": "0.02",
         "AIOS_RUN_STALE_SECONDS": "3",
         "AIOS_SWEEP_SECONDS": "1",

@@ -64,6 +64,10 @@ def breaker_allow(version: ModelVersion, *, run=None) -> bool:
 
 
 def breaker_record_success(version: ModelVersion, *, run=None) -> None:
+    if version.breaker_state == BreakerState.CLOSED and not version.breaker_failures:
+        # As read by breaker_allow just before the call: nothing to reset (the common case).
+        # A failure counted meanwhile by another worker stays counted, as it should.
+        return
     ModelVersion.objects.filter(pk=version.pk, breaker_state=BreakerState.CLOSED, breaker_failures__gt=0).update(
         breaker_failures=0
     )

@@ -88,6 +88,15 @@ def _use_version(run: AgentRun, *, last_error: str = "") -> ModelVersion:
     )
 
 
+def _provider(run: AgentRun, version: ModelVersion):
+    """One provider (one SDK client, one connection pool) per version for the whole run: building
+    a client per call costs tens of milliseconds (TLS context, pool)."""
+    providers = run.__dict__.setdefault("_providers", {})
+    if version.pk not in providers:
+        providers[version.pk] = provider_for(version)
+    return providers[version.pk]
+
+
 def output_allowance(run: AgentRun, *, used_out: int, max_tokens: int, sections_left: int) -> int:
     """max_tokens for the next call under the version's per-run output-token limit."""
     limit = run.model_version.max_run_tokens
@@ -139,7 +148,7 @@ def generate(
         parts: list[str] = []
         try:
             on_reset()
-            for delta in provider_for(version).stream(system=system, prompt=prompt, max_tokens=max_tokens,
+            for delta in _provider(run, version).stream(system=system, prompt=prompt, max_tokens=max_tokens,
                                                       usage=usage):
                 if deadline is not None and time.monotonic() > deadline:
                     raise RunLimitExceeded(

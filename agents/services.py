@@ -419,6 +419,11 @@ def run_execute(*, run_id: int) -> AgentRun | None:
     run = run_claim(run_id=run_id)
     if run is None:
         return None
+    if run.reserved_cost:
+        from agents.budgets import budget_release_run
+
+        budget_release_run(run=run)  # held by a previous attempt that died mid-call
+        run.reserved_cost = Decimal(0)
     push_draft_event(run.draft_id, _progress(run))
     started = time.monotonic()
     try:

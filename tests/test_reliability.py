@@ -9,14 +9,15 @@ import tempfile
 import threading
 import time
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from agents import breaker, calls
-from agents.models import AgentRun, BreakerState, ModelVersion, RunSection
+from agents import breaker, budgets, calls
+from agents.models import AgentRun, BreakerState, ModelVersion, RunSection, SpendDay
 from agents.recovery import runs_sweep_stale
 from agents.services import TransientRunError, pipeline_retry, run_execute
 from editorial.models import Draft, Revision
@@ -67,16 +68,20 @@ def test_a_stream_that_stalls_times_out_and_the_section_is_written_again_from_sc
     settings.AIOS_LLM_TIMEOUT = 0.5
     model_at.stall_after_tokens = 3
 
-    def unstall() -> None:  # only the first stream stalls
-        deadline = time.monotonic() + 10
-        while not model_at.sent_tokens and time.monotonic() < deadline:
+    done = threading.Event()
+
+    def unstall() -> None:  # only the first stream stalls (plan and retrieve come first: no deadline)
+        while not model_at.sent_tokens and not done.is_set():
             time.sleep(0.01)
         time.sleep(0.05)
         model_at.stall_after_tokens = None
 
     threading.Thread(target=unstall, daemon=True).start()
     draft = file_brief(world)
-    drive(draft)
+    try:
+        drive(draft)
+    finally:
+        done.set()
     draft.refresh_from_db()
     assert draft.status == Draft.Status.IN_REVIEW
     assert len(requests_for(model_at, 1)) == 2 and len(requests_for(model_at, 2)) == 1
@@ -332,6 +337,7 @@ def test_the_sweeper_requeues_a_run_whose_worker_died(world, django_capture_on_c
     enqueued: list[int] = []
     monkeypatch.setattr(services, "enqueue_run", enqueued.append)
     run = _stuck_write(world, attempts=1)
+    held = budgets.budget_reserve(brand=world.brand, amount=Decimal("0.25"), run_id=run.pk)
     fresh = _stuck_write(world, attempts=1)
     AgentRun.objects.filter(pk=fresh.pk).update(heartbeat_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
@@ -339,6 +345,7 @@ def test_the_sweeper_requeues_a_run_whose_worker_died(world, django_capture_on_c
     run.refresh_from_db()
     assert result == {"requeued": [run.pk], "failed": []} and enqueued == [run.pk]
     assert run.status == "queued" and "stopped responding" in run.error
+    assert run.reserved_cost == 0 and SpendDay.objects.get(brand=world.brand, day=held.day).reserved == 0
     assert AgentRun.objects.get(pk=fresh.pk).status == "running"
 
 
@@ -450,6 +457,9 @@ def test_a_worker_killed_mid_write_is_resumed_by_a_new_worker_from_the_last_fini
         assert all(text in content for text in done_texts)
         numbers = token_numbers(content)
         assert len(numbers) == 64 and len(set(numbers)) == 64  # 4 × 16 tokens, none twice, no half-try
+        # The killed worker's reservation for its call in flight was given back; every call was costed.
+        spend = SpendDay.objects.get(brand=world.brand)
+        assert spend.reserved == 0 and writer.reserved_cost == 0 and spend.spent >= writer.cost > 0
     finally:
         for proc in procs:
             devstack.stop(proc)

@@ -10,6 +10,7 @@ lives on the ModelVersion row so every worker sees it; every transition is audit
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
@@ -106,14 +107,13 @@ def breaker_probe_now(version: ModelVersion, *, user=None) -> None:
                       data={"reason": "a person retried a draft that needed a human"})
 
 
-def fallback_chain(version: ModelVersion) -> list[ModelVersion]:
-    """The version, then its fallback, that one's fallback, … (each once; retired ones skipped)."""
-    chain: list[ModelVersion] = []
+def fallback_chain(version: ModelVersion) -> Iterator[ModelVersion]:
+    """The version, then its fallback, that one's fallback, … (each once; retired ones skipped).
+    Lazy: the usual caller stops at the first version whose breaker is closed."""
     seen: set[int] = set()
     current: ModelVersion | None = version
     while current is not None and current.pk not in seen:
         seen.add(current.pk)
         if current is version or current.status != ModelVersion.Status.RETIRED:
-            chain.append(current)
+            yield current
         current = ModelVersion.objects.filter(pk=current.fallback_id).first() if current.fallback_id else None
-    return chain

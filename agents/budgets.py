@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from agents.models import AgentRun, Budget, SpendDay
 
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 
 
 class BudgetExceeded(Exception):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from aios.celery import app
 from agents import services
+from aios.celery import app
 
 
 @app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, name="agents.run_step")

@@ -62,6 +62,19 @@ def requests_for(llm: LLMServer, part: int) -> list[dict]:
     return [r for r in llm.requests if f"## Part {part}\n" in r["prompt"]]
 
 
+def test_celery_is_set_up_so_a_lost_worker_loses_no_task(settings):
+    from agents.tasks import run_step
+    from aios.celery import app
+
+    conf = app.conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
+    options = conf.broker_transport_options
+    assert options["visibility_timeout"] > conf.task_time_limit  # never delivered twice while still running
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 10
+    assert conf.beat_schedule["sweep-stale-runs"]["task"] == "agents.sweep_stale_runs"
+    assert run_step.acks_late and run_step.reject_on_worker_lost
+
+
 # --- transient and permanent errors --------------------------------------------------------------
 
 def test_a_stream_that_stalls_times_out_and_the_section_is_written_again_from_scratch(world, model_at, settings):
@@ -414,8 +427,9 @@ def test_a_worker_killed_mid_write_is_resumed_by_a_new_worker_from_the_last_fini
         "PYTHONPATH": str(base),
     }
     procs = []
+    logs = [open(logdir / name, "wb") for name in ("a.log", "b.log")]  # noqa: SIM115 - closed in finally
     try:
-        first = devstack.spawn(devstack.worker_args(concurrency=1), env=env, log=open(logdir / "a.log", "wb"))
+        first = devstack.spawn(devstack.worker_args(concurrency=1), env=env, log=logs[0])
         procs.append(first)
         devstack.wait_celery_worker(env, proc=first, timeout=60)
         draft = file_brief(world)
@@ -436,7 +450,7 @@ def test_a_worker_killed_mid_write_is_resumed_by_a_new_worker_from_the_last_fini
         done_texts = list(writer.sections.filter(done=True).values_list("text", flat=True))
 
         second = devstack.spawn(devstack.worker_args(concurrency=1, beat_schedule=logdir / "beat"), env=env,
-                                log=open(logdir / "b.log", "wb"))
+                                log=logs[1])
         procs.append(second)
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
@@ -463,6 +477,8 @@ def test_a_worker_killed_mid_write_is_resumed_by_a_new_worker_from_the_last_fini
     finally:
         for proc in procs:
             devstack.stop(proc)
+        for log in logs:
+            log.close()
         llm.stop()
         for name in ("a.log", "b.log"):
             path = logdir / name

@@ -76,6 +76,9 @@ def _exceeded(brand: Any, budget: Budget, *, period: str, cap: Decimal, used: De
     message = (
         f"{brand.name}'s {period} budget of {money(cap)} is spent: {money(used)} spent, {money(needed)} needed."
     )
+    if needed > cap:
+        # Waiting would never help: one call costs more than the whole cap (lower max_tokens or raise the cap).
+        return BudgetExceeded(f"{message} One call of this model costs more than the whole {period} cap.")
     if budget.on_exceed == "wait":
         wait = min(_seconds_until_reset(monthly=period == "monthly"), settings.AIOS_BUDGET_RECHECK_SECONDS)
         return BudgetExceeded(message, wait_seconds=wait)

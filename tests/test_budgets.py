@@ -82,11 +82,19 @@ def test_the_monthly_cap_counts_every_day_of_this_month_and_reservations_in_flig
 def test_a_brand_that_waits_is_told_when_to_look_again(world, settings):
     settings.AIOS_BUDGET_RECHECK_SECONDS = 600
     Budget.objects.create(brand=world.brand, daily_cap=D("1"), on_exceed="wait")
+    budget_reserve(brand=world.brand, amount=D("0.6"))
     with pytest.raises(BudgetExceeded) as caught:
-        budget_reserve(brand=world.brand, amount=D("2"))
+        budget_reserve(brand=world.brand, amount=D("0.5"))
     now = timezone.now()
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     assert caught.value.wait_seconds == pytest.approx(min(600, (midnight - now).total_seconds()), abs=2)
+
+
+def test_a_call_bigger_than_the_whole_cap_fails_even_when_the_brand_waits(world):
+    Budget.objects.create(brand=world.brand, daily_cap=D("1"), on_exceed="wait")
+    with pytest.raises(BudgetExceeded, match="costs more than the whole daily cap") as caught:
+        budget_reserve(brand=world.brand, amount=D("1.5"))
+    assert caught.value.wait_seconds is None
 
 
 def test_tiny_amounts_are_shown_with_their_digits():
@@ -131,7 +139,8 @@ def test_a_run_over_the_daily_cap_fails_before_calling_the_model(world, model_at
 
 def test_a_run_that_waits_for_budget_goes_back_to_the_queue_without_using_attempts(world, model_at, settings):
     settings.AIOS_BUDGET_RECHECK_SECONDS = 120
-    budget = Budget.objects.create(brand=world.brand, daily_cap=D("0.0001"), on_exceed="wait")
+    budget = Budget.objects.create(brand=world.brand, daily_cap=D("0.01"), on_exceed="wait")
+    SpendDay.objects.create(brand=world.brand, day=timezone.localdate(), spent=D("0.0099"))
     draft = file_brief(world)
     retries = drive(draft, max_steps=4)
     writer = draft.runs.get(kind="write")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import openai
 from django.conf import settings
 
@@ -120,6 +121,12 @@ class OpenAICompatibleProvider:
                 yield from _deltas(stream, lambda choice: choice.text, usage)
         except openai.OpenAIError as exc:
             raise _translate(exc) from exc
+        except httpx.TimeoutException as exc:  # a stream that stalls mid-way is read outside the SDK's wrapping
+            raise ProviderError("The model server stopped sending mid-stream (timed out).", permanent=False) from exc
+        except httpx.TransportError as exc:
+            raise ProviderError(f"The model stream broke off: {exc}", permanent=False) from exc
+        except ValueError as exc:  # a malformed SSE chunk (invalid JSON); another try usually succeeds
+            raise ProviderError(f"The model server sent a malformed stream chunk: {exc}", permanent=False) from exc
         if not usage.prompt_tokens:  # a server that sends no usage: estimate rather than claim zero
             usage.prompt_tokens = len((system + " " + prompt).split())
 

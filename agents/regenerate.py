@@ -17,9 +17,7 @@ import hashlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -28,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import AgentRun, RunSection
-from agents.providers import ProviderError, Usage, provider_for, resolve
+from agents.providers import ProviderError, resolve
 from agents.services import enqueue_run, render_section_prompt, retrieve
 from editorial.diffs import word_diff
 from editorial.models import Draft, Proposal, Revision
@@ -216,27 +214,6 @@ def regenerate_prompt(
     return system, f"{rewrite}\n\n{section_prompt}"
 
 
-def stream_in_batches(
-    stream: Iterator[str], *, flush_every: float, on_flush: Callable[[int, str], None]
-) -> tuple[str, float | None]:
-    """Consume a provider's text deltas, calling `on_flush(offset, text)` every `flush_every` seconds
-    (and at the end) rather than once per token. Returns the whole text and seconds to the first delta."""
-    started = time.monotonic()
-    first: float | None = None
-    text, pending, last = "", "", time.monotonic()
-    for delta in stream:
-        if first is None:
-            first = time.monotonic() - started
-        pending += delta
-        if time.monotonic() - last >= flush_every:
-            on_flush(len(text), pending)
-            text, pending, last = text + pending, "", time.monotonic()
-    if pending:
-        on_flush(len(text), pending)
-        text += pending
-    return text, first
-
-
 def regenerate_step(run: AgentRun) -> None:
     """The REGENERATE step: write the section again and keep the text on the run (run_succeed makes
     the proposal's revision from it, in its transaction)."""
@@ -256,7 +233,6 @@ def regenerate_step(run: AgentRun) -> None:
                        document_ids=list(brief.sources.values_list("pk", flat=True)))
     system, prompt = regenerate_prompt(run=run, section=section, instruction=proposal.instruction, sources=sources)
     resolved = resolve(run.model_version)
-    provider = provider_for(run.model_version)
     run.model_name, run.sources = resolved.model, sources
     AgentRun.objects.filter(pk=run.pk).update(model_name=run.model_name, sources=sources)
     prompt_hash = hashlib.sha256(f"{system}\x1f{prompt}".encode()).hexdigest()
@@ -275,23 +251,49 @@ def regenerate_step(run: AgentRun) -> None:
         AgentRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
         push_draft_event(draft.pk, {**base_event, "offset": offset, "delta": delta})
 
-    usage = Usage()
+    # Through the same guarded call as the write step: prompt cache, breaker and fallback, budget
+    # reservation, per-run limits, retries with backoff.
+    from agents.calls import generate
+
     max_tokens = int(run.model_version.parameters.get("max_tokens", settings.AIOS_LLM_MAX_TOKENS))
-    raw, first = stream_in_batches(
-        provider.stream(system=system, prompt=prompt, max_tokens=max_tokens, usage=usage),
-        flush_every=settings.AIOS_STREAM_FLUSH_SECONDS, on_flush=flush,
+    time_limit = run.model_version.max_run_seconds
+    started = time.monotonic()
+    batch = {"pending": "", "last": started, "first": None}
+
+    def on_reset() -> None:
+        written["text"], batch["pending"] = "", ""
+        RunSection.objects.filter(pk=checkpoint.pk).update(text="")
+        push_draft_event(draft.pk, {**base_event, "status": "running", "reset": True})
+
+    def on_delta(delta: str) -> None:
+        if batch["first"] is None:
+            batch["first"] = time.monotonic() - started
+        batch["pending"] += delta
+        if time.monotonic() - batch["last"] >= settings.AIOS_STREAM_FLUSH_SECONDS:
+            flush(len(written["text"]), batch["pending"])
+            batch["pending"], batch["last"] = "", time.monotonic()
+
+    result = generate(
+        run=run, system=system, prompt=prompt, max_tokens=max_tokens, tokens_used=0,
+        deadline=started + time_limit if time_limit else None, time_limit=time_limit,
+        on_reset=on_reset, on_delta=on_delta,
     )
+    if batch["pending"]:
+        flush(len(written["text"]), batch["pending"])
+    raw, first = result.text, batch["first"]
     text = clean_section_text(raw, section.heading)
     if not text:
         raise ProviderError("The model returned no text for the section.", permanent=True)
     RunSection.objects.filter(pk=checkpoint.pk).update(
-        text=text, done=True, tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens
+        text=text, done=True, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cache_hit=result.cache_hit
     )
-    mv = run.model_version
     run.ttft_ms = first * 1000 if first is not None else None
     run.prompt_hash = prompt_hash
-    run.tokens_in, run.tokens_out = usage.prompt_tokens, usage.completion_tokens
-    run.cost = Decimal(run.tokens_in) * mv.price_per_input_token + Decimal(run.tokens_out) * mv.price_per_output_token
+    run.tokens_in, run.tokens_out = result.tokens_in, result.tokens_out
+    # Every call's cost (failed tries too) was added to the run's row as it settled.
+    run.cost, run.reserved_cost, run.cache_hits = AgentRun.objects.values_list(
+        "cost", "reserved_cost", "cache_hits").get(pk=run.pk)
+    run.cache_hits += int(result.cache_hit)
     run.output = {"text": text, "section_index": section.index, "heading": section.heading}
 
 

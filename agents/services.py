@@ -18,13 +18,13 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Greatest
 from django.utils import timezone
 from pgvector.django import CosineDistance, VectorField
 
 from agents.embeddings import chunk_text, embed
 from agents.models import AgentRun, KnowledgeChunk, KnowledgeDocument, ModelVersion, PromptTemplateVersion, RunSection
-from agents.providers import ProviderError, Usage, provider_for, resolve
+from agents.providers import ProviderError, resolve
 from editorial.realtime import push_draft_event
 from governance.audit import audit_log
 from governance.detectors import instruction_like
@@ -35,8 +35,11 @@ Kind = AgentRun.Kind
 Status = AgentRun.Status
 NEXT_STEP: dict[str, str | None] = {Kind.PLAN: Kind.RETRIEVE, Kind.RETRIEVE: Kind.WRITE, Kind.WRITE: Kind.CHECK, Kind.CHECK: None}
 MAX_ATTEMPTS = 3
-# A run still "running" without a heartbeat for this long lost its worker and may be claimed again.
-STALE_AFTER = timedelta(seconds=90)
+
+
+def stale_after() -> timedelta:
+    """A run still "running" without a heartbeat for this long lost its worker and may be claimed again."""
+    return timedelta(seconds=settings.AIOS_RUN_STALE_SECONDS)
 
 
 class TransientRunError(Exception):
@@ -186,7 +189,7 @@ def run_claim(*, run_id: int) -> AgentRun | None:
     now = timezone.now()
     claimed = (
         AgentRun.objects.filter(pk=run_id)
-        .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER))
+        .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=now - stale_after()))
         .update(
             status=Status.RUNNING,
             attempt_count=F("attempt_count") + 1,
@@ -223,14 +226,28 @@ def _step_retrieve(run: AgentRun) -> None:
     run.sources = retrieve(brand=brief.brand, query=query, k=settings.AIOS_RETRIEVE_K, document_ids=document_ids)
 
 
+class ClaimLost(Exception):
+    """This worker's claim on the run was taken over (it was thought dead): stop without writing."""
+
+
+def _heartbeat(run: AgentRun) -> None:
+    # Fenced by the attempt number: after the stale-run sweeper gave the run to another worker,
+    # this one stops instead of writing the same section alongside it.
+    if not AgentRun.objects.filter(pk=run.pk, status=Status.RUNNING, attempt_count=run.attempt_count).update(
+        heartbeat_at=timezone.now()
+    ):
+        raise ClaimLost(f"run {run.pk} attempt {run.attempt_count} was taken over")
+
+
 def _step_write(run: AgentRun) -> None:
+    from agents.calls import generate, output_allowance
+
     draft = run.draft
     if run.model_version is None:
         raise ProviderError("No active model version is configured.", permanent=True)
     plan = _previous_output(draft, Kind.PLAN).output["sections"]
     sources = _previous_output(draft, Kind.RETRIEVE).sources
     resolved = resolve(run.model_version)
-    provider = provider_for(run.model_version)
     run.model_name, run.sources = resolved.model, sources
     AgentRun.objects.filter(pk=run.pk).update(model_name=run.model_name, sources=sources)
     for index, section in enumerate(plan):
@@ -239,7 +256,10 @@ def _step_write(run: AgentRun) -> None:
     total = len(sections)
     max_tokens = int(run.model_version.parameters.get("max_tokens", settings.AIOS_LLM_MAX_TOKENS))
     started = time.monotonic()
+    time_limit = run.model_version.max_run_seconds
+    deadline = started + time_limit if time_limit else None
     tokens_out_total = sum(s.tokens_out for s in sections if s.done)
+    tokens_in_total = sum(s.tokens_in for s in sections if s.done)
 
     for section in sections:
         if section.done:  # checkpoint: finished sections are never written twice
@@ -253,13 +273,18 @@ def _step_write(run: AgentRun) -> None:
             mode=resolved.mode,
         )
         section.prompt_hash = _digest(system, prompt)
-        section.text = ""
-        RunSection.objects.filter(pk=section.pk).update(text="", prompt_hash=section.prompt_hash)
-        push_draft_event(draft.pk, _progress(run, section=section.index, heading=section.heading, reset=True))
-        usage = Usage()
+        RunSection.objects.filter(pk=section.pk).update(prompt_hash=section.prompt_hash)
         pending = ""
         last_flush = time.monotonic()
         streamed = 0
+
+        def reset() -> None:
+            # Each try of the call (and a resumed run) starts the section afresh, on the page too.
+            nonlocal pending, streamed
+            section.text, pending, streamed = "", "", 0
+            RunSection.objects.filter(pk=section.pk).update(text="")
+            _heartbeat(run)
+            push_draft_event(draft.pk, _progress(run, section=section.index, heading=section.heading, reset=True))
 
         def flush() -> None:
             nonlocal pending, last_flush
@@ -269,7 +294,7 @@ def _step_write(run: AgentRun) -> None:
             section.text += pending
             # Checkpoint first, then tell browsers: a page loaded in between never misses text.
             RunSection.objects.filter(pk=section.pk).update(text=section.text)
-            AgentRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+            _heartbeat(run)
             push_draft_event(
                 draft.pk,
                 _progress(
@@ -285,18 +310,31 @@ def _step_write(run: AgentRun) -> None:
             pending = ""
             last_flush = time.monotonic()
 
-        for delta in provider.stream(system=system, prompt=prompt, max_tokens=max_tokens, usage=usage):
+        def on_delta(delta: str) -> None:
+            nonlocal pending, streamed
             if run.ttft_ms is None:
                 run.ttft_ms = (time.monotonic() - started) * 1000
             pending += delta
             streamed += 1
             if time.monotonic() - last_flush >= settings.AIOS_STREAM_FLUSH_SECONDS:
                 flush()
+
+        left = sum(1 for s in sections if not s.done)
+        result = generate(
+            run=run, system=system, prompt=prompt,
+            max_tokens=output_allowance(run, used_out=tokens_out_total, max_tokens=max_tokens, sections_left=left),
+            tokens_used=tokens_in_total + tokens_out_total, deadline=deadline, time_limit=time_limit,
+            on_reset=reset, on_delta=on_delta,
+        )
         flush()
         section.text = section.text.strip()
-        section.tokens_in, section.tokens_out, section.done = usage.prompt_tokens, usage.completion_tokens, True
-        section.save(update_fields=["text", "tokens_in", "tokens_out", "done"])
+        section.tokens_in, section.tokens_out, section.done = result.tokens_in, result.tokens_out, True
+        section.cache_hit = result.cache_hit
+        section.save(update_fields=["text", "tokens_in", "tokens_out", "done", "cache_hit"])
+        if result.cache_hit:
+            AgentRun.objects.filter(pk=run.pk).update(cache_hits=F("cache_hits") + 1)
         tokens_out_total += section.tokens_out
+        tokens_in_total += section.tokens_in
         push_draft_event(
             draft.pk,
             _progress(
@@ -313,8 +351,10 @@ def _step_write(run: AgentRun) -> None:
     run.prompt_hash = _digest(*(s.prompt_hash for s in sections))
     run.tokens_in = sum(s.tokens_in for s in sections)
     run.tokens_out = sum(s.tokens_out for s in sections)
-    mv = run.model_version
-    run.cost = Decimal(run.tokens_in) * mv.price_per_input_token + Decimal(run.tokens_out) * mv.price_per_output_token
+    # Every call of this run (failed tries included) was costed as it settled (agents/budgets.py).
+    run.cost, run.reserved_cost, run.cache_hits = AgentRun.objects.values_list(
+        "cost", "reserved_cost", "cache_hits").get(pk=run.pk)
+    run.model_name = resolve(run.model_version).model
 
 
 def _step_check(run: AgentRun) -> None:
@@ -350,6 +390,11 @@ def _step_check(run: AgentRun) -> None:
         "tokens_in": writer.tokens_in,
         "tokens_out": writer.tokens_out,
         "cost": str(writer.cost),
+        "cache_hits": writer.cache_hits,
+        "cached_sections": [s.index for s in sections if s.cache_hit],
+        "fallback_from": (
+            {"id": writer.fallback_from_id, "name": writer.fallback_from.name} if writer.fallback_from_id else None
+        ),
         "ttft_ms": writer.ttft_ms,
         "runs": [{"id": r.pk, "kind": r.kind} for r in runs] + [{"id": run.pk, "kind": run.kind}],
         "rule_set_version": version.pk if version else None,
@@ -384,13 +429,40 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
 
 def run_execute(*, run_id: int) -> AgentRun | None:
     """Claim and perform one step. Raises TransientRunError when the task should retry."""
+    from agents.budgets import BudgetExceeded
+    from agents.calls import NeedsHuman, RunLimitExceeded
+
+    if AgentRun.objects.filter(pk=run_id, kind=Kind.SHADOW).exists():
+        # A shadow write sent here by mistake (it has its own task) must never fail the draft.
+        from agents.shadow import ShadowRetry, shadow_execute
+
+        try:
+            return shadow_execute(run_id=run_id)
+        except ShadowRetry as exc:
+            raise TransientRunError(str(exc), countdown=exc.countdown) from exc
     run = run_claim(run_id=run_id)
     if run is None:
         return None
+    if run.reserved_cost:
+        from agents.budgets import budget_release_run
+
+        budget_release_run(run=run)  # held by a previous attempt that died mid-call
+        run.reserved_cost = Decimal(0)
     push_draft_event(run.draft_id, _progress(run))
     started = time.monotonic()
     try:
         STEPS[run.kind](run)
+    except BudgetExceeded as exc:
+        if exc.wait_seconds is None:
+            return run_fail(run=run, reason=str(exc))
+        return run_wait_for_budget(run=run, reason=str(exc), countdown=exc.wait_seconds)
+    except RunLimitExceeded as exc:
+        return run_fail(run=run, reason=str(exc))
+    except NeedsHuman as exc:
+        return run_fail(run=run, reason=str(exc), needs_human=True)
+    except ClaimLost:
+        log.warning("agent run %s: claim lost to another worker; stopping", run.pk)
+        return None
     except ProviderError as exc:
         if not exc.permanent and run.attempt_count < MAX_ATTEMPTS:
             countdown = _backoff(run.attempt_count, exc.retry_after)
@@ -452,21 +524,37 @@ def run_succeed(*, run: AgentRun, latency_ms: float) -> AgentRun:
     return run
 
 
-@transaction.atomic
-def run_fail(*, run: AgentRun, reason: str) -> AgentRun:
+def run_wait_for_budget(*, run: AgentRun, reason: str, countdown: float) -> AgentRun:
+    """Put the run back in the queue until budget frees up; waiting uses none of its attempts."""
     from editorial.models import Draft
 
+    message = f"Waiting for budget: {reason} Next check in {countdown:.0f} s."
+    AgentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
+        status=Status.QUEUED, error=message, attempt_count=Greatest(F("attempt_count") - 1, 0)
+    )
+    # Not a change of state (still generating), just the reason the desk shows meanwhile.
+    Draft.objects.filter(pk=run.draft_id, status=Draft.Status.GENERATING).update(status_reason=message)
+    push_draft_event(run.draft_id, _progress(run, retrying_in=round(countdown, 1), error=message))
+    raise TransientRunError(message, countdown=countdown)
+
+
+@transaction.atomic
+def run_fail(*, run: AgentRun, reason: str, needs_human: bool = False) -> AgentRun:
+    """Fail the run; its draft fails too, or, when no model can be called at all, needs a human."""
+    from editorial.models import Draft
+
+    # Lock order: the draft row first, then the audit chain's advisory lock (audit_log).
+    draft = Draft.objects.select_for_update(of=("self",)).get(pk=run.draft_id)
     run.status = Status.FAILED
     run.error = reason
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at"])
-    draft = Draft.objects.select_for_update().get(pk=run.draft_id)
     if run.kind == Kind.REGENERATE:  # regen: a failed rewrite fails its proposal, never the draft
         from agents.regenerate import regenerate_failed
 
         return regenerate_failed(run=run, draft=draft, reason=reason)
     if draft.status == Draft.Status.GENERATING:
-        draft.status = Draft.Status.FAILED
+        draft.status = Draft.Status.NEEDS_HUMAN if needs_human else Draft.Status.FAILED
         draft.status_reason = f"The {run.get_kind_display().lower()} step failed: {reason}"
         draft.status_changed_at = timezone.now()
         draft.save(update_fields=["status", "status_reason", "status_changed_at"])
@@ -485,15 +573,20 @@ def pipeline_retry(*, draft: Any, user: Any) -> AgentRun:
     from editorial.models import Draft
 
     draft = Draft.objects.select_for_update().get(pk=draft.pk)
-    if draft.status != Draft.Status.FAILED:
+    if draft.status not in (Draft.Status.FAILED, Draft.Status.NEEDS_HUMAN):
         raise ValueError("Only a draft whose generation failed can be retried.")
     failed = draft.runs.filter(status=Status.FAILED).latest("finished_at")
+    if draft.status == Draft.Status.NEEDS_HUMAN and draft.model_version is not None:
+        from agents.breaker import breaker_probe_now
+
+        breaker_probe_now(draft.model_version, user=user)  # the person says the model is back: try it
     run = run_create(draft=draft, kind=failed.kind, key=f"draft:{draft.pk}:{failed.kind}:retry-of:{failed.pk}")
     if failed.kind == Kind.WRITE:
         RunSection.objects.bulk_create(
             [
                 RunSection(run=run, index=s.index, heading=s.heading, text=s.text, done=True,
-                           tokens_in=s.tokens_in, tokens_out=s.tokens_out, prompt_hash=s.prompt_hash)
+                           tokens_in=s.tokens_in, tokens_out=s.tokens_out, prompt_hash=s.prompt_hash,
+                           cache_hit=s.cache_hit)
                 for s in failed.sections.filter(done=True)
             ],
             ignore_conflicts=True,

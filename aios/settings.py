@@ -148,12 +148,37 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Above the hard time limit, or a slow task would be delivered twice.
     "visibility_timeout": CELERY_TASK_TIME_LIMIT + 300,
+    # kombu scans for unacked messages of dead workers only every interval × throttle seconds
+    # (100 s by default): scan every 10 s, so a message is back soon after its visibility timeout.
+    "unacked_restore_interval": env.int("AIOS_UNACKED_RESTORE_SECONDS", default=10),
+    "unacked_restore_throttle": 1,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE = {
     "publish-scheduled-drafts": {"task": "governance.publish_due", "schedule": 15.0},
     "purge-idempotency-keys": {"task": "governance.idempotency_purge", "schedule": 3600.0},
+    # A run whose worker died (kill -9, lost machine) is re-queued long before the broker's
+    # visibility timeout would bring its message back (agents/recovery.py).
+    "sweep-stale-runs": {"task": "agents.sweep_stale_runs", "schedule": env.float("AIOS_SWEEP_SECONDS", default=30.0)},
 }
+
+# --- Agent run reliability (agents/recovery.py, calls.py, breaker.py, budgets.py, cache.py) -------
+# A run "running" without a heartbeat for this long lost its worker and is claimed again.
+AIOS_RUN_STALE_SECONDS = env.float("AIOS_RUN_STALE_SECONDS", default=90.0)
+# Retries of one model call inside the worker (exponential backoff with full jitter, honouring
+# Retry-After up to AIOS_CALL_RETRY_MAX_WAIT); past that the run itself is retried by Celery.
+AIOS_CALL_RETRIES = env.int("AIOS_CALL_RETRIES", default=2)
+AIOS_CALL_RETRY_BASE = env.float("AIOS_CALL_RETRY_BASE", default=0.5)
+AIOS_CALL_RETRY_MAX_WAIT = env.float("AIOS_CALL_RETRY_MAX_WAIT", default=10.0)
+# Circuit breaker per model version: opens after this many consecutive failed calls, stays open
+# for the cool-down, then lets one probe call through.
+AIOS_BREAKER_THRESHOLD = env.int("AIOS_BREAKER_THRESHOLD", default=5)
+AIOS_BREAKER_COOLDOWN_SECONDS = env.float("AIOS_BREAKER_COOLDOWN_SECONDS", default=30.0)
+# A run waiting for budget (Budget.on_exceed = wait) looks again after at most this long.
+AIOS_BUDGET_RECHECK_SECONDS = env.float("AIOS_BUDGET_RECHECK_SECONDS", default=300.0)
+# Exact-match prompt cache for temperature-0 model versions.
+AIOS_PROMPT_CACHE = env.bool("AIOS_PROMPT_CACHE", default=True)
 
 # --- Models ---------------------------------------------------------------------------------
 # The "settings default" model version reads these, so pointing AIOS at another

@@ -27,9 +27,18 @@ timed briefs are pooled for the percentiles. Everything started here is stopped 
 Run from the repository root:
 
     .venv/bin/python benches/pipeline.py [--sections N] [--tokens-per-section T] [--rate R] [--briefs M]
+                                         [--faults F]
 
 Defaults: N=4, T=40, R=50 tokens/s, M=3 (about a minute end to end). Progress goes to stderr;
 stdout gets the readable report and, as its last line, one JSON object with the same figures.
+
+Fault mode (`--faults 0.05`): during the timed part the test server answers that share of
+completion requests with a random transient error (500, 502, 503, or 429 with `Retry-After: 0.2`).
+Both sides retry the same way: the bare baseline through the SDK's own retries (`max_retries` =
+AIOS_CALL_RETRIES, exponential backoff with jitter, honouring Retry-After), AIOS through its in-call
+retries (agents/calls.py, same count). The ratio then shows what AIOS's fault handling costs
+beyond the bare retries. More briefs (`--briefs 10`) make the medians steadier, since only some
+briefs meet a fault.
 """
 from __future__ import annotations
 
@@ -142,6 +151,7 @@ class Stack:
     env: dict[str, str]
     llm: Any
     world: Any = None
+    faults: float = 0.0
 
 
 def start_stack(stack: ExitStack, *, sections: int, tokens: int, rate: float) -> Stack:
@@ -262,6 +272,8 @@ class BriefResult:
     delays_ms: list[float] = field(default_factory=list)
     tokens_received: int = 0
     finished_before_subscribe: bool = False
+    faults: int = 0  # injected faults this brief's requests met
+    attempts: int = 0  # run attempts of the write step (1 = no run-level retry)
     timeline: dict[str, float] = field(default_factory=dict)  # seconds, contiguous segments
     latency_ms: dict[str, float] = field(default_factory=dict)  # AgentRun.latency_ms per step
     write_ttft_ms: float = math.nan
@@ -309,6 +321,7 @@ def run_brief(stack: Stack, client: Any, *, title: str, sections: int, tokens: i
 
     data = brief_form(stack, client, title=title)
     stack.llm.reset()
+    stack.llm.fault_rate = stack.faults
 
     t0 = time.time()
     draft_id = post_brief(client, data)
@@ -344,9 +357,11 @@ def run_brief(stack: Stack, client: Any, *, title: str, sections: int, tokens: i
                     raise RuntimeError(f"draft {draft_id} failed: {event.get('reason')}")
 
     sent = {int(text.strip()[1:]): at for text, at in stack.llm.sent_tokens}
+    faults = stack.llm.faults_served
+    stack.llm.fault_rate = 0.0
     result = BriefResult(
         draft_id=draft_id, aios_s=t_ready - t0, post_s=t_post - t0, tokens_expected=sections * tokens,
-        finished_before_subscribe=finished_before, tokens_received=len(received),
+        finished_before_subscribe=finished_before, tokens_received=len(received), faults=faults,
     )
     result.delays_ms = [(at - sent[n]) * 1000 for n, at in received.items() if n in sent]
 
@@ -365,6 +380,7 @@ def run_brief(stack: Stack, client: Any, *, title: str, sections: int, tokens: i
         result.timeline = timeline
         result.latency_ms = {kind: runs[kind].latency_ms or math.nan for kind in STEPS}
         result.write_ttft_ms = runs["write"].ttft_ms or math.nan
+        result.attempts = runs["write"].attempt_count
     return result
 
 
@@ -376,7 +392,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tokens-per-section", type=int, default=40, help="tokens per section (T)")
     parser.add_argument("--rate", type=float, default=50.0, help="test server speed, tokens per second (R)")
     parser.add_argument("--briefs", type=int, default=3, help="timed briefs (M), after one warm-up")
+    parser.add_argument("--faults", type=float, default=0.0,
+                        help="share of completion requests answered with a transient error (e.g. 0.05)")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.faults < 1.0:
+        parser.error("--faults must be at least 0 and below 1")
     for name in ("sections", "tokens_per_section", "rate", "briefs"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
@@ -395,7 +415,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         from django.conf import settings
 
         flush_ms = settings.AIOS_STREAM_FLUSH_SECONDS * 1000
-        sdk = openai.OpenAI(base_url=live.llm.base_url, api_key="x", max_retries=0)
+        # Bare retries like AIOS does (the same number of retries of a call), through the SDK's own.
+        sdk = openai.OpenAI(base_url=live.llm.base_url, api_key="x",
+                            max_retries=settings.AIOS_CALL_RETRIES if args.faults else 0)
         stack.callback(sdk.close)
         client = stack.enter_context(httpx.Client(base_url=live.url, follow_redirects=True, timeout=30))
         login(client, "rita")
@@ -417,14 +439,25 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             f"{r.latency_ms:.0f} ms" for r in warm_retrieves.order_by("id")) + " (loading the embedding model)")
 
         bare_times: list[float] = []
+        bare_faults: list[int] = []
         briefs: list[BriefResult] = []
+        live.faults = args.faults
+        if args.faults:
+            say(f"fault mode: {args.faults:.0%} of completion requests get a transient error")
         for i in range(m):
+            live.llm.reset()
+            live.llm.fault_rate = args.faults
             bare = bare_generation(sdk, sections=n, tokens=t)
+            bare_faults.append(live.llm.faults_served)
+            live.llm.fault_rate = 0.0
             bare_times.append(bare)
             brief = run_brief(live, client, title=f"Autumn Ember is back #{i + 1}", sections=n, tokens=t,
                               timeout=timeout)
             briefs.append(brief)
             delays = brief.delays_ms
+            if args.faults:
+                say(f"  brief {i + 1}/{m}: faults met: bare {bare_faults[-1]}, aios {brief.faults} "
+                    f"(write attempts {brief.attempts})")
             say(f"  brief {i + 1}/{m}: bare {bare:.3f}s, aios {brief.aios_s:.3f}s (×{brief.aios_s / bare:.2f}), "
                 f"tokens {brief.tokens_received}/{brief.tokens_expected}, "
                 f"delay p50 {percentile(delays, 50):.1f} ms p95 {percentile(delays, 95):.1f} ms, "
@@ -445,6 +478,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": {k: median([b.latency_ms[k] for b in briefs if b.latency_ms]) for k in STEPS},
         "ttft_ms": median([b.write_ttft_ms for b in briefs]),
         "post_s": median([b.post_s for b in briefs]),
+        "faults": args.faults, "bare_faults": sum(bare_faults), "aios_faults": sum(b.faults for b in briefs),
+        "ratios": [b.aios_s / bare for b, bare in zip(briefs, bare_times)],
     }
 
 
@@ -456,6 +491,9 @@ def report(r: dict[str, Any]) -> None:
     ideal = n * t / rate
     print(f"pipeline benchmark: {n} sections × {t} tokens at {rate_text} tokens/s "
           f"({m} timed brief{'s' if m != 1 else ''}, medians)")
+    if r["faults"]:
+        print(f"  fault mode: {r['faults']:.0%} transient errors injected; faults met: bare {r['bare_faults']}, "
+              f"aios {r['aios_faults']}; per-brief ratios " + ", ".join(f"×{x:.2f}" for x in r["ratios"]))
     print(f"  bare SDK generation      {r['bare_s']:.2f} s   (pure pacing {ideal:.2f} s)")
     print(f"  brief → ready via AIOS   {r['aios_s']:.2f} s   (×{ratio:.2f} of bare, +{r['aios_s'] - r['bare_s']:.2f} s)")
     print(f"  token → browser delay    p50 {r['p50']:.1f} ms   p95 {r['p95']:.1f} ms   "
@@ -496,6 +534,13 @@ def report(r: dict[str, Any]) -> None:
         "token_delay_samples": len(r["pooled"]),
         "briefs": m,
     }
+    if r["faults"]:
+        result.update({
+            "injected_fault_rate_fraction": r["faults"],
+            "faults_met_bare_count": r["bare_faults"],
+            "faults_met_aios_count": r["aios_faults"],
+            "aios_over_bare_ratio_worst": round(max(r["ratios"]), 3),
+        })
     print(json.dumps(result), flush=True)
 
 

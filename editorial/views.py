@@ -112,7 +112,7 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
         "can_retract": draft.status == Draft.Status.PUBLISHED
         and draft_policy.user_has_permission_for_instance(request.user, "publish", draft),
         "can_publish_rights": draft_policy.user_has_permission_for_instance(request.user, "publish", draft),
-        "can_retry": draft.status == Draft.Status.FAILED
+        "can_retry": draft.status in (Draft.Status.FAILED, Draft.Status.NEEDS_HUMAN)
         and draft_policy.user_has_permission_for_instance(request.user, "retry", draft),
         "compare_to": compare_to,
         "diff": word_diff(compare_to.content, current.content) if compare_to and current else None,

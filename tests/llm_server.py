@@ -140,6 +140,16 @@ class LLMServer:
         # mid-stream; a plain attribute read is atomic enough for that.
         # Applies to streams only; non-streaming replies are never stalled.
         self.stall_after_tokens: int | None = None
+        # Share (0..1) of completion requests answered with a random transient error (500, 502,
+        # 503 or 429 with a short Retry-After) before any fail_next fault; for fault-mode benchmarks.
+        self.fault_rate: float = 0.0
+        self._fault_rng = random.Random(1234)
+        # How many of the next streamed replies break with an invalid JSON chunk (after
+        # ``malformed_after`` tokens).
+        self._malformed = 0
+        self.malformed_after = 2
+        # Completion requests answered with an injected fault (fail_next or fault_rate) since reset().
+        self.faults_served = 0
         # Every JSON body POSTed to a completions endpoint, including ones
         # answered by an injected fault (so retries can be counted), but not
         # ones refused while set_down(True). Appended under self._lock.
@@ -230,6 +240,12 @@ class LLMServer:
         with self._lock:
             self._faults.extend([fault] * n)
 
+    def malformed_next(self, n: int, *, after_tokens: int = 2) -> None:
+        """Make the next ``n`` streamed replies send an invalid JSON chunk after some tokens."""
+        with self._lock:
+            self._malformed += n
+            self.malformed_after = after_tokens
+
     def set_down(self, down: bool) -> None:
         """While down, every request (any path) answers 503."""
         with self._lock:
@@ -249,7 +265,10 @@ class LLMServer:
             self.sent_tokens.clear()
             self._faults.clear()
             self._down = False
+            self._malformed = 0
+            self.faults_served = 0
         self.stall_after_tokens = None
+        self.fault_rate = 0.0
 
     # ------------------------------------------------- internals used by _Handler
 
@@ -259,7 +278,22 @@ class LLMServer:
 
     def _take_fault(self) -> _Fault | None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            if self._faults:
+                self.faults_served += 1
+                return self._faults.popleft()
+            if self.fault_rate and self._fault_rng.random() < self.fault_rate:
+                self.faults_served += 1
+                status = self._fault_rng.choice((500, 502, 503, 429))
+                return _Fault(status=status, body="injected transient fault",
+                              retry_after=0.2 if status == 429 else None)
+            return None
+
+    def _take_malformed(self) -> bool:
+        with self._lock:
+            if self._malformed:
+                self._malformed -= 1
+                return True
+            return False
 
     def _record_request(self, body: dict) -> None:
         with self._lock:
@@ -633,7 +667,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return {"index": 0, "delta": delta, "finish_reason": None}
             return {"index": 0, "text": tok, "finish_reason": None, "logprobs": None}
 
+        malformed = self.owner._take_malformed()
         for i, tok in enumerate(tokens):
+            if malformed and i >= self.owner.malformed_after:
+                self._write_raw(b'data: {"id": "broken", "choices": [{"text": \n\n')
+                return
             stall = self.owner.stall_after_tokens
             if stall is not None and i >= stall:
                 self._hang()

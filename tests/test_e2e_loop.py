@@ -200,14 +200,16 @@ def test_a_model_server_that_is_down_shows_the_reason_and_offers_retry(live_stac
             "template": world.template.pk,
         })
         draft = Draft.objects.get()
-        follow(live_stack, rita, draft.pk, until="failed", timeout=120)
+        follow(live_stack, rita, draft.pk, until="needs_human", timeout=120)
     finally:
         live_stack.llm.set_down(False)
     draft.refresh_from_db()
-    assert draft.status == Draft.Status.FAILED and draft.current_revision is None
+    # Repeated failures opened the version's circuit breaker; with no fallback a person decides.
+    assert draft.status == Draft.Status.NEEDS_HUMAN and draft.current_revision is None
     eddie = live_stack.client("eddie")
     page = eddie.get(f"/drafts/{draft.pk}/").text
     assert "Generation stopped." in page and "503" in page and "Retry from the failed step" in page
+    assert "circuit breaker is open" in page
     retried = eddie.post(f"/drafts/{draft.pk}/retry/", data={"csrfmiddlewaretoken": csrf_token(page)})
     assert "Retrying from the step that failed." in retried.text
     follow(live_stack, eddie, draft.pk, until="in_review", timeout=60)

@@ -70,15 +70,18 @@ def test_the_check_step_records_policy_findings(world, model_at):
     assert all(draft.current_revision.content[f.start:f.end] == "guaranteed" for f in findings)
 
 
-def test_a_model_server_that_is_down_fails_the_draft_with_its_reason_and_saves_no_revision(world, model_at):
+def test_a_model_server_that_is_down_needs_a_human_with_its_reason_and_saves_no_revision(world, model_at, settings):
+    settings.AIOS_CALL_RETRY_BASE = 0.01
     model_at.set_down(True)
     draft = file_brief(world)
     drive(draft)
     draft.refresh_from_db()
-    assert draft.status == Draft.Status.FAILED
+    # Repeated failures open the version's circuit breaker; with no fallback a person must decide.
+    assert draft.status == Draft.Status.NEEDS_HUMAN
     assert "write step failed" in draft.status_reason and "503" in draft.status_reason
+    assert "circuit breaker is open" in draft.status_reason
     writer = draft.runs.get(kind="write")
-    assert (writer.status, writer.attempt_count) == ("failed", 3)
+    assert writer.status == "failed" and writer.attempt_count == 2
     assert not Revision.objects.filter(draft=draft).exists()
 
 
@@ -92,10 +95,10 @@ def test_a_permanent_error_fails_at_once(world, model_at):
 
 
 def test_a_retry_resumes_after_the_last_finished_section(world, model_at, monkeypatch):
-    from agents import services
+    from agents import calls as agent_calls
     from agents.providers import ProviderError
 
-    real_provider_for = services.provider_for
+    real_provider_for = agent_calls.provider_for
     calls = {"n": 0}
 
     def second_section_fails(model_version):
@@ -111,7 +114,7 @@ def test_a_retry_resumes_after_the_last_finished_section(world, model_at, monkey
         provider.stream = stream
         return provider
 
-    monkeypatch.setattr(services, "provider_for", second_section_fails)
+    monkeypatch.setattr(agent_calls, "provider_for", second_section_fails)
     draft = file_brief(world)
     drive(draft)
     draft.refresh_from_db()

@@ -1,0 +1,214 @@
+"""Budgets: reserve before a model call, settle after it; cost selectors.
+
+Every reservation of a brand locks that brand's SpendDay row of today (`select_for_update`), so
+reservations of one brand are serialised: the daily total (spent + reserved) and the monthly total
+(the sum of this month's rows, read while holding today's lock) are checked against the caps with
+no other reservation in between. A cap can therefore only be overshot by what a call costs beyond
+its estimate (the estimate is prompt tokens + max_tokens at the version's prices, so in practice
+by at most one in-flight call's difference).
+
+Settling releases the reservation and adds the actual cost (usage × price) to the row of the day
+the reservation was made on.
+"""
+from __future__ import annotations
+
+import calendar
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DecimalField, F, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.utils import timezone
+
+from agents.models import AgentRun, Budget, SpendDay
+
+ZERO = Decimal(0)
+
+
+class BudgetExceeded(Exception):
+    """A call would exceed a cap. `wait_seconds` is set when the brand chose to wait (Budget.on_exceed)."""
+
+    def __init__(self, message: str, *, wait_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
+
+
+@dataclass
+class Reservation:
+    brand_id: int
+    day: date
+    amount: Decimal
+
+
+def money(amount: Decimal) -> str:
+    """€5.00; tiny amounts keep their significant digits (€0.000042) instead of reading €0.00."""
+    if amount == 0 or abs(amount) >= Decimal("0.01"):
+        return f"€{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
+    return f"€{amount.normalize():f}"
+
+
+def call_cost(version: Any, *, tokens_in: int, tokens_out: int) -> Decimal:
+    return Decimal(tokens_in) * version.price_per_input_token + Decimal(tokens_out) * version.price_per_output_token
+
+
+def estimate_tokens(text: str) -> int:
+    """A generous prompt-token estimate without a tokenizer: about 4 characters or one word per token."""
+    return max(len(text.split()), math.ceil(len(text) / 4))
+
+
+def _seconds_until_reset(*, monthly: bool) -> float:
+    now = timezone.now()
+    today = timezone.localdate(now)
+    if monthly:
+        days = calendar.monthrange(today.year, today.month)[1] - today.day + 1
+    else:
+        days = 1
+    reset = timezone.make_aware(datetime.combine(today + timedelta(days=days), time.min))
+    return max(1.0, (reset - now).total_seconds())
+
+
+def _exceeded(brand: Any, budget: Budget, *, period: str, cap: Decimal, used: Decimal, needed: Decimal) -> BudgetExceeded:
+    message = (
+        f"{brand.name}'s {period} budget of {money(cap)} is spent: {money(used)} spent, {money(needed)} needed."
+    )
+    if needed > cap:
+        # Waiting would never help: one call costs more than the whole cap (lower max_tokens or raise the cap).
+        return BudgetExceeded(f"{message} One call of this model costs more than the whole {period} cap.")
+    if budget.on_exceed == "wait":
+        wait = min(_seconds_until_reset(monthly=period == "monthly"), settings.AIOS_BUDGET_RECHECK_SECONDS)
+        return BudgetExceeded(message, wait_seconds=wait)
+    return BudgetExceeded(message)
+
+
+def check_run_tokens(*, brand: Any, used: int, needed: int) -> None:
+    """The brand's per-run token cap (in + out). Waiting cannot help, so this always fails."""
+    budget = Budget.objects.filter(brand=brand).first()
+    if budget is None or budget.run_token_cap is None:
+        return
+    if used + needed > budget.run_token_cap:
+        raise BudgetExceeded(
+            f"{brand.name}'s per-run cap of {budget.run_token_cap} tokens would be exceeded: "
+            f"{used} tokens used, up to {needed} more needed for the next call."
+        )
+
+
+@transaction.atomic
+def budget_reserve(*, brand: Any, amount: Decimal, run_id: int | None = None) -> Reservation:
+    """Hold `amount` for a call of `brand`, or raise BudgetExceeded with the reason."""
+    day = timezone.localdate()
+    SpendDay.objects.bulk_create([SpendDay(brand_id=brand.pk, day=day)], ignore_conflicts=True)
+    row = SpendDay.objects.select_for_update().get(brand_id=brand.pk, day=day)
+    budget = Budget.objects.filter(brand_id=brand.pk).first()
+    if budget is not None:
+        if budget.daily_cap is not None:
+            used = row.spent + row.reserved
+            if used + amount > budget.daily_cap:
+                raise _exceeded(brand, budget, period="daily", cap=budget.daily_cap, used=used, needed=amount)
+        if budget.monthly_cap is not None:
+            # Read under today's row lock: every reservation of this brand takes that lock first.
+            used = _month_total(brand.pk, day)
+            if used + amount > budget.monthly_cap:
+                raise _exceeded(brand, budget, period="monthly", cap=budget.monthly_cap, used=used, needed=amount)
+    SpendDay.objects.filter(pk=row.pk).update(reserved=F("reserved") + amount)
+    if run_id is not None:
+        AgentRun.objects.filter(pk=run_id).update(reserved_cost=F("reserved_cost") + amount)
+    return Reservation(brand_id=brand.pk, day=day, amount=amount)
+
+
+@transaction.atomic
+def budget_settle(*, reservation: Reservation, cost: Decimal, run_id: int | None = None) -> None:
+    """Release the reservation and book the actual cost (also on the run, when given)."""
+    SpendDay.objects.bulk_create([SpendDay(brand_id=reservation.brand_id, day=reservation.day)], ignore_conflicts=True)
+    SpendDay.objects.select_for_update().filter(brand_id=reservation.brand_id, day=reservation.day).update(
+        reserved=Greatest(F("reserved") - reservation.amount, Value(ZERO)), spent=F("spent") + cost
+    )
+    if run_id is not None:
+        AgentRun.objects.filter(pk=run_id).update(
+            reserved_cost=Greatest(F("reserved_cost") - reservation.amount, Value(ZERO)), cost=F("cost") + cost
+        )
+
+
+@transaction.atomic
+def budget_release_run(*, run: AgentRun) -> None:
+    """Give back what a run still holds (its worker died between reserving and settling)."""
+    held = AgentRun.objects.filter(pk=run.pk).values_list("reserved_cost", flat=True).first() or ZERO
+    if held <= 0:
+        return
+    day = timezone.localdate(run.heartbeat_at or timezone.now())
+    SpendDay.objects.select_for_update().filter(brand_id=run.draft.brand_id, day=day).update(
+        reserved=Greatest(F("reserved") - held, Value(ZERO))
+    )
+    AgentRun.objects.filter(pk=run.pk).update(reserved_cost=ZERO)
+
+
+def _month_total(brand_id: int, day: date) -> Decimal:
+    total = SpendDay.objects.filter(brand_id=brand_id, day__gte=day.replace(day=1), day__lte=day).aggregate(
+        total=Sum(F("spent") + F("reserved"))
+    )["total"]
+    return total or ZERO
+
+
+# --- selectors ----------------------------------------------------------------------------------
+
+_MONEY = DecimalField(max_digits=14, decimal_places=8)
+
+
+def _runs_cost(runs) -> Decimal:
+    return runs.aggregate(total=Coalesce(Sum("cost"), Value(ZERO), output_field=_MONEY))["total"]
+
+
+def cost_for_draft(*, draft: Any) -> Decimal:
+    """Everything the model calls of this draft's runs cost (every attempt, fallbacks and shadows too)."""
+    return _runs_cost(AgentRun.objects.filter(draft=draft))
+
+
+def cost_for_brief(*, brief: Any) -> Decimal:
+    return _runs_cost(AgentRun.objects.filter(draft__brief=brief))
+
+
+def cost_for_brand(*, brand: Any, since: date | None = None, until: date | None = None) -> Decimal:
+    """Booked spend of a brand (from SpendDay), over all time or between two days inclusive."""
+    rows = SpendDay.objects.filter(brand=brand)
+    if since is not None:
+        rows = rows.filter(day__gte=since)
+    if until is not None:
+        rows = rows.filter(day__lte=until)
+    return rows.aggregate(total=Coalesce(Sum("spent"), Value(ZERO), output_field=_MONEY))["total"]
+
+
+def cost_by_day(*, brand: Any, since: date | None = None) -> list[dict[str, Any]]:
+    """[{day, spent, reserved}] newest first."""
+    rows = SpendDay.objects.filter(brand=brand)
+    if since is not None:
+        rows = rows.filter(day__gte=since)
+    return list(rows.order_by("-day").values("day", "spent", "reserved"))
+
+
+def cost_by_day_of_runs(*, brand: Any) -> list[dict[str, Any]]:
+    """Per day from the runs themselves (the day each run was created), to cross-check SpendDay."""
+    return list(
+        AgentRun.objects.filter(draft__brand=brand)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(cost=Sum("cost"))
+        .order_by("-day")
+    )
+
+
+def spend_against_caps(*, brand: Any) -> dict[str, Any]:
+    """Today's and this month's spend (and reservations in flight) next to the brand's caps."""
+    today = timezone.localdate()
+    row = SpendDay.objects.filter(brand=brand, day=today).first()
+    budget = Budget.objects.filter(brand=brand).first()
+    return {
+        "today_spent": row.spent if row else ZERO,
+        "today_reserved": row.reserved if row else ZERO,
+        "month_total": _month_total(brand.pk, today),
+        "daily_cap": budget.daily_cap if budget else None,
+        "monthly_cap": budget.monthly_cap if budget else None,
+    }

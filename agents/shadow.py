@@ -80,12 +80,12 @@ def _claim(run_id: int) -> AgentRun | None:
     from django.db.models import Q
     from django.db.models.functions import Coalesce
 
-    from agents.services import STALE_AFTER
+    from agents.services import stale_after
 
     now = timezone.now()
     claimed = (
         AgentRun.objects.filter(pk=run_id, kind=Kind.SHADOW)
-        .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER))
+        .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=now - stale_after()))
         .update(status=Status.RUNNING, attempt_count=F("attempt_count") + 1,
                 started_at=Coalesce(F("started_at"), now), heartbeat_at=now)
     )

@@ -244,7 +244,9 @@ def test_a_transient_error_retries_and_the_proposal_keeps_running(world, model_a
     proposal = ask(world, draft)
     drive(draft)
     proposal.refresh_from_db()
-    assert proposal.status == "pending" and proposal.run.attempt_count == 2
+    # Retried inside the guarded call (agents/calls.py): one attempt of the run, two requests.
+    assert proposal.status == "pending" and proposal.run.attempt_count == 1
+    assert len(model_at.requests) == 2
 
 
 def test_a_double_submit_starts_one_run(world, model_at):

@@ -83,10 +83,16 @@
   }
 
   function sectionOf(node) {
+    // A heading's own words, without controls added to it (e.g. regen.js's "Rewrite…" button).
+    function headingText(h) {
+      var copy = h.cloneNode(true);
+      copy.querySelectorAll("button, .rewrite-here").forEach(function (b) { b.remove(); });
+      return copy.textContent.trim();
+    }
     var el = node.nodeType === 1 ? node : node.parentElement, heading = "";
     var blocks = reading.querySelectorAll("h1, h2, h3, h4, h5, h6");
     blocks.forEach(function (h) {
-      if (h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING || h.contains(el)) heading = h.textContent.trim();
+      if (h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING || h.contains(el)) heading = headingText(h);
     });
     return heading;
   }

@@ -178,14 +178,19 @@ def ensure_dimension_index(dimensions: int) -> bool:
                        [index_name(n)])
         if cursor.fetchone() is None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('agents.chunk_index'), %s)", [n])
+            # CREATE INDEX refuses a table with deferred foreign-key checks still pending from rows
+            # written earlier in this transaction: run those checks now, then defer again.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             # n is an int, so formatting it into the DDL is safe (DDL takes no parameters).
             cursor.execute(
                 f"CREATE INDEX IF NOT EXISTS {index_name(n)} ON agents_knowledgechunk "
                 f"USING hnsw ((embedding::vector({n})) vector_cosine_ops) WITH (m = 16, ef_construction = 64) "
                 f"WHERE dimensions = {n}"
             )
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             log.info("created the HNSW index for %s-dimensional knowledge chunks", n)
-    _indexed_dims.add(n)
+    # Remembered once committed: a rolled-back transaction takes its new index with it.
+    transaction.on_commit(lambda: _indexed_dims.add(n))
     return True
 
 
@@ -310,8 +315,8 @@ def retrieve(*, brand: Any, query: str, k: int, document_ids: list[int] | None =
     return retrieve_by_vector(brand=brand, vector=vector, k=k, document_ids=document_ids)
 
 
-def retrieve_by_vector(*, brand: Any, vector: list[float], k: int,
-                       document_ids: list[int] | None = None) -> list[dict[str, Any]]:
+def retrieval_queryset(*, brand: Any, vector: list[float], k: int, document_ids: list[int] | None = None) -> QuerySet:
+    """The top-k query (values rows with `distance`), before the scan settings are applied."""
     dims = len(vector)
     now = timezone.now()
     # Few documents are unusable (expired, other embedder); excluding their ids keeps every condition
@@ -328,16 +333,27 @@ def retrieve_by_vector(*, brand: Any, vector: list[float], k: int,
         chunks = chunks.filter(document_id__in=document_ids)
     # The cast matches the partial HNSW index of this dimension.
     distance = CosineDistance(Cast("embedding", VectorField(dimensions=dims)), vector)
-    query = chunks.annotate(distance=distance).order_by("distance").values(
+    return chunks.annotate(distance=distance).order_by("distance").values(
         "pk", "document_id", "document__title", "text", "flagged", "distance"
     )[:k]
+
+
+def scan_settings(k: int) -> None:
+    """pgvector iterative index scans for this transaction (SET LOCAL): a filtered query keeps
+    scanning the HNSW graph until k rows pass the filter, up to max_scan_tuples."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+            "set_config('hnsw.ef_search', %s, true), set_config('hnsw.max_scan_tuples', %s, true)",
+            [str(max(settings.AIOS_RETRIEVE_EF_SEARCH, k)), str(settings.AIOS_RETRIEVE_MAX_SCAN_TUPLES)],
+        )
+
+
+def retrieve_by_vector(*, brand: Any, vector: list[float], k: int,
+                       document_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    query = retrieval_queryset(brand=brand, vector=vector, k=k, document_ids=document_ids)
     with transaction.atomic():  # SET LOCAL lasts until the end of this transaction only
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.ef_search', %s, true), set_config('hnsw.max_scan_tuples', %s, true)",
-                [str(max(settings.AIOS_RETRIEVE_EF_SEARCH, k)), str(settings.AIOS_RETRIEVE_MAX_SCAN_TUPLES)],
-            )
+        scan_settings(k)
         rows = list(query)
     rows.sort(key=lambda r: r["distance"])  # relaxed order: nearly sorted, so sort the k rows exactly
     return [

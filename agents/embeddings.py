@@ -18,6 +18,7 @@ from django.conf import settings
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
 LOCAL_DIM = 384
+REMOTE_BATCH = 256
 
 _lock = threading.Lock()
 
@@ -71,13 +72,18 @@ def embed(texts: list[str]) -> list[list[float]]:
     client = openai.OpenAI(base_url=settings.AIOS_EMBEDDINGS, api_key=settings.AIOS_LLM_API_KEY, max_retries=2,
                            timeout=settings.AIOS_LLM_TIMEOUT)
     extra = {"dimensions": settings.AIOS_EMBEDDINGS_DIM} if settings.AIOS_EMBEDDINGS_DIM else {}
-    try:
-        response = client.embeddings.create(
-            model=settings.AIOS_EMBEDDINGS_MODEL, input=texts, encoding_format="float", **extra
-        )
-    except openai.OpenAIError as exc:
-        raise EmbeddingError(f"The embeddings endpoint failed: {exc}") from exc
-    vectors = [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), REMOTE_BATCH):  # endpoints cap the inputs of one request
+        batch = texts[start:start + REMOTE_BATCH]
+        try:
+            response = client.embeddings.create(
+                model=settings.AIOS_EMBEDDINGS_MODEL, input=batch, encoding_format="float", **extra
+            )
+        except openai.OpenAIError as exc:
+            raise EmbeddingError(f"The embeddings endpoint failed: {exc}") from exc
+        if len(response.data) != len(batch):
+            raise EmbeddingError("The embeddings endpoint answered the wrong number of vectors.")
+        vectors += [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
     if len(vectors) != len(texts) or len({len(v) for v in vectors}) != 1:
         raise EmbeddingError("The embeddings endpoint answered vectors of mixed sizes or the wrong count.")
     if settings.AIOS_EMBEDDINGS_DIM and len(vectors[0]) != settings.AIOS_EMBEDDINGS_DIM:

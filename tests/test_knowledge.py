@@ -311,3 +311,17 @@ def test_a_brand_that_is_a_small_fraction_of_the_index_still_gets_k_correct_rows
     true_top = {f"Ours {i}" for i in np.argsort(-exact)[:k]}
     recall = len(true_top & {r["text"] for r in results}) / k
     assert recall >= 0.9
+
+
+def test_an_endpoint_is_asked_in_batches_and_its_answers_are_checked(settings, llm, monkeypatch):
+    from agents import embeddings
+
+    settings.AIOS_EMBEDDINGS = llm.base_url
+    settings.AIOS_EMBEDDINGS_DIM = 32
+    monkeypatch.setattr(embeddings, "REMOTE_BATCH", 2)
+    vectors = embeddings.embed([f"text {i}" for i in range(5)])
+    assert len(vectors) == 5 and {len(v) for v in vectors} == {32}
+    assert vectors[4] == embeddings.embed(["text 4"])[0]  # order kept across batches
+    settings.AIOS_EMBEDDINGS_DIM = 500  # more than the endpoint has: it answers 384 and we say so
+    with pytest.raises(embeddings.EmbeddingError, match="answered 384 dimensions"):
+        embeddings.embed(["x"])

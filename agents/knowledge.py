@@ -386,6 +386,8 @@ def freshness(document: KnowledgeDocument, *, now: datetime | None = None) -> Fr
     if days == 0:
         hours = max(1, int(seconds // 3600))
         return Freshness("expiring", f"expires in {hours} hour{'s' if hours != 1 else ''}")
+    if days > 60:
+        return Freshness("fresh", f"expires {timezone.localtime(document.expires_at):%Y-%m-%d}")
     return Freshness("expiring" if days < 7 else "fresh", f"expires in {days} day{'s' if days != 1 else ''}")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import PurePath
 from typing import Any
@@ -387,7 +387,8 @@ def freshness(document: KnowledgeDocument, *, now: datetime | None = None) -> Fr
         hours = max(1, int(seconds // 3600))
         return Freshness("expiring", f"expires in {hours} hour{'s' if hours != 1 else ''}")
     if days > 60:
-        return Freshness("fresh", f"expires {timezone.localtime(document.expires_at):%Y-%m-%d}")
+        last_day = timezone.localtime(document.expires_at - timedelta(microseconds=1))  # see forms.expires_at
+        return Freshness("fresh", f"used until {last_day:%Y-%m-%d}")
     return Freshness("expiring" if days < 7 else "fresh", f"expires in {days} day{'s' if days != 1 else ''}")
 
 

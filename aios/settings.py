@@ -178,6 +178,8 @@ AIOS_RETRIEVE_K = env.int("AIOS_RETRIEVE_K", default=4)
 AIOS_RETRIEVE_EF_SEARCH = env.int("AIOS_RETRIEVE_EF_SEARCH", default=100, validate=lambda v: 1 <= v <= 1000)
 AIOS_RETRIEVE_MAX_SCAN_TUPLES = env.int("AIOS_RETRIEVE_MAX_SCAN_TUPLES", default=50_000,
                                         validate=lambda v: v >= 1)
+# Iterative scans return rows in relaxed order: fetch k × this many, sort them exactly, keep k.
+AIOS_RETRIEVE_OVERFETCH = env.int("AIOS_RETRIEVE_OVERFETCH", default=2, validate=lambda v: 1 <= v <= 10)
 # Knowledge uploads: the largest file or pasted text accepted.
 AIOS_KNOWLEDGE_MAX_BYTES = env.int("AIOS_KNOWLEDGE_MAX_BYTES", default=2 * 1024 * 1024, validate=lambda v: v > 0)
 # Sentence provenance: a factual-looking sentence whose best source scores below this is flagged.

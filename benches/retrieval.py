@@ -10,8 +10,9 @@ point = its centre + Gaussian noise, cosine to its centre ≈ 0.7, as with sente
 topic). The table and the index are the app's (agents_knowledgechunk): an untyped `vector` column with
 `dimensions`, the partial HNSW index over `embedding::vector(384)` (m = 16, ef_construction = 64),
 the (brand, dimensions) btree, and the query agents.knowledge sends — cast, `dimensions = 384`,
-optionally `brand_id = …`, ORDER BY cosine distance LIMIT k, with iterative scans on
-(`hnsw.iterative_scan = relaxed_order`, `hnsw.max_scan_tuples` as in settings).
+optionally `brand_id = …`, ORDER BY cosine distance LIMIT k × overfetch, the rows sorted exactly and the
+best k kept, with iterative scans on (`hnsw.iterative_scan = relaxed_order`, `hnsw.max_scan_tuples` as
+in settings).
 
 For each size it reports the load (binary COPY) and index build time, then for each ef_search:
 recall@k against exact search (ground truth computed in numpy while generating, over all rows and
@@ -206,19 +207,20 @@ def build(conn, table: str, *, maintenance_work_mem: str, workers: int) -> dict:
 
 def sql(table: str, filtered: bool) -> str:
     brand = "AND brand_id = %s " if filtered else ""
-    return (f"SELECT id FROM {table} WHERE dimensions = 384 {brand}"
-            "ORDER BY embedding::vector(384) <=> %s::vector(384) LIMIT %s")
+    return (f"SELECT id, embedding::vector(384) <=> %s::vector(384) AS distance FROM {table} "
+            f"WHERE dimensions = 384 {brand}ORDER BY distance LIMIT %s")
 
 
 def run_queries(conn, table: str, queries: np.ndarray, truth: TopK, *, brand: int | None, k: int,
-                limit: int | None = None) -> dict:
+                limit: int | None = None, overfetch: int = 1) -> dict:
+    """As agents.knowledge.retrieve_by_vector: fetch k × overfetch rows, sort them by distance, keep k."""
     text = sql(table, brand is not None)
     times, recalls, short = [], [], 0
     n = len(queries) if limit is None else min(limit, len(queries))
     for i in range(n):
-        params = ([brand] if brand is not None else []) + [queries[i], k]
+        params = [queries[i]] + ([brand] if brand is not None else []) + [k * overfetch]
         started = time.perf_counter()
-        rows = conn.execute(text, params, prepare=True).fetchall()
+        rows = sorted(conn.execute(text, params, prepare=True).fetchall(), key=lambda r: r[1])[:k]
         times.append((time.perf_counter() - started) * 1000)
         got = {r[0] for r in rows}
         short += len(rows) < k
@@ -235,7 +237,7 @@ def run_queries(conn, table: str, queries: np.ndarray, truth: TopK, *, brand: in
 
 
 def plan_of(conn, table: str, query: np.ndarray, brand: int | None, k: int) -> str:
-    params = ([brand] if brand is not None else []) + [query, k]
+    params = [query] + ([brand] if brand is not None else []) + [k]
     lines = [r[0] for r in conn.execute("EXPLAIN " + sql(table, brand is not None), params).fetchall()]
     text = " ".join(lines)
     return "hnsw" if "_384_hnsw" in text else ("btree+sort" if "brand_dim" in text else "seqscan")
@@ -278,19 +280,20 @@ def bench_size(conn, size: int, args) -> dict:
     info["ef_search"] = {}
     for ef in args.ef:
         scan_settings(conn, ef, k)
-        row = {"all": run_queries(conn, table, queries, truth["all"], brand=None, k=k)}
-        row["all"]["plan"] = plan_of(conn, table, queries[0], None, k)
+        of = args.overfetch
+        row = {"all": run_queries(conn, table, queries, truth["all"], brand=None, k=k, overfetch=of)}
+        row["all"]["plan"] = plan_of(conn, table, queries[0], None, k * of)
         for label, (brand, _) in BRANDS.items():
-            r = run_queries(conn, table, queries, truth[label], brand=brand, k=k)
-            r["plan"] = plan_of(conn, table, queries[0], brand, k)
+            r = run_queries(conn, table, queries, truth[label], brand=brand, k=k, overfetch=of)
+            r["plan"] = plan_of(conn, table, queries[0], brand, k * of)
             row[f"brand_{label.rstrip('%')}pct"] = r
         # The same filtered queries with the HNSW index as the only path (the btree dropped in a
         # transaction that is rolled back), to show what iterative scans do on their own.
         conn.execute(f"DROP INDEX {table}_brand_dim")
         conn.execute("SET LOCAL enable_seqscan = off")
         for label, (brand, _) in BRANDS.items():
-            r = run_queries(conn, table, queries, truth[label], brand=brand, k=k)
-            r["plan"] = plan_of(conn, table, queries[0], brand, k)
+            r = run_queries(conn, table, queries, truth[label], brand=brand, k=k, overfetch=of)
+            r["plan"] = plan_of(conn, table, queries[0], brand, k * of)
             row[f"brand_{label.rstrip('%')}pct_hnsw_only"] = r
         conn.rollback()
         scan_settings(conn, ef, k)
@@ -313,8 +316,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated chunk counts")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--exact-queries", type=int, default=10, help="queries timed for the exact baseline")
-    parser.add_argument("--ef", default="40,100,200", help="hnsw.ef_search values")
+    parser.add_argument("--ef", default="40,100,200,400", help="hnsw.ef_search values")
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--overfetch", type=int, default=2,
+                        help="fetch k × this many rows and keep the best k (AIOS_RETRIEVE_OVERFETCH)")
     parser.add_argument("--maintenance-work-mem", default="6GB")
     parser.add_argument("--workers", type=int, default=2, help="max_parallel_maintenance_workers")
     parser.add_argument("--shared-buffers", default="4GB")
@@ -327,7 +332,8 @@ def main() -> None:
     from pgvector.psycopg import register_vector
 
     datadir = BASE_DIR / "var" / "bench-retrieval" / "pgdata"
-    log(f"retrieval benchmark: sizes {sizes}, {args.queries} queries, k={args.k}, ef_search {args.ef}, "
+    log(f"retrieval benchmark: sizes {sizes}, {args.queries} queries, k={args.k} (fetched ×{args.overfetch}, "
+        f"re-sorted), ef_search {args.ef}, "
         f"data in {datadir.relative_to(BASE_DIR)} (pid {os.getpid()})")
     server, uri = start_server(datadir, shared_buffers=args.shared_buffers)
     results: dict = {}
@@ -346,7 +352,8 @@ def main() -> None:
 
         devstack.stop_postgres(server)
 
-    summary = {"dimensions": DIM, "k": args.k, "queries": args.queries, "sizes": results}
+    summary = {"dimensions": DIM, "k": args.k, "overfetch": args.overfetch, "queries": args.queries,
+               "sizes": results}
     big = results.get("1000000")
     if big:
         best = None

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from agents import knowledge, triage
@@ -199,6 +200,19 @@ class TriageExampleAdmin(admin.ModelAdmin):
     list_filter = ["category", "tone"]
     search_fields = ["text"]
     fields = ["text", "tone", "category"]
+
+    def get_urls(self):
+        from django.urls import path
+
+        view = self.admin_site.admin_view(self.try_view)
+        return [path("try/", view, name="agents_triageexample_try"), *super().get_urls()]
+
+    def try_view(self, request):
+        """Classify a pasted text with the current examples (nothing is stored)."""
+        text = request.POST.get("text", "").strip()[:4000] if request.method == "POST" else ""
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Try the classifier",
+                   "text": text, "result": triage.triage_predict(text) if text else None, "k": triage.K}
+        return TemplateResponse(request, "admin/agents/triageexample/try.html", context)
 
     @admin.display(description="text")
     def short_text(self, obj) -> str:

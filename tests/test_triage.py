@@ -87,3 +87,12 @@ def test_the_admin_saves_examples_with_embeddings_and_audits_them(admin_client, 
                                  {"name": "legal", "risk": "medium"})
     assert response.status_code == 302
     assert AuditEvent.objects.get(action="agents.triage_category.change").data["old"]["risk"] == "high"
+
+
+def test_the_admin_tries_the_classifier_without_storing_anything(admin_client, labelled):
+    url = reverse("admin:agents_triageexample_try")
+    assert "Try the classifier" in admin_client.get(reverse("admin:agents_triageexample_changelist")).content.decode()
+    count = TriageExample.objects.count()
+    page = admin_client.post(url, {"text": "This tea prevents diabetes and cures the flu"}).content.decode()
+    assert "health claims" in page and "high" in page
+    assert TriageExample.objects.count() == count

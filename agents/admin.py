@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from agents import knowledge, triage
 from agents import models as m
-from governance.permissions import knowledge_policy
 from aios.admin_history import ReadOnlyHistoryAdmin
+from governance.permissions import knowledge_policy
 
 
 @admin.register(m.ModelVersion)

@@ -161,7 +161,8 @@ def load(conn, table: str, size: int, queries_n: int, k: int) -> tuple[dict, np.
     )
     started = time.perf_counter()
     header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-    with conn.cursor() as cur, cur.copy(f"COPY {table} (id, brand_id, dimensions, embedding) FROM STDIN (FORMAT BINARY)") as copy:
+    statement = f"COPY {table} (id, brand_id, dimensions, embedding) FROM STDIN (FORMAT BINARY)"
+    with conn.cursor() as cur, cur.copy(statement) as copy:
         copy.write(header)
         for offset in range(0, size, BATCH):
             n = min(BATCH, size - offset)

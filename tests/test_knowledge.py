@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents import knowledge
 from agents.embeddings import embedder_name
-from agents.knowledge import document_ingest, retrieve, retrieval_queryset, retrieve_by_vector
+from agents.knowledge import document_ingest, retrieval_queryset, retrieve, retrieve_by_vector
 from agents.models import KnowledgeChunk, KnowledgeDocument
 from governance.models import AuditEvent
 from tests.factories import BrandFactory, group_with
@@ -297,7 +297,8 @@ def test_a_brand_that_is_a_small_fraction_of_the_index_still_gets_k_correct_rows
     queryset = retrieval_queryset(brand=kb_world.brand, vector=query.tolist(), k=k)
     assert "chunk_embedding_384_hnsw" in queryset.explain()
     with connection.cursor() as cursor:  # what happens without iterative scans: the filter starves the scan
-        cursor.execute("SELECT set_config('hnsw.iterative_scan', 'off', true), set_config('hnsw.ef_search', '40', true)")
+        cursor.execute("SELECT set_config('hnsw.iterative_scan', 'off', true), "
+                       "set_config('hnsw.ef_search', '40', true)")
     assert len(list(retrieval_queryset(brand=kb_world.brand, vector=query.tolist(), k=k))) < k
 
     results = retrieve_by_vector(brand=kb_world.brand, vector=query.tolist(), k=k)

@@ -23,11 +23,11 @@ the links are still stored, every one without a chunk.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 
 from agents.embeddings import EmbeddingError, embed
@@ -145,18 +145,12 @@ def _figures(text: str) -> set[str]:
     return {f.replace(",", "") for f in _FIGURE.findall(text)}
 
 
-def _cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na = math.sqrt(sum(x * x for x in a)) or 1.0
-    nb = math.sqrt(sum(y * y for y in b)) or 1.0
-    return dot / (na * nb)
-
-
 def _snippet(text: str, sentence: str) -> str:
     """The part of the chunk that matches best (the chunk's sentence most like this one, by shared
     words), cut to SNIPPET_CHARS."""
     words = {w.lower() for w in _WORD.findall(sentence)}
-    parts = [text[s:e].strip() for s, e in _split_line(" ".join(text.split()))] or [text]
+    text = " ".join(text.split())
+    parts = [text[s:e].strip() for s, e in _split_line(text)] or [text]
     best = max(parts, key=lambda p: len(words & {w.lower() for w in _WORD.findall(p)}))
     return best if len(best) <= SNIPPET_CHARS else best[: SNIPPET_CHARS - 1].rstrip() + "…"
 
@@ -179,8 +173,9 @@ def ground(content: str, sources: list[dict[str, Any]], *, threshold: float | No
     if not sources:
         return Grounding(
             [{"section": s.section, "start": s.start, "end": s.end, "chunk_id": None, "document_id": None,
-              "title": "", "score": None, "supported": not s.reasons, "matched": False, "factual": bool(s.reasons),
-              "snippet": ""}
+              # Nothing to check against: "supported" is unknown (None), and nothing is marked.
+              "title": "", "score": None, "supported": None if s.reasons else True, "matched": False,
+              "factual": bool(s.reasons), "snippet": ""}
              for s in sentences],
             [],
         )
@@ -199,18 +194,18 @@ def ground(content: str, sources: list[dict[str, Any]], *, threshold: float | No
             category="unsupported_claim", severity=INFO,
             message=f"The sentences of this draft could not be checked against its sources: {exc}",
         )])
-    sentence_vectors, passage_vectors = vectors[: len(sentences)], vectors[len(sentences):]
+    matrix = np.asarray(vectors, dtype=np.float64)
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    similarity = matrix[: len(sentences)] @ matrix[len(sentences):].T  # sentences × passages, cosine
+    owner = np.array([i for i, _ in passages])
+    # Each source's score for each sentence: the best of its passages.
+    per_source = np.stack([similarity[:, owner == i].max(axis=1) for i in range(len(sources))], axis=1)
 
     known_figures = set().union(*(_figures(s["text"]) for s in sources))
     links, findings = [], []
-    for sentence, vector in zip(sentences, sentence_vectors, strict=True):
-        best: dict[int, float] = {}
-        for (i, _), pv in zip(passages, passage_vectors, strict=True):
-            score = _cosine(vector, pv)
-            if score > best.get(i, -2.0):
-                best[i] = score
-        index = max(best, key=best.get)
-        source, score = sources[index], best[index]
+    for row, sentence in enumerate(sentences):
+        index = int(per_source[row].argmax())
+        source, score = sources[index], float(per_source[row, index])
         missing = _figures(sentence.text) - known_figures
         supported = score >= threshold and not missing
         links.append({

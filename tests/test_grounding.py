@@ -80,8 +80,12 @@ def test_an_unrelated_claim_below_the_threshold_is_flagged_and_the_threshold_is_
 
 
 def test_without_retrieved_sources_nothing_is_flagged():
-    result = ground("## A\n\nIt costs $5.", [])
+    content = "## A\n\nIt costs $5."
+    result = ground(content, [])
     assert result.findings == [] and result.sentences[0]["chunk_id"] is None
+    assert result.sentences[0]["supported"] is None  # unknown, not unsupported
+    html = str(render_markdown_with_findings(content, [], sentences=result.sentences))
+    assert 'class="sent"' in html and "unsupported" not in html and "No source was retrieved" in html
 
 
 def test_the_reading_view_escapes_source_text_and_model_output():

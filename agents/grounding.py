@@ -122,8 +122,9 @@ def split_sentences(content: str) -> list[Sentence]:
     return sentences
 
 
-def factual_reasons(text: str) -> list[str]:
-    """Why a sentence looks like a factual claim (empty: it does not). See the module docstring."""
+def factual_reasons(text: str, *, known_names: set[str] = frozenset()) -> list[str]:
+    """Why a sentence looks like a factual claim (empty: it does not). See the module docstring.
+    `known_names` (lower case words, e.g. the brand's own name) do not count as proper names."""
     reasons = []
     if _FIGURE.search(text):
         reasons.append("figure")
@@ -133,7 +134,7 @@ def factual_reasons(text: str) -> list[str]:
         reasons.append("date")
     if _CLAIM.search(text):
         reasons.append("superlative or absolute claim")
-    words = _WORD.findall(text)
+    words = [w for w in _WORD.findall(text) if w.lower() not in known_names]
     if any(w[0].isupper() and w != "I" and not w.isupper() for w in words[1:]) or any(
         len(w) > 1 and w.isupper() for w in words[1:]
     ):
@@ -161,12 +162,15 @@ class Grounding:
     findings: list[FindingData]
 
 
-def ground(content: str, sources: list[dict[str, Any]], *, threshold: float | None = None) -> Grounding:
-    """Link each sentence of `content` to its best supporting source chunk; flag unsupported claims."""
+def ground(content: str, sources: list[dict[str, Any]], *, threshold: float | None = None,
+           known_names: list[str] | None = None) -> Grounding:
+    """Link each sentence of `content` to its best supporting source chunk; flag unsupported claims.
+    `known_names` (e.g. the brand's name) alone do not make a sentence look factual."""
     threshold = settings.AIOS_GROUNDING_THRESHOLD if threshold is None else threshold
+    names = {w.lower() for name in known_names or [] for w in _WORD.findall(name)}
     sentences = split_sentences(content)
     for s in sentences:
-        s.reasons = factual_reasons(s.text)
+        s.reasons = factual_reasons(s.text, known_names=names)
     sources = [s for s in sources if s.get("text")]
     if not sentences:
         return Grounding([], [])
@@ -189,7 +193,7 @@ def ground(content: str, sources: list[dict[str, Any]], *, threshold: float | No
         vectors = embed([s.text for s in sentences] + [p for _, p in passages])
     except EmbeddingError as exc:  # the draft is still usable; the editor is told what was not checked
         log.warning("grounding skipped: %s", exc)
-        unlinked = ground(content, [], threshold=threshold).sentences
+        unlinked = ground(content, [], threshold=threshold, known_names=known_names).sentences
         return Grounding(unlinked, [FindingData(
             category="unsupported_claim", severity=INFO,
             message=f"The sentences of this draft could not be checked against its sources: {exc}",

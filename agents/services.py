@@ -265,7 +265,8 @@ def _step_check(run: AgentRun) -> None:
     writer = _previous_output(draft, Kind.WRITE)
     sections = list(writer.sections.all())
     content = "\n\n".join(f"## {s.heading}\n\n{s.text}" for s in sections)
-    grounding = ground(content, writer.sources)  # sentence → best supporting chunk (agents/grounding.py)
+    # Sentence → best supporting chunk (agents/grounding.py); the brand's own name is not a claim.
+    grounding = ground(content, writer.sources, known_names=[draft.brand.name])
     version = rule_set_version_for(draft.brand)
     findings = evaluate(content, channel=draft.brief.channel, version=version) + grounding.findings + [
         FindingData(

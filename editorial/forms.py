@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import Q
+from django.utils import timezone
 
 from agents.models import KnowledgeDocument, PromptTemplate
 from editorial.services import MAX_CONTENT_CHARS
@@ -30,7 +32,11 @@ class BriefForm(forms.Form):
         super().__init__(*args, **kwargs)
         brands = brands_for_user(user)
         self.fields["brand"].queryset = brands
-        self.fields["sources"].queryset = KnowledgeDocument.objects.filter(brand__in=brands).select_related("brand")
+        self.fields["sources"].queryset = (
+            KnowledgeDocument.objects.filter(brand__in=brands)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))  # expired ones are never used
+            .select_related("brand")
+        )
         self.fields["sources"].label_from_instance = lambda d: f"{d.title} ({d.brand})"
 
     def clean(self) -> dict[str, Any]:

@@ -53,19 +53,100 @@ def _mark_open(finding: Any, index: int) -> str:
     )
 
 
-def render_markdown_with_findings(text: str, findings: Iterable[Any]) -> SafeString:
-    """Rendered Markdown with each finding's exact span highlighted in place."""
+def render_markdown_with_findings(
+    text: str, findings: Iterable[Any], sentences: list[dict[str, Any]] | None = None
+) -> SafeString:
+    """Rendered Markdown with each finding's exact span highlighted in place and, when the revision's
+    provenance links its sentences to sources (agents/grounding.py), each sentence focusable with its
+    source (title, snippet, score) as a tooltip; unsupported ones are marked."""
     findings = list(findings)
     spans = _inline_spans(text, findings)
-    out, pos = [], 0
+    sents = _sentence_spans(text, sentences or [], spans)
+    # (position, order, marker): at one position, closes come before opens, and a sentence wraps the
+    # findings inside it (opens first, closes last).
+    events: list[tuple[int, int, str]] = []
     for start, end, i, _ in spans:
-        out += [text[pos:start], _OPEN, chr(_INDEX_BASE + i), text[start:end], _CLOSE]
-        pos = end
+        events += [(start, 3, _OPEN + chr(_INDEX_BASE + i)), (end, 1, _CLOSE)]
+    for start, end, j, _ in sents:
+        events += [(start, 2, _SOPEN + chr(_SENT_BASE + j)), (end, 0, _SCLOSE + chr(_SENT_BASE + j))]
+    events.sort(key=lambda e: (e[0], e[1]))
+    out, pos = [], 0
+    for at, _, marker in events:
+        out += [text[pos:at], marker]
+        pos = at
     out.append(text[pos:])
     html = str(render_markdown("".join(out)))
     for _, _, i, finding in spans:
         html = html.replace(_OPEN + chr(_INDEX_BASE + i), _mark_open(finding, i), 1)
-    return mark_safe(html.replace(_CLOSE, "</mark>"))  # noqa: S308 - only our own tags were added
+    html = html.replace(_CLOSE, "</mark>")
+    if not sents:
+        return mark_safe(html)  # noqa: S308 - only our own tags were added
+    for _, _, j, link in sents:
+        html = html.replace(_SOPEN + chr(_SENT_BASE + j), _sentence_open(link, j), 1)
+        html = html.replace(_SCLOSE + chr(_SENT_BASE + j), _sentence_close(link, j), 1)
+    # Markdown emphasis that crosses a sentence boundary would leave our spans badly nested: parse and
+    # serialise once more (html5ever repairs nesting), with only the tags and attributes we produce.
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS | {"mark", "span"},
+        attributes={
+            "a": {"href", "title"},
+            "mark": {"class", "data-finding", "title"},
+            "span": {"class", "tabindex", "aria-describedby", "data-sentence", "role", "id"},
+        },
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return mark_safe(clean)  # noqa: S308 - sanitised by nh3 just above
+
+
+# Sentence spans use their own private-use markers (their indexes above the findings').
+_SOPEN, _SCLOSE, _SENT_BASE = "\ue002", "\ue003", 0xEA00
+_MAX_SENTENCE_MARKS = 0xF8FF - _SENT_BASE
+
+
+def _sentence_spans(
+    text: str, sentences: list[dict[str, Any]], findings: list[tuple[int, int, int, Any]]
+) -> list[tuple[int, int, int, dict[str, Any]]]:
+    """Valid single-line sentence spans that do not cut through a finding's span."""
+    out, last_end = [], -1
+    for j, link in enumerate(sentences[:_MAX_SENTENCE_MARKS]):
+        if not isinstance(link, dict):
+            continue
+        start, end = link.get("start"), link.get("end")
+        if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(text):
+            continue
+        if start < last_end or "\n" in text[start:end]:
+            continue
+        if any(fs < end and fe > start and not (start <= fs and fe <= end) for fs, fe, _, _ in findings):
+            continue  # the finding's mark wins
+        out.append((start, end, j, link))
+        last_end = end
+    return out
+
+
+def _sentence_tip(link: dict[str, Any]) -> str:
+    score = link.get("score")
+    shown = f"{score:.2f}" if isinstance(score, int | float) else "–"
+    title = str(link.get("title") or "")
+    snippet = str(link.get("snippet") or "")
+    if not link.get("chunk_id"):
+        return "No source was retrieved for this draft."
+    if not link.get("supported", True):
+        return f"Unsupported: no source backs this claim. Closest: {title} (score {shown}) — “{snippet}”"
+    if link.get("matched") is False:
+        return f"No close source. Nearest: {title} (score {shown}) — “{snippet}”"
+    return f"Source: {title} (score {shown}) — “{snippet}”"
+
+
+def _sentence_open(link: dict[str, Any], j: int) -> str:
+    unsupported = " unsupported" if link.get("supported") is False else ""
+    return (f'<span class="sent{unsupported}" tabindex="0" data-sentence="{j}" '
+            f'aria-describedby="src-tip-{j}">')
+
+
+def _sentence_close(link: dict[str, Any], j: int) -> str:
+    return f'<span class="src-tip" role="tooltip" id="src-tip-{j}">{escape(_sentence_tip(link))}</span></span>'
 
 
 def highlight_findings(text: str, findings: Iterable[Any]) -> SafeString:

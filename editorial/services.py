@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from agents.models import KnowledgeDocument, PromptTemplate
 from agents.services import model_version_for_brief, pipeline_start
+from agents.triage import brief_triage, triage_risk_audit
 from editorial.models import Brief, Draft, Revision
 from editorial.realtime import push_draft_event, push_queue_event
 from governance.audit import audit_log
@@ -54,9 +55,11 @@ def brief_create(
         raise ValidationError(f"The review workflow “{workflow.name}” can never complete: " + " ".join(problems))
     if any(doc.brand_id != brand.pk for doc in sources):
         raise ValidationError({"sources": "Source documents must belong to the brief's brand."})
+    # Triage (agents/triage.py) may raise the risk to its predicted category's, never lower it.
+    triage, triaged_risk = brief_triage(title=title, goal=goal, audience=audience, risk=risk)
     brief = Brief.objects.create(
-        brand=brand, title=title, goal=goal, audience=audience, channel=channel, tone=tone, risk=risk,
-        template=template, requested_by=user,
+        brand=brand, title=title, goal=goal, audience=audience, channel=channel, tone=tone, risk=triaged_risk,
+        template=template, requested_by=user, triage=triage,
     )
     brief.sources.set(sources)
     draft = Draft.objects.create(
@@ -67,7 +70,9 @@ def brief_create(
         model_version=model_version_for_brief(brief.pk),
         prompt_version=template.active_version,
     )
-    audit_log(action="editorial.brief.create", obj=brief, user=user, data={"draft": draft.pk, "risk": risk})
+    audit_log(action="editorial.brief.create", obj=brief, user=user, data={"draft": draft.pk, "risk": brief.risk})
+    if brief.risk != risk:
+        triage_risk_audit(brief=brief, requested=risk, triage=triage)
     pipeline_start(draft=draft)
     return draft
 

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from agents.grounding import grounding_summary
 from agents.models import AgentRun
 from agents.services import pipeline_retry
 from editorial import selectors, services
@@ -95,7 +96,10 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
         "brief": draft.brief,
         "revisions": revisions,
         "current": current,
-        "current_html": render_markdown_with_findings(current.content, findings) if current else "",
+        "current_html": render_markdown_with_findings(
+            current.content, findings, sentences=(current.provenance or {}).get("sentences")
+        ) if current else "",
+        "grounding": grounding_summary(current.provenance if current else None),
         "findings": findings,
         "blocking": blocking,
         "can_override": request.user.has_perm("governance.override_finding"),

@@ -82,8 +82,26 @@ class GatePolicy:
         return user.groups.filter(pk=gate.group_id).exists()
 
 
+class KnowledgePolicy:
+    """Who may see or change a brand's knowledge base: brand members; changing it (upload, expire,
+    delete) also takes the model permission `agents.add_knowledgedocument`."""
+
+    ACTIONS: dict[str, str | None] = {"view": None, "manage": "agents.add_knowledgedocument"}
+
+    def user_has_permission_for_brand(self, user: Any, action: str, brand: Brand) -> bool:
+        if action not in self.ACTIONS:
+            raise ValueError(f"unknown knowledge action {action!r}")
+        if not user or not user.is_authenticated or not user.is_active:
+            return False
+        perm = self.ACTIONS[action]
+        if perm and not user.has_perm(perm):
+            return False
+        return user.is_superuser or user.has_perm(MEMBERSHIP, brand)
+
+
 draft_policy = DraftPolicy()
 gate_policy = GatePolicy()
+knowledge_policy = KnowledgePolicy()
 
 
 def error_text(exc: ValidationError | PermissionDenied) -> str:

@@ -18,7 +18,8 @@ from governance.permissions import brand_member_add
 
 ROLES = {
     "requesters": ["editorial.add_brief"],
-    "editors": ["editorial.add_brief", "editorial.add_revision", "governance.add_delivery"],
+    "editors": ["editorial.add_brief", "editorial.add_revision", "governance.add_delivery",
+                "agents.add_knowledgedocument"],
     "brand reviewers": [],
     "legal reviewers": ["governance.override_finding"],
 }

@@ -182,3 +182,24 @@ def world(db):
     from tests.factories import build_world
 
     return build_world()
+
+
+@pytest.fixture
+def model_at(settings, llm):
+    """The settings model version (the test world's) pointed at the streaming test server."""
+    settings.AIOS_LLM_BASE_URL = llm.base_url
+    settings.AIOS_LLM_MODEL = "test-model"
+    settings.AIOS_LLM_MODE = "completion"
+    return llm
+
+
+@pytest.fixture
+def as_user(client, world):
+    """`as_user("editor")`: the test client signed in as that member of the world (signing out first)."""
+    from tests.factories import PASSWORD
+
+    def login(name: str):
+        client.logout()
+        assert client.login(username=world.user(name).username, password=PASSWORD)
+        return client
+    return login

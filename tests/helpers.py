@@ -23,3 +23,17 @@ def draft_in_review(world: World, *, risk: str = "low", content: str = "## Part 
     Draft.objects.filter(pk=draft.pk).update(status=Draft.Status.IN_REVIEW)
     draft.refresh_from_db()
     return draft
+
+
+def drive(draft: Draft, *, max_steps: int = 20) -> None:
+    """Do what the worker does: execute the draft's queued runs in order (retrying transient failures)."""
+    from agents.services import TransientRunError, run_execute
+
+    for _ in range(max_steps):
+        run = AgentRun.objects.filter(draft=draft, status=AgentRun.Status.QUEUED).order_by("id").first()
+        if run is None:
+            return
+        try:
+            run_execute(run_id=run.pk)
+        except TransientRunError:
+            continue

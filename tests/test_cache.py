@@ -5,30 +5,10 @@ import pytest
 
 from agents import cache
 from agents.models import AgentRun, ModelVersion, PromptCacheEntry, SpendDay
-from agents.services import TransientRunError, run_execute
 from editorial.models import Draft
-from tests.helpers import file_brief
+from tests.helpers import drive, file_brief
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def model_at(settings, llm):
-    settings.AIOS_LLM_BASE_URL = llm.base_url
-    settings.AIOS_LLM_MODEL = "test-model"
-    settings.AIOS_LLM_MODE = "completion"
-    return llm
-
-
-def drive(draft: Draft, *, max_steps: int = 20) -> None:
-    for _ in range(max_steps):
-        run = AgentRun.objects.filter(draft=draft, status=AgentRun.Status.QUEUED).order_by("id").first()
-        if run is None:
-            return
-        try:
-            run_execute(run_id=run.pk)
-        except TransientRunError:
-            continue
 
 
 def test_the_same_deterministic_prompt_is_answered_from_the_cache_for_free(world, model_at, monkeypatch):

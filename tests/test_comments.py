@@ -14,7 +14,6 @@ from editorial.comments import comment_reply, thread_create, thread_reopen, thre
 from editorial.models import Comment, CommentThread, Draft
 from editorial.services import draft_edit
 from governance.models import AuditEvent
-from tests.factories import PASSWORD
 from tests.helpers import draft_in_review
 
 TEXT = "## Intro\n\nOur autumn roast is back.\n\n## Taste\n\nNotes of cherry and cocoa. Cherry again."
@@ -24,15 +23,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture
 def draft(world) -> Draft:
     return draft_in_review(world, content=TEXT)
-
-
-@pytest.fixture
-def as_user(client, world):
-    def login(name: str):
-        client.logout()
-        assert client.login(username=world.user(name).username, password=PASSWORD)
-        return client
-    return login
 
 
 def quote(draft: Draft, text: str, occurrence: int = 0) -> dict:

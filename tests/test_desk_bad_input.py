@@ -19,15 +19,6 @@ TEXT = "## Part 1\n\nOur autumn roast is back."
 
 
 @pytest.fixture
-def as_user(client, world):
-    def login(name: str):
-        client.logout()
-        assert client.login(username=world.user(name).username, password=PASSWORD)
-        return client
-    return login
-
-
-@pytest.fixture
 def draft(world) -> Draft:
     return draft_in_review(world, content=TEXT)
 

@@ -14,20 +14,11 @@ from editorial.models import Draft, Revision
 from editorial.services import draft_edit, revision_restore
 from governance.models import AuditEvent
 from governance.services import signoff_record
-from tests.factories import PASSWORD
 from tests.helpers import draft_in_review
 
 R1 = "## Intro\n\nOur autumn roast is back.\n\n## Taste\n\nNotes of cherry and cocoa.\n\n## Price\n\nTwelve euros."
 R2 = "## Intro\n\nOur autumn roast is finally back.\n\n## Taste\n\nNotes of cherry and cocoa.\n\n## Price\n\nTwelve euros."
 R3 = "## Intro\n\nOur autumn roast is finally back.\n\n## Taste\n\nNotes of plum.\n\n## Where\n\nIn every shop."
-
-
-@pytest.fixture
-def as_user(client, world):
-    def login(name: str):
-        assert client.login(username=world.user(name).username, password=PASSWORD)
-        return client
-    return login
 
 
 def three_revisions(world) -> tuple[Draft, list[Revision]]:

@@ -173,14 +173,6 @@ def test_a_rolled_back_action_leaves_no_notification_and_sends_nothing(world):
 
 # --- the inbox and settings pages ------------------------------------------------------------------
 
-@pytest.fixture
-def as_user(client, world):
-    def login(name: str):
-        client.logout()
-        assert client.login(username=world.user(name).username, password=PASSWORD)
-        return client
-    return login
-
 
 def some_notifications(world) -> tuple[Draft, list[Notification]]:
     draft = draft_in_review(world)

@@ -9,23 +9,13 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from agents.models import AgentRun, PromptTemplateVersion
+from agents.models import PromptTemplateVersion
 from agents.outline import OutlineInvalid, OutlineRow, outline_approve, outline_of
-from agents.services import TransientRunError, run_execute
 from editorial import selectors
 from editorial.models import Draft
 from governance.models import AuditEvent
 from governance.permissions import brand_member_add
-from tests.factories import PASSWORD
-from tests.helpers import file_brief
-
-
-@pytest.fixture
-def model_at(settings, llm):
-    settings.AIOS_LLM_BASE_URL = llm.base_url
-    settings.AIOS_LLM_MODEL = "test-model"
-    settings.AIOS_LLM_MODE = "completion"
-    return llm
+from tests.helpers import drive, file_brief
 
 
 def with_checkpoint(world) -> PromptTemplateVersion:
@@ -43,26 +33,6 @@ def with_checkpoint(world) -> PromptTemplateVersion:
 def checkpoint_world(world):
     with_checkpoint(world)
     return world
-
-
-@pytest.fixture
-def as_user(client, world):
-    def login(name: str):
-        client.logout()
-        assert client.login(username=world.user(name).username, password=PASSWORD)
-        return client
-    return login
-
-
-def drive(draft: Draft, *, max_steps: int = 20) -> None:
-    for _ in range(max_steps):
-        run = AgentRun.objects.filter(draft=draft, status=AgentRun.Status.QUEUED).order_by("id").first()
-        if run is None:
-            return
-        try:
-            run_execute(run_id=run.pk)
-        except TransientRunError:
-            continue
 
 
 def paused(world) -> Draft:

@@ -2,33 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from agents.models import AgentRun
-from agents.services import TransientRunError, document_ingest, pipeline_retry, run_execute
+from agents.services import document_ingest, pipeline_retry, run_execute
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent, Finding
-from tests.helpers import file_brief
+from tests.helpers import drive, file_brief
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def model_at(settings, llm):
-    settings.AIOS_LLM_BASE_URL = llm.base_url
-    settings.AIOS_LLM_MODEL = "test-model"
-    settings.AIOS_LLM_MODE = "completion"
-    return llm
-
-
-def drive(draft: Draft, *, max_steps: int = 20) -> None:
-    """Do what the worker does: execute queued runs in order (retrying transient failures)."""
-    for _ in range(max_steps):
-        run = AgentRun.objects.filter(draft=draft, status=AgentRun.Status.QUEUED).order_by("id").first()
-        if run is None:
-            return
-        try:
-            run_execute(run_id=run.pk)
-        except TransientRunError:
-            continue
 
 
 def test_the_pipeline_plans_retrieves_writes_and_checks_into_one_revision(world, model_at):

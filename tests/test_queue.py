@@ -54,14 +54,6 @@ def mine(world, who, **filters) -> list[int]:
     return sorted(drafts.values_list("pk", flat=True))
 
 
-@pytest.fixture
-def as_user(client, world):
-    def login(name: str):
-        assert client.login(username=world.user(name).username, password=PASSWORD)
-        return client
-    return login
-
-
 def row_ids(response) -> list[int]:
     return [int(pk) for pk in re.findall(r'<tr data-draft="(\d+)"', response.content.decode())]
 

@@ -28,7 +28,6 @@ from editorial.services import draft_edit
 from governance.gates import gate_states
 from governance.models import AuditEvent, Finding
 from governance.services import signoff_record
-from tests.factories import PASSWORD
 from tests.helpers import draft_in_review, file_brief
 
 TEXT = (
@@ -40,28 +39,11 @@ NEW_TASTE = "Baked plum, dark cocoa and a warm finish"
 
 
 @pytest.fixture
-def model_at(settings, llm):
-    settings.AIOS_LLM_BASE_URL = llm.base_url
-    settings.AIOS_LLM_MODEL = "test-model"
-    settings.AIOS_LLM_MODE = "completion"
-    return llm
-
-
-@pytest.fixture
 def events(monkeypatch):
     """Every event the rewrite pushes to the draft's watchers."""
     seen: list[dict] = []
     monkeypatch.setattr(regen, "push_draft_event", lambda draft_id, data, **kw: seen.append(data))
     return seen
-
-
-@pytest.fixture
-def as_user(client, world):
-    def login(name: str):
-        client.logout()
-        assert client.login(username=world.user(name).username, password=PASSWORD)
-        return client
-    return login
 
 
 def drive(draft: Draft, *, max_steps: int = 10) -> None:

@@ -23,14 +23,6 @@ from tests.helpers import file_brief
 Kind, Status = AgentRun.Kind, AgentRun.Status
 
 
-@pytest.fixture
-def model_at(settings, llm):
-    settings.AIOS_LLM_BASE_URL = llm.base_url
-    settings.AIOS_LLM_MODEL = "test-model"
-    settings.AIOS_LLM_MODE = "completion"
-    return llm
-
-
 def drive_pipeline(draft: Draft, *, max_steps: int = 20) -> None:
     """What the worker does for the draft's own steps (shadow runs are left to the test)."""
     for _ in range(max_steps):

@@ -5,16 +5,7 @@ from django.urls import reverse
 
 from editorial.models import Brief, Draft, Revision
 from governance.models import SignOff
-from tests.factories import PASSWORD
 from tests.helpers import draft_in_review
-
-
-@pytest.fixture
-def as_user(client, world):
-    def login(name: str):
-        assert client.login(username=world.user(name).username, password=PASSWORD)
-        return client
-    return login
 
 
 READ_ROUTES = ["editorial:draft", "editorial:draft-live", "editorial:draft-edit"]

@@ -349,6 +349,21 @@ def scan_settings(k: int) -> None:
         )
 
 
+def brand_is_small(*, brand: Any, dimensions: int) -> bool:
+    """Whether the brand has few enough chunks of this dimension to be searched exactly (bounded count)."""
+    limit = settings.AIOS_RETRIEVE_EXACT_BELOW
+    if limit <= 0:
+        return False
+    return KnowledgeChunk.objects.filter(brand=brand, dimensions=dimensions).values("pk")[: limit + 1].count() <= limit
+
+
+def exact_settings() -> None:
+    """For this transaction, no ordered index scan: the brand's rows come through its btree (a bitmap
+    scan) and every distance is computed, which for a small brand is both exact and faster."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('enable_indexscan', 'off', true)")
+
+
 def retrieve_by_vector(*, brand: Any, vector: list[float], k: int,
                        document_ids: list[int] | None = None) -> list[dict[str, Any]]:
     # Relaxed order means the scan hands rows over nearly, not exactly, by distance: a few more than k
@@ -356,7 +371,10 @@ def retrieve_by_vector(*, brand: Any, vector: list[float], k: int,
     fetch = k * settings.AIOS_RETRIEVE_OVERFETCH
     query = retrieval_queryset(brand=brand, vector=vector, k=fetch, document_ids=document_ids)
     with transaction.atomic():  # SET LOCAL lasts until the end of this transaction only
-        scan_settings(fetch)
+        if brand_is_small(brand=brand, dimensions=len(vector)):
+            exact_settings()
+        else:
+            scan_settings(fetch)
         rows = list(query)
     rows = sorted(rows, key=lambda r: r["distance"])[:k]
     return [

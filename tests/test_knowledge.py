@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -278,7 +279,8 @@ def _bulk_chunks(brand, n: int, vectors: np.ndarray, title: str) -> KnowledgeDoc
     return doc
 
 
-def test_a_brand_that_is_a_small_fraction_of_the_index_still_gets_k_correct_rows(kb_world):
+def test_a_brand_that_is_a_small_fraction_of_the_index_still_gets_k_correct_rows(kb_world, settings):
+    settings.AIOS_RETRIEVE_EXACT_BELOW = 0  # as for a brand too big for exact search: the HNSW path
     rng = np.random.default_rng(7)
     centres = _unit(rng.normal(size=(20, 384)))
 
@@ -341,3 +343,21 @@ def test_the_admin_changes_only_the_expiry_and_deletes_through_the_service(admin
     response = admin_client.post(reverse("admin:agents_knowledgedocument_delete", args=[doc.pk]), {"post": "yes"})
     assert response.status_code == 302 and not KnowledgeDocument.objects.exists()
     assert AuditEvent.objects.filter(action="agents.document.delete", object_id=str(doc.pk)).exists()
+
+
+def test_a_small_brand_is_searched_exactly_through_its_btree(kb_world, settings):
+    settings.AIOS_RETRIEVE_EXACT_BELOW = 50
+    rng = np.random.default_rng(11)
+    ours = _unit(rng.normal(size=(40, 384)))
+    _bulk_chunks(BrandFactory(), 500, _unit(rng.normal(size=(500, 384))), "Other brand")
+    _bulk_chunks(kb_world.brand, 40, ours, "Ours")
+    query = _unit(rng.normal(size=(1, 384)))[0]
+    with CaptureQueriesContext(connection) as queries:
+        results = retrieve_by_vector(brand=kb_world.brand, vector=query.tolist(), k=5)
+    assert any("enable_indexscan" in q["sql"] for q in queries.captured_queries)
+    exact = ours @ query
+    assert [r["text"] for r in results] == [f"Ours {i}" for i in np.argsort(-exact)[:5]]  # exactly the top 5
+    settings.AIOS_RETRIEVE_EXACT_BELOW = 39  # one more chunk than allowed: the HNSW path
+    with CaptureQueriesContext(connection) as queries:
+        assert len(retrieve_by_vector(brand=kb_world.brand, vector=query.tolist(), k=5)) == 5
+    assert any("hnsw.iterative_scan" in q["sql"] for q in queries.captured_queries)

@@ -183,14 +183,14 @@ def load(conn, table: str, size: int, queries_n: int, k: int) -> tuple[dict, np.
     return {"load_seconds": round(load_s, 1), "brand_rows": counts}, queries, truth, counts
 
 
-def build(conn, table: str, *, maintenance_work_mem: str, workers: int) -> dict:
+def build(conn, table: str, *, maintenance_work_mem: str, workers: int, m: int = 16, ef_construction: int = 64) -> dict:
     conn.execute(f"SET maintenance_work_mem = '{maintenance_work_mem}'")
     conn.execute(f"SET max_parallel_maintenance_workers = {workers}")
     started = time.perf_counter()
     # The app's index (migration agents/0004 and agents.knowledge.ensure_dimension_index).
     conn.execute(
         f"CREATE INDEX {table}_384_hnsw ON {table} USING hnsw ((embedding::vector(384)) vector_cosine_ops) "
-        "WITH (m = 16, ef_construction = 64) WHERE dimensions = 384"
+        f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) WHERE dimensions = 384"
     )
     conn.commit()
     hnsw_s = time.perf_counter() - started
@@ -258,8 +258,9 @@ def bench_size(conn, size: int, args) -> dict:
     info, queries, truth, counts = load(conn, table, size, args.queries, k)
     log(f"  loaded by binary COPY in {info['load_seconds']} s "
         f"(brand 1%: {counts['1%']:,} rows, brand 10%: {counts['10%']:,} rows)")
-    info.update(build(conn, table, maintenance_work_mem=args.maintenance_work_mem, workers=args.workers))
-    log(f"  HNSW index (m=16, ef_construction=64) built in {info['hnsw_build_seconds']} s, "
+    info.update(build(conn, table, maintenance_work_mem=args.maintenance_work_mem, workers=args.workers,
+                       m=args.m, ef_construction=args.ef_construction))
+    log(f"  HNSW index (m={args.m}, ef_construction={args.ef_construction}) built in {info['hnsw_build_seconds']} s, "
         f"{info['hnsw_index_mb']} MB; brand btree in {info['btree_build_seconds']} s")
 
     # Warm the index into memory (as a running service has it), then the exact-search baseline.
@@ -331,6 +332,8 @@ def main() -> None:
     parser.add_argument("--overfetch", type=int, default=2,
                         help="fetch k × this many rows and keep the best k (AIOS_RETRIEVE_OVERFETCH)")
     parser.add_argument("--maintenance-work-mem", default="6GB")
+    parser.add_argument("--m", type=int, default=16, help="HNSW m (the app's index: 16)")
+    parser.add_argument("--ef-construction", type=int, default=64, help="HNSW ef_construction (the app's index: 64)")
     parser.add_argument("--workers", type=int, default=2, help="max_parallel_maintenance_workers")
     parser.add_argument("--shared-buffers", default="4GB")
     parser.add_argument("--keep", action="store_true", help="keep the tables afterwards")

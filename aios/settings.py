@@ -200,7 +200,7 @@ AIOS_EMBEDDING_DIM = 384  # the local model's
 AIOS_RETRIEVE_K = env.int("AIOS_RETRIEVE_K", default=4)
 # Filtered HNSW search (pgvector iterative scans): candidate list size, and how many index tuples a
 # filtered query may visit before it gives up (bounds the cost for a brand with few chunks).
-AIOS_RETRIEVE_EF_SEARCH = env.int("AIOS_RETRIEVE_EF_SEARCH", default=200, validate=lambda v: 1 <= v <= 1000)
+AIOS_RETRIEVE_EF_SEARCH = env.int("AIOS_RETRIEVE_EF_SEARCH", default=400, validate=lambda v: 1 <= v <= 1000)
 # A brand with at most this many chunks (of the query's dimension) is searched exactly, through its btree:
 # measured ~11 ms for 10,000 chunks, exact, where an iterative HNSW scan of a 1 M index took ~30 ms at
 # recall ~0.89 (benches/retrieval.py). 0 = always use the HNSW index.

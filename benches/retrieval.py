@@ -8,7 +8,7 @@ It uses its own embedded PostgreSQL (var/bench-retrieval/pgdata), never the app'
 Data are synthetic and need no download: normalised 384-d vectors around random cluster centres (a
 point = its centre + Gaussian noise, cosine to its centre ≈ 0.7, as with sentence embeddings of one
 topic). The table and the index are the app's (agents_knowledgechunk): an untyped `vector` column with
-`dimensions`, the partial HNSW index over `embedding::vector(384)` (m = 16, ef_construction = 64),
+`dimensions`, the partial HNSW index over `embedding::vector(384)` (m = 24, ef_construction = 128),
 the (brand, dimensions) btree, and the query agents.knowledge sends — cast, `dimensions = 384`,
 optionally `brand_id = …`, ORDER BY cosine distance LIMIT k × overfetch, the rows sorted exactly and the
 best k kept, with iterative scans on (`hnsw.iterative_scan = relaxed_order`, `hnsw.max_scan_tuples` as
@@ -183,7 +183,7 @@ def load(conn, table: str, size: int, queries_n: int, k: int) -> tuple[dict, np.
     return {"load_seconds": round(load_s, 1), "brand_rows": counts}, queries, truth, counts
 
 
-def build(conn, table: str, *, maintenance_work_mem: str, workers: int, m: int = 16, ef_construction: int = 64) -> dict:
+def build(conn, table: str, *, maintenance_work_mem: str, workers: int, m: int = 24, ef_construction: int = 128) -> dict:
     conn.execute(f"SET maintenance_work_mem = '{maintenance_work_mem}'")
     conn.execute(f"SET max_parallel_maintenance_workers = {workers}")
     started = time.perf_counter()
@@ -325,15 +325,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated chunk counts")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--exact-queries", type=int, default=10, help="queries timed for the exact baseline")
-    parser.add_argument("--ef", default="40,100,200,400", help="hnsw.ef_search values")
+    parser.add_argument("--ef", default="100,200,400,1000", help="hnsw.ef_search values")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--exact-below", type=int, default=15_000,
                         help="a brand with at most this many rows is searched exactly (AIOS_RETRIEVE_EXACT_BELOW)")
     parser.add_argument("--overfetch", type=int, default=2,
                         help="fetch k × this many rows and keep the best k (AIOS_RETRIEVE_OVERFETCH)")
     parser.add_argument("--maintenance-work-mem", default="6GB")
-    parser.add_argument("--m", type=int, default=16, help="HNSW m (the app's index: 16)")
-    parser.add_argument("--ef-construction", type=int, default=64, help="HNSW ef_construction (the app's index: 64)")
+    parser.add_argument("--m", type=int, default=24, help="HNSW m (the app's index: 24)")
+    parser.add_argument("--ef-construction", type=int, default=128, help="HNSW ef_construction (the app's index: 128)")
     parser.add_argument("--workers", type=int, default=2, help="max_parallel_maintenance_workers")
     parser.add_argument("--shared-buffers", default="4GB")
     parser.add_argument("--keep", action="store_true", help="keep the tables afterwards")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.models import AgentRun, ModelVersion, RunSection
+from agents import budgets
 from agents.providers import ProviderError, Usage, provider_for, resolve
 from governance.audit import audit_log
 
@@ -127,21 +127,32 @@ def _write(run: AgentRun) -> None:
         usage = Usage()
         text = ""
         last_beat = time.monotonic()
-        for delta in provider.stream(system=system, prompt=prompt, max_tokens=max_tokens, usage=usage):
-            if run.ttft_ms is None:
-                run.ttft_ms = (time.monotonic() - started) * 1000
-            text += delta
-            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                AgentRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
-                last_beat = time.monotonic()
+        # Shadows spend the brand's money too: the same reservation as the pipeline's calls, so caps
+        # hold (BudgetExceeded fails this shadow run only). Settling adds the cost to the run's row.
+        reservation = budgets.budget_reserve(
+            brand=brief.brand, run_id=run.pk,
+            amount=budgets.call_cost(run.model_version, tokens_in=budgets.estimate_tokens(f"{system}\n\n{prompt}"),
+                                     tokens_out=max_tokens),
+        )
+        try:
+            for delta in provider.stream(system=system, prompt=prompt, max_tokens=max_tokens, usage=usage):
+                if run.ttft_ms is None:
+                    run.ttft_ms = (time.monotonic() - started) * 1000
+                text += delta
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    AgentRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+                    last_beat = time.monotonic()
+        finally:
+            budgets.budget_settle(reservation=reservation, run_id=run.pk, cost=budgets.call_cost(
+                run.model_version, tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens))
         section.text = text.strip()
         section.tokens_in, section.tokens_out, section.done = usage.prompt_tokens, usage.completion_tokens, True
         section.save(update_fields=["text", "tokens_in", "tokens_out", "done", "prompt_hash"])
     run.prompt_hash = _digest(*(s.prompt_hash for s in sections))
     run.tokens_in = sum(s.tokens_in for s in sections)
     run.tokens_out = sum(s.tokens_out for s in sections)
-    mv = run.model_version
-    run.cost = Decimal(run.tokens_in) * mv.price_per_input_token + Decimal(run.tokens_out) * mv.price_per_output_token
+    # Every call's cost (failed tries included) was added to the run's row as it settled.
+    run.cost, run.reserved_cost = AgentRun.objects.values_list("cost", "reserved_cost").get(pk=run.pk)
     run.output = {"write_run": writer.pk, "sections": len(sections)}
 
 
@@ -168,6 +179,8 @@ def shadow_execute(*, run_id: int) -> AgentRun | None:
                 status=Status.QUEUED, error=f"Attempt {run.attempt_count} failed: {exc}; retrying in {countdown:.0f}s"
             )
             raise ShadowRetry(str(exc), countdown=countdown) from exc
+        return shadow_fail(run=run, reason=str(exc))
+    except budgets.BudgetExceeded as exc:  # the brand's cap: said plainly, on the shadow only
         return shadow_fail(run=run, reason=str(exc))
     except Exception as exc:  # any error fails the shadow run only
         log.exception("shadow run %s failed", run.pk)

@@ -120,6 +120,34 @@ def test_a_failing_shadow_is_recorded_on_the_shadow_only(world, model_at):
 
 
 @pytest.mark.django_db
+def test_a_shadow_spends_the_brands_budget_and_a_spent_cap_stops_only_the_shadow(world, model_at):
+    from agents.models import Budget, SpendDay
+
+    shadow_version(model_at.base_url)
+    draft = file_brief(world)
+    drive_pipeline(draft)
+    first = AgentRun.objects.get(draft=draft, kind=Kind.SHADOW)
+    shadow.shadow_execute(run_id=first.pk)
+    first.refresh_from_db()
+    day = SpendDay.objects.get(brand=world.brand)
+    own = sum(r.cost for r in AgentRun.objects.filter(draft=draft).exclude(kind=Kind.SHADOW))
+    assert first.status == Status.SUCCEEDED and first.cost > 0 and first.reserved_cost == 0
+    assert day.spent == own + first.cost and day.reserved == 0  # booked like any call, nothing left held
+
+    again = file_brief(world)
+    drive_pipeline(again)
+    before = snapshot(again)
+    spent = SpendDay.objects.get(brand=world.brand).spent
+    Budget.objects.create(brand=world.brand, daily_cap=spent)  # today's cap is now spent
+    second = AgentRun.objects.get(draft=again, kind=Kind.SHADOW)
+    shadow.shadow_execute(run_id=second.pk)
+    second.refresh_from_db()
+    assert second.status == Status.FAILED and "daily budget" in second.error
+    assert snapshot(again) == before
+    assert SpendDay.objects.get(brand=world.brand).spent == spent
+
+
+@pytest.mark.django_db
 def test_a_shadow_that_cannot_even_start_does_not_stop_the_draft(world, model_at, monkeypatch):
     shadow_version(model_at.base_url)
 

@@ -38,6 +38,16 @@ def _errors(exc: ValidationError) -> list[str]:
 
 # --- model versions ------------------------------------------------------------------------------
 
+
+def _viewable(model_admin: admin.ModelAdmin, request: HttpRequest, queryset, pk: int, missing: str):
+    """The object behind one of the admin's own pages: 404 when it does not exist, 403 without view permission."""
+    obj = queryset.filter(pk=pk).first()
+    if obj is None:
+        raise Http404(missing)
+    if not model_admin.has_view_permission(request, obj):
+        raise PermissionDenied
+    return obj
+
 class ModelVersionForm(forms.ModelForm):
     base_url = forms.URLField(max_length=300, required=False, assume_scheme="https",
                               help_text="The OpenAI-compatible endpoint, e.g. http://127.0.0.1:8081/v1.")
@@ -220,12 +230,7 @@ class ModelVersionAdmin(ImpactMixin, GuardedModelAdmin):
         ]
 
     def _get(self, request: HttpRequest, pk: int) -> ModelVersion:
-        version = ModelVersion.objects.select_related("fallback").filter(pk=pk).first()
-        if version is None:
-            raise Http404("No such model version.")
-        if not self.has_view_permission(request, version):
-            raise PermissionDenied
-        return version
+        return _viewable(self, request, ModelVersion.objects.select_related("fallback"), pk, "No such model version.")
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
         extra_context = extra_context or {}
@@ -437,10 +442,8 @@ class PromptTemplateAdmin(ImpactMixin, GuardedModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: PromptTemplate, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        from governance.audit import audit_log
-
-        audit_log(action="agents.prompttemplate.change" if change else "agents.prompttemplate.create", obj=obj,
-                  user=request.user, data={"changed": form.changed_data})
+        modelops.prompttemplate_audit_save(user=request.user, template=obj, created=not change,
+                                           changed=form.changed_data)
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
@@ -457,12 +460,8 @@ class PromptTemplateAdmin(ImpactMixin, GuardedModelAdmin):
         ]
 
     def _get(self, request: HttpRequest, pk: int) -> PromptTemplate:
-        template = PromptTemplate.objects.select_related("active_version").filter(pk=pk).first()
-        if template is None:
-            raise Http404("No such template.")
-        if not self.has_view_permission(request, template):
-            raise PermissionDenied
-        return template
+        return _viewable(self, request, PromptTemplate.objects.select_related("active_version"), pk,
+                         "No such template.")
 
     def _version(self, template: PromptTemplate, vid: Any) -> PromptTemplateVersion:
         try:

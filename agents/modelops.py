@@ -311,6 +311,12 @@ def modelversion_audit_save(*, user: Any, version: ModelVersion, created: bool, 
 
 # --- prompt templates ----------------------------------------------------------------------------
 
+def prompttemplate_audit_save(*, user: Any, template: PromptTemplate, created: bool, changed: list[str]) -> None:
+    """Audit an admin edit of a template's name or description (versions have their own services)."""
+    audit_log(action="agents.prompttemplate.create" if created else "agents.prompttemplate.change", obj=template,
+              user=user, data={"changed": changed})
+
+
 # The fields every section prompt may use (see agents.services.render_section_prompt).
 BRIEF_FIELDS = ("brand", "title", "goal", "audience", "channel", "tone", "heading", "instruction", "sources")
 

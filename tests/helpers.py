@@ -25,15 +25,18 @@ def draft_in_review(world: World, *, risk: str = "low", content: str = "## Part 
     return draft
 
 
-def drive(draft: Draft, *, max_steps: int = 20) -> None:
-    """Do what the worker does: execute the draft's queued runs in order (retrying transient failures)."""
+def drive(draft: Draft, *, max_steps: int = 20) -> list[Exception]:
+    """Do what the worker does: execute the draft's queued runs in order; return the transient errors
+    (each would have been a Celery retry)."""
     from agents.services import TransientRunError, run_execute
 
+    retries: list[Exception] = []
     for _ in range(max_steps):
         run = AgentRun.objects.filter(draft=draft, status=AgentRun.Status.QUEUED).order_by("id").first()
         if run is None:
-            return
+            break
         try:
             run_execute(run_id=run.pk)
-        except TransientRunError:
-            continue
+        except TransientRunError as exc:
+            retries.append(exc)
+    return retries

@@ -11,10 +11,9 @@ from django.utils import timezone
 
 from agents import budgets
 from agents.budgets import BudgetExceeded, budget_reserve, budget_settle
-from agents.models import AgentRun, Budget, SpendDay
-from agents.services import TransientRunError, run_execute
+from agents.models import Budget, SpendDay
 from editorial.models import Draft
-from tests.helpers import file_brief
+from tests.helpers import drive, file_brief
 
 pytestmark = pytest.mark.slow
 D = Decimal
@@ -27,19 +26,6 @@ def model_at(settings, llm):
     settings.AIOS_LLM_MODE = "completion"
     settings.AIOS_CALL_RETRY_BASE = 0.01
     return llm
-
-
-def drive(draft: Draft, *, max_steps: int = 20) -> list[TransientRunError]:
-    retries = []
-    for _ in range(max_steps):
-        run = AgentRun.objects.filter(draft=draft, status=AgentRun.Status.QUEUED).order_by("id").first()
-        if run is None:
-            break
-        try:
-            run_execute(run_id=run.pk)
-        except TransientRunError as exc:
-            retries.append(exc)
-    return retries
 
 
 def today_row(brand) -> SpendDay:

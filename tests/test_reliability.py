@@ -19,10 +19,10 @@ from django.utils import timezone
 from agents import breaker, budgets, calls
 from agents.models import AgentRun, BreakerState, ModelVersion, RunSection, SpendDay
 from agents.recovery import runs_sweep_stale
-from agents.services import TransientRunError, pipeline_retry, run_execute
+from agents.services import pipeline_retry, run_execute
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent
-from tests.helpers import file_brief
+from tests.helpers import drive, file_brief
 from tests.llm_server import LLMServer, token_numbers
 
 pytestmark = pytest.mark.slow
@@ -42,20 +42,6 @@ def second_llm():
     server = LLMServer(tokens_per_second=400, tokens_per_reply=12).start()
     yield server
     server.stop()
-
-
-def drive(draft: Draft, *, max_steps: int = 20) -> list[TransientRunError]:
-    """Do what the worker does: execute queued runs in order; return the transient errors seen."""
-    retries = []
-    for _ in range(max_steps):
-        run = AgentRun.objects.filter(draft=draft, status=AgentRun.Status.QUEUED).order_by("id").first()
-        if run is None:
-            break
-        try:
-            run_execute(run_id=run.pk)
-        except TransientRunError as exc:
-            retries.append(exc)
-    return retries
 
 
 def requests_for(llm: LLMServer, part: int) -> list[dict]:

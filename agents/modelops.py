@@ -21,6 +21,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from agents.models import AgentRun, ModelVersion, PromptTemplate, PromptTemplateVersion
+from agents.pipeline.prompts import BRIEF_FIELDS, render_section_prompt, variable_defaults
 from agents.providers import PROVIDERS, ProviderError, Usage, resolve
 from editorial.realtime import push_draft_event
 from governance.audit import audit_log
@@ -317,8 +318,6 @@ def prompttemplate_audit_save(*, user: Any, template: PromptTemplate, created: b
               user=user, data={"changed": changed})
 
 
-# The fields every section prompt may use (see agents.services.render_section_prompt).
-BRIEF_FIELDS = ("brand", "title", "goal", "audience", "channel", "tone", "heading", "instruction", "sources")
 
 _SCHEMA_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
 
@@ -420,12 +419,6 @@ def variables_problems(schema: Any, values: Any) -> list[str]:
             continue
         problems += _value_problems(key, properties[key], value)
     return problems
-
-
-def variable_defaults(schema: Any) -> dict[str, Any]:
-    if not isinstance(schema, dict):
-        return {}
-    return {k: p["default"] for k, p in (schema.get("properties") or {}).items() if isinstance(p, dict) and "default" in p}
 
 
 def _placeholders(text: str, label: str) -> tuple[set[str], list[str]]:
@@ -587,7 +580,6 @@ def prompttemplate_preview(
     sources: list[dict[str, Any]] | None = None,
 ) -> Preview:
     """Exactly what each section sends to a chat model and to a completion model."""
-    from agents.services import render_section_prompt
 
     variables = variables or {}
     preview = Preview(version=version, schema_problems=schema_problems(version.variables))
@@ -755,7 +747,8 @@ def drafts_send_back(
 def _send_back_one(*, draft_id: int, user: Any, why: str, label: str, model_version: ModelVersion | None,
                    prompt_version: PromptTemplateVersion | None) -> tuple[str, str]:
     from editorial.models import Draft
-    from editorial.services import revision_create
+    from editorial.revisions import revision_create
+    from editorial.transitions import draft_transition
     from governance.policies import evaluate, findings_record, rule_set_version_for
 
     # Lock order: the draft row first, then the audit chain (revision_create and audit_log below).
@@ -775,18 +768,12 @@ def _send_back_one(*, draft_id: int, user: Any, why: str, label: str, model_vers
     version = rule_set_version_for(draft.brand)
     findings_record(revision=revision, run=None, version=version,
                     findings=evaluate(revision.content, channel=draft.brief.channel, version=version))
-    draft.current_revision = revision
-    draft.status = Draft.Status.IN_REVIEW
-    draft.status_reason = why
-    draft.status_changed_at = timezone.now()
     unscheduled = draft.publish_at
-    draft.publish_at = None
-    draft.save(update_fields=["current_revision", "status", "status_reason", "status_changed_at", "publish_at"])
-    audit_log(action="agents.rollback.send_back", obj=draft, user=user,
-              data={"reason": why, "status": [old_status, draft.status], "revision": [current.number, revision.number],
-                    "still_published": draft.published_revision_id is not None,
-                    "unscheduled": unscheduled.isoformat() if unscheduled else None})
-    transaction.on_commit(lambda: push_draft_event(draft.pk, {"kind": "status", "status": draft.status}))
+    draft_transition(draft=draft, to=Draft.Status.IN_REVIEW, reason=why, action="agents.rollback.send_back", user=user,
+                     fields={"publish_at": None},
+                     data={"reason": why, "revision": [current.number, revision.number],
+                           "still_published": draft.published_revision_id is not None,
+                           "unscheduled": unscheduled.isoformat() if unscheduled else None})
     return ("moved", old_status)
 
 

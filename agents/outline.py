@@ -18,6 +18,7 @@ from agents.models import AgentRun, RunSection
 from agents.services import run_create
 from editorial.models import Draft
 from editorial.realtime import push_draft_event
+from editorial.transitions import draft_transition
 from governance.audit import audit_log
 from governance.permissions import draft_policy
 
@@ -33,15 +34,10 @@ def outline_pause(*, run: AgentRun, draft: Draft) -> bool:
     version = draft.prompt_version
     if run.requested_by_id is not None or version is None or not version.outline_checkpoint:
         return False
-    draft.status = Draft.Status.OUTLINE_REVIEW
-    draft.status_reason = ""
-    draft.status_changed_at = timezone.now()
-    draft.save(update_fields=["status", "status_reason", "status_changed_at"])
-    audit_log(action="editorial.outline.ready", obj=draft, run=run,
-              data={"plan_run": run.pk, "sections": len(run.output.get("sections", []))})
     progress = {"kind": "run", "run": run.pk, "step": run.kind, "status": run.status}
-    status = {"kind": "status", "status": draft.status}
-    transaction.on_commit(lambda: (push_draft_event(draft.pk, progress), push_draft_event(draft.pk, status)))
+    transaction.on_commit(lambda: push_draft_event(draft.pk, progress))
+    draft_transition(draft=draft, to=Draft.Status.OUTLINE_REVIEW, reason="", action="editorial.outline.ready",
+                     run=run, data={"plan_run": run.pk, "sections": len(run.output.get("sections", []))})
     return True
 
 
@@ -140,13 +136,9 @@ def outline_approve(*, draft: Draft, user: Any, rows: list[OutlineRow]) -> Agent
         input={"approved_from": proposed.pk if proposed else None, "edited": edited},
         output={"sections": sections}, started_at=now, heartbeat_at=now, finished_at=now, latency_ms=0,
     )
-    draft.status = Draft.Status.GENERATING
-    draft.status_changed_at = now
-    draft.save(update_fields=["status", "status_changed_at"])
-    audit_log(action="editorial.outline.approve", obj=draft, user=user, data={
+    draft_transition(draft=draft, to=Draft.Status.GENERATING, action="editorial.outline.approve", user=user, data={
         "plan_run": approved.pk, "proposed_run": proposed.pk if proposed else None, "edited": edited,
         "headings": {"old": [s.get("heading") for s in proposed_sections], "new": [s["heading"] for s in sections]},
     })
     run_create(draft=draft, kind=Kind.RETRIEVE, key=f"draft:{draft.pk}:{Kind.RETRIEVE}:after:{approved.pk}")
-    transaction.on_commit(lambda: push_draft_event(draft.pk, {"kind": "status", "status": "generating"}))
     return approved

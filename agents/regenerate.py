@@ -27,11 +27,14 @@ from django.utils import timezone
 
 from agents.models import AgentRun, RunSection
 from agents.providers import ProviderError, resolve
-from agents.services import enqueue_run, render_section_prompt, retrieve
+from agents.knowledge import retrieve
+from agents.pipeline.prompts import render_section_prompt
+from agents.services import enqueue_run
 from editorial.diffs import word_diff
 from editorial.models import Draft, Proposal, Revision
 from editorial.realtime import push_draft_event
-from editorial.services import EDITABLE, _person_revision_followup, content_hash
+from editorial.revisions import person_revision_followup, revision_create
+from editorial.services import EDITABLE
 from governance.audit import audit_log
 from governance.permissions import draft_policy
 
@@ -323,11 +326,6 @@ def _provenance(run: AgentRun, proposal: Proposal) -> dict[str, Any]:
     }
 
 
-def _next_number(draft: Draft) -> int:
-    last = draft.revisions.order_by("-number").values_list("number", flat=True).first()
-    return (last or 0) + 1
-
-
 def _note(proposal: Proposal) -> str:
     return f"Rewrite of “{proposal.section_heading}”: {proposal.instruction}"[:300]
 
@@ -339,14 +337,10 @@ def regenerate_succeeded(*, run: AgentRun, draft: Draft) -> AgentRun:
     base = proposal.base_revision
     section = split_sections(base.content)[proposal.section_index]
     content = replace_section(base.content, section, run.output["text"])
-    revision = Revision.objects.create(
-        draft=draft, number=_next_number(draft), parent=base, content=content, content_hash=content_hash(content),
-        author_run=run, provenance=_provenance(run, proposal), note=_note(proposal),
+    revision = revision_create(
+        draft=draft, content=content, author_run=run, parent=base, provenance=_provenance(run, proposal),
+        note=_note(proposal), make_current=False, audit_data={"proposal": proposal.pk},
     )
-    audit_log(action="editorial.revision.create", obj=revision, run=run, data={
-        "draft": draft.pk, "number": revision.number, "hash": revision.content_hash, "proposal": proposal.pk,
-        "current": False,
-    })
     proposal.revision = revision
     proposal.status = Proposal.Status.PENDING
     proposal.save(update_fields=["revision", "status"])
@@ -429,17 +423,13 @@ def proposal_accept(*, draft: Draft, user: Any, proposal_id: int) -> Revision:
         content = replace_section(current.content, target, new_text)
         if content == current.content:
             raise ValidationError(f"r{current.number} already has this text; nothing was changed.")
-        revision = Revision.objects.create(
-            draft=draft, number=_next_number(draft), parent=current, content=content,
-            content_hash=content_hash(content), author_run=proposal.run,
+        revision = revision_create(
+            draft=draft, content=content, author_run=proposal.run, acting_user=user, parent=current,
             provenance={**proposal.revision.provenance,
                         "applied_onto": {"revision": current.pk, "number": current.number},
                         "proposal_revision": {"id": proposal.revision_id, "number": proposal.revision.number}},
-            note=_note(proposal),
+            note=_note(proposal), audit_data={"proposal": proposal.pk},
         )
-        audit_log(action="editorial.revision.create", obj=revision, user=user, data={
-            "draft": draft.pk, "number": revision.number, "hash": revision.content_hash, "proposal": proposal.pk,
-        })
         applied_onto = current.number
     draft.current_revision = revision
     draft.save(update_fields=["current_revision"])
@@ -451,7 +441,7 @@ def proposal_accept(*, draft: Draft, user: Any, proposal_id: int) -> Revision:
         "heading": proposal.section_heading,
     })
     # The same follow-up as a person's edit: the policy check, gates re-opened, the live notice.
-    _person_revision_followup(draft=draft, revision=revision)
+    person_revision_followup(draft=draft, revision=revision, user=user)
     flagged = [s for s in proposal.run.sources if s.get("flagged")]
     if flagged:
         findings_record(revision=revision, run=proposal.run, version=rule_set_version_for(draft.brand), findings=[

@@ -96,7 +96,7 @@ def _claim(run_id: int) -> AgentRun | None:
 
 def _write(run: AgentRun) -> None:
     """The writer's sections, prompts and sources, with this run's model version. No live events."""
-    from agents.services import _digest, render_section_prompt
+    from agents.pipeline.prompts import digest as _digest, render_section_prompt
 
     if run.model_version is None or run.prompt_version is None:
         raise ProviderError("The shadow run has no model or template version.", permanent=True)

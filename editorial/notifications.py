@@ -8,13 +8,11 @@ the action that caused them.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
@@ -24,16 +22,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from editorial.models import Draft, Notification, NotificationKind, NotificationSetting
+from editorial.realtime import push_group, user_group
 from governance.audit import audit_log
 from governance.permissions import draft_policy
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 500
-
-
-def user_group(user_id: int) -> str:
-    return f"notifications.{user_id}"
 
 
 def _name(user: Any) -> str:
@@ -111,21 +106,10 @@ def _send_mail(*, mails: list[tuple[str, int | None]], subject: str, message: st
 
 def push_unread(user_id: int, *, notification: dict | None = None) -> None:
     """Send the person's unread count (and what is new) to every page they have open. Best effort."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    from editorial.realtime import _event_loop  # the process's shared loop and its Valkey connections
-
     data = {"kind": "notifications", "unread": unread_count(user_id)}
     if notification:
         data["notification"] = notification
-    try:
-        future = asyncio.run_coroutine_threadsafe(
-            layer.group_send(user_group(user_id), {"type": "notification.event", "data": data}), _event_loop()
-        )
-        future.result(timeout=5)
-    except Exception:
-        log.warning("could not push notifications for user %s", user_id, exc_info=True)
+    push_group(user_group(user_id), "notification.event", data)
 
 
 # --- who hears about what --------------------------------------------------------------------------

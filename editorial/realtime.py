@@ -43,19 +43,25 @@ def _event_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def push_draft_event(draft_id: int, data: dict[str, Any], *, wait: bool = True) -> None:
-    """Send `data` to every socket watching the draft. Never raises: progress is best effort,
-    the database stays the source of truth (a reload shows it)."""
+def push_group(group: str, event_type: str, data: dict[str, Any], *, wait: bool = True) -> None:
+    """Send `data` to every socket in `group` as an `event_type` message. Never raises: progress is
+    best effort, the database stays the source of truth (a reload shows it)."""
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "draft.event", "data": data}
     try:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(draft_group(draft_id), message), _event_loop())
+        future = asyncio.run_coroutine_threadsafe(
+            layer.group_send(group, {"type": event_type, "data": data}), _event_loop()
+        )
         if wait:
             future.result(timeout=5)
-    except Exception:  # noqa: BLE001 - a lost progress message must not fail the run
-        log.warning("could not push event for draft %s", draft_id, exc_info=True)
+    except Exception:  # noqa: BLE001 - a lost live message must not fail the action that sent it
+        log.warning("could not push %s to %s", event_type, group, exc_info=True)
+
+
+def push_draft_event(draft_id: int, data: dict[str, Any], *, wait: bool = True) -> None:
+    """Send `data` to every socket watching the draft."""
+    push_group(draft_group(draft_id), "draft.event", data, wait=wait)
 
 
 def queue_group(brand_id: int) -> str:
@@ -63,13 +69,10 @@ def queue_group(brand_id: int) -> str:
 
 
 def push_queue_event(brand_id: int, data: dict[str, Any]) -> None:
-    """Tell every open queue of the brand that something changed; pages re-fetch their rows."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {"type": "queue.event", "data": data}
-    try:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(queue_group(brand_id), message), _event_loop())
-        future.result(timeout=5)
-    except Exception:  # noqa: BLE001 - the queue also polls; a lost nudge only delays it
-        log.warning("could not push queue event for brand %s", brand_id, exc_info=True)
+    """Tell every open queue of the brand that something changed; pages re-fetch their rows (the
+    queue also polls, so a lost nudge only delays it)."""
+    push_group(queue_group(brand_id), "queue.event", data)
+
+
+def user_group(user_id: int) -> str:
+    return f"notifications.{user_id}"

@@ -1,30 +1,24 @@
 """Every write to briefs, drafts and revisions."""
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from agents.models import KnowledgeDocument, PromptTemplate
 from agents.services import model_version_for_brief, pipeline_start
 from agents.triage import brief_triage, triage_risk_audit
 from editorial.models import Brief, Draft, Revision
-from editorial.realtime import push_draft_event, push_queue_event
+from editorial.realtime import push_queue_event
+from editorial.revisions import person_revision_followup, revision_create
 from governance.audit import audit_log
-from governance.gates import all_hard_gates_approved, gate_states, workflow_for
+from governance.gates import workflow_for
 from governance.models import Brand, Gate
 from governance.permissions import brands_for_user, draft_policy
 from governance.workflows import workflow_problems
-from governance.policies import evaluate, findings_record, rule_set_version_for
 
 MAX_CONTENT_CHARS = 200_000
-
-
-def content_hash(content: str) -> str:
-    return hashlib.sha256(content.encode()).hexdigest()
 
 
 @transaction.atomic
@@ -77,43 +71,6 @@ def brief_create(
     return draft
 
 
-@transaction.atomic
-def revision_create(
-    *,
-    draft: Draft,
-    content: str,
-    author_user: Any = None,
-    author_run: Any = None,
-    parent: Revision | None = None,
-    provenance: dict[str, Any] | None = None,
-    note: str = "",
-) -> Revision:
-    """Append an immutable revision and make it the draft's current one."""
-    draft = Draft.objects.select_for_update().get(pk=draft.pk)
-    last = draft.revisions.order_by("-number").first()
-    revision = Revision.objects.create(
-        draft=draft,
-        number=(last.number + 1) if last else 1,
-        parent=parent if parent is not None else last,
-        content=content,
-        content_hash=content_hash(content),
-        author_user=author_user,
-        author_run=author_run,
-        provenance=provenance or {},
-        note=note,
-    )
-    draft.current_revision = revision
-    draft.save(update_fields=["current_revision"])
-    audit_log(
-        action="editorial.revision.create",
-        obj=revision,
-        user=author_user,
-        run=author_run,
-        data={"draft": draft.pk, "number": revision.number, "hash": revision.content_hash},
-    )
-    return revision
-
-
 class EditConflict(Exception):
     def __init__(self, current: Revision, message: str = "Someone saved a newer revision while you were editing.") -> None:
         super().__init__(message)
@@ -132,25 +89,6 @@ class EditAlreadySaved(EditConflict):
 # it again sends an "updated" (or, after a retraction, a new "published") event.
 EDITABLE = {Draft.Status.IN_REVIEW, Draft.Status.CHANGES_REQUESTED, Draft.Status.APPROVED, Draft.Status.PUBLISHED,
             Draft.Status.RETRACTED}
-
-
-def _person_revision_followup(*, draft: Draft, revision: Revision) -> None:
-    """What follows a revision a person made (an edit or a restore): the policy check, the status,
-    and the live notice. `draft` is the row the caller locked."""
-    draft.current_revision = revision
-    # A person's text is held to the same rules as the model's.
-    version = rule_set_version_for(draft.brand)
-    findings_record(revision=revision, run=None, version=version,
-                    findings=evaluate(revision.content, channel=draft.brief.channel, version=version))
-    # A change re-opens the gates marked "re-approve on change"; if none re-opened, it stays approved.
-    status = Draft.Status.APPROVED if all_hard_gates_approved(gate_states(draft)) else Draft.Status.IN_REVIEW
-    if draft.status != status:
-        draft.status = status
-        draft.status_changed_at = timezone.now()
-        draft.save(update_fields=["status", "status_changed_at"])
-    transaction.on_commit(
-        lambda: push_draft_event(draft.pk, {"kind": "revision", "revision": revision.pk, "number": revision.number})
-    )
 
 
 def _check_editable(draft: Draft) -> None:
@@ -179,7 +117,7 @@ def draft_edit(*, draft: Draft, user: Any, content: str, base_revision_id: int, 
     if content == current.content:
         raise ValidationError({"content": "Nothing changed; no revision was saved."})
     revision = revision_create(draft=draft, content=content, author_user=user, parent=current, note=note)
-    _person_revision_followup(draft=draft, revision=revision)
+    person_revision_followup(draft=draft, revision=revision, user=user)
     return revision
 
 
@@ -218,7 +156,7 @@ def revision_restore(*, draft: Draft, user: Any, revision_id: int, note: str = "
         user=user,
         data={"draft": draft.pk, "restored_from": source.number, "old": current.number, "new": revision.number},
     )
-    _person_revision_followup(draft=draft, revision=revision)
+    person_revision_followup(draft=draft, revision=revision, user=user)
     return revision
 
 

@@ -18,6 +18,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from editorial.models import Draft, Revision
 from editorial.realtime import push_draft_event
+from editorial.transitions import draft_transition
 from governance.audit import audit_log
 from governance.gates import GateState, all_hard_gates_approved, gate_states, get_actions, unresolved_blocking_findings
 from governance.models import (
@@ -49,27 +50,18 @@ def _decide(
         decision=decision, comment=comment.strip(),
     )
     old_status = draft.status
+    to, reason = old_status, None
     if decision == SignOff.Decision.APPROVE:
         if all_hard_gates_approved(gate_states(draft)):
-            draft.status = Draft.Status.APPROVED
-    elif decision == SignOff.Decision.REQUEST_CHANGES:
-        draft.status = Draft.Status.CHANGES_REQUESTED
-        draft.status_reason = comment.strip()
+            to = Draft.Status.APPROVED
     else:
-        draft.status = Draft.Status.REJECTED
-        draft.status_reason = comment.strip()
-    if draft.status != old_status:
-        draft.status_changed_at = timezone.now()
-        draft.save(update_fields=["status", "status_reason", "status_changed_at"])
-    audit_log(
-        action=f"governance.gate.{decision}",
-        obj=signoff,
-        user=user,
+        to = Draft.Status.CHANGES_REQUESTED if decision == SignOff.Decision.REQUEST_CHANGES else Draft.Status.REJECTED
+        reason = comment.strip()
+    draft_transition(
+        draft=draft, to=to, reason=reason, action=f"governance.gate.{decision}", audit_obj=signoff, user=user,
         label=f"external: {external_recipient}" if external_recipient else "",
-        data={"draft": draft.pk, "gate": gate.slug, "revision": revision_id, "status": [old_status, draft.status],
-              "comment": comment.strip()},
+        data={"gate": gate.slug, "revision": revision_id, "comment": comment.strip()},
     )
-    transaction.on_commit(lambda: push_draft_event(draft.pk, {"kind": "status", "status": draft.status}))
     from editorial.notifications import notify_approved, notify_sent_back
 
     if decision == SignOff.Decision.REQUEST_CHANGES:
@@ -304,20 +296,14 @@ def draft_publish(*, draft: Draft, user: Any, connector_ids: list[int] | None = 
     if not events:
         raise ValidationError("This brand has no active CMS connector to publish to.")
     revision = draft.current_revision
-    # Marked published first, so the manifest inside each payload says so.
-    draft.status = Draft.Status.PUBLISHED
-    draft.published_revision = revision
-    draft.publish_at = None
-    draft.status_changed_at = timezone.now()
-    draft.save(update_fields=["status", "published_revision", "publish_at", "status_changed_at"])
-    deliveries = _deliveries_create(draft=draft, revision=revision, user=user, events=events)
-    audit_log(
-        action="governance.draft.publish",
-        obj=draft,
-        user=user,
+    # Marked published (and audited) first, so the manifest inside each payload says so.
+    draft_transition(
+        draft=draft, to=Draft.Status.PUBLISHED, action="governance.draft.publish", user=user,
+        fields={"published_revision": revision, "publish_at": None},
         data={"revision": revision.pk, "hash": revision.content_hash,
-              "deliveries": [{"id": d.pk, "connector": d.connector_id, "event": d.event_type} for d in deliveries]},
+              "deliveries": [{"connector": c.pk, "event": e} for c, e in events]},
     )
+    deliveries = _deliveries_create(draft=draft, revision=revision, user=user, events=events)
     return deliveries
 
 
@@ -338,13 +324,8 @@ def draft_retract(*, draft: Draft, user: Any, reason: str) -> list[Delivery]:
     events = [(c, "retracted") for c in _connectors_for(draft, "retracted") if c.pk in sent_to]
     deliveries = _deliveries_create(draft=draft, revision=draft.published_revision, user=user, events=events,
                                     reason=reason.strip())
-    old = draft.status
-    draft.status = Draft.Status.RETRACTED
-    draft.status_reason = reason.strip()
-    draft.status_changed_at = timezone.now()
-    draft.save(update_fields=["status", "status_reason", "status_changed_at"])
-    audit_log(action="governance.draft.retract", obj=draft, user=user,
-              data={"reason": reason.strip(), "status": [old, draft.status], "deliveries": [d.pk for d in deliveries]})
+    draft_transition(draft=draft, to=Draft.Status.RETRACTED, reason=reason.strip(), action="governance.draft.retract",
+                     user=user, data={"reason": reason.strip(), "deliveries": [d.pk for d in deliveries]})
     return deliveries
 
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from agents.models import AgentRun
 from editorial.models import Draft
-from editorial.services import brief_create, revision_create
+from editorial.revisions import revision_create
+from editorial.services import brief_create
 from tests.factories import World
 
 

@@ -369,7 +369,7 @@ def test_the_impact_list_shows_what_a_version_produced_and_send_back_needs_fresh
 
 def test_impact_follows_revisions_written_by_runs_of_the_version(ops, world):
     from agents.models import AgentRun
-    from editorial.services import revision_create
+    from editorial.revisions import revision_create
 
     other = new_version("Regenerator", price_per_output_token=Decimal(0))
     draft = draft_in_review(world)

@@ -17,7 +17,8 @@ from django.urls import reverse
 
 from agents.models import AgentRun
 from editorial.models import Draft, Revision
-from editorial.services import draft_edit, revision_create
+from editorial.revisions import revision_create
+from editorial.services import draft_edit
 from governance.models import AuditEvent, SignOff
 from governance.provenance import (
     canonical_json,

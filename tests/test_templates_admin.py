@@ -13,7 +13,7 @@ from guardian.shortcuts import assign_perm
 
 from agents import modelops
 from agents.models import PromptTemplateVersion
-from agents.services import render_section_prompt
+from agents.pipeline.prompts import render_section_prompt
 from editorial.models import Draft
 from governance.gates import gate_states
 from governance.models import AuditEvent

@@ -155,22 +155,31 @@ def spawn(
 
 def stop(proc: subprocess.Popen | None, *, timeout: float = 10.0) -> None:
     """Stop a child started by `spawn` and everything left in its process group."""
-    if proc is None:
-        return
-    if proc.poll() is None:
+    stop_all([proc], timeout=timeout)
+
+
+def stop_all(procs: list[subprocess.Popen | None], *, timeout: float = 10.0) -> None:
+    """Stop children together (SIGTERM to every group, one shared grace period, then SIGKILL), so
+    stopping a stack takes one grace period, not one per child."""
+    running = [proc for proc in procs if proc is not None and proc.poll() is None]
+    for proc in running:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+    deadline = time.monotonic() + timeout
+    for proc in running:
         try:
-            proc.wait(timeout)
+            proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             proc.wait(5)
-    kill_leftovers(proc)
+    for proc in procs:
+        if proc is not None:
+            kill_leftovers(proc)
 
 
 def kill_leftovers(proc: subprocess.Popen) -> None:
@@ -255,9 +264,14 @@ class Supervised:
         self.restart_at = now + delay
 
     def stop(self) -> None:
-        self.stopped = True
-        self.restart_at = None
-        stop(self.proc)
+        stop_supervised([self])
+
+
+def stop_supervised(children: list[Supervised], *, timeout: float = 10.0) -> None:
+    for child in children:
+        child.stopped = True
+        child.restart_at = None
+    stop_all([child.proc for child in children], timeout=timeout)
 
 
 def wait_http(url: str, *, timeout: float = 60.0, proc: subprocess.Popen | None = None, ok=(200,)) -> None:

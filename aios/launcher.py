@@ -22,6 +22,8 @@ import tomllib
 from pathlib import Path
 from typing import IO
 
+from aios import devstack  # its top level needs only the standard library, so this runs before .venv exists
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VENV = BASE_DIR / ".venv"
 # Data, logs and the secret key; AIOS_VAR moves them (the launcher's own tests do).
@@ -119,8 +121,6 @@ def run(argv: list[str]) -> int:
     that dies is restarted with a growing delay. The embedded PostgreSQL and Valkey hold the data
     and are not restarted behind the user's back: if one dies, everything stops with a message.
     """
-    from aios import devstack
-
     port = int(os.environ.get("AIOS_PORT", "8000"))
     VAR.mkdir(parents=True, exist_ok=True)
     logdir = VAR / "log"
@@ -162,8 +162,7 @@ def run(argv: list[str]) -> int:
         nonlocal interruptible
         interruptible = False
         say("stopping …")
-        for child in reversed(children):
-            child.stop()
+        devstack.stop_supervised(children)
         for out in logs:
             out.close()
         if valkey is not None:

@@ -166,7 +166,7 @@ class BudgetAdmin(admin.ModelAdmin):
                       data={k: form.cleaned_data.get(k) for k in form.changed_data})
 
     def _spend(self, obj):
-        from agents.budgets import spend_against_caps
+        from agents.calls.budgets import spend_against_caps
 
         if obj is None or obj.brand_id is None:
             return None
@@ -177,7 +177,7 @@ class BudgetAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _against(amount, cap) -> str:
-        from agents.budgets import money
+        from agents.calls.budgets import money
 
         if cap:
             return f"{money(amount)} of {money(cap)} ({amount / cap:.0%})"
@@ -190,7 +190,7 @@ class BudgetAdmin(admin.ModelAdmin):
 
     @admin.display(description="Held for calls in flight")
     def today_reserved(self, obj) -> str:
-        from agents.budgets import money
+        from agents.calls.budgets import money
 
         spend = self._spend(obj)
         return "—" if spend is None else money(spend["today_reserved"])

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from agents.models import AgentRun, ModelVersion, PromptTemplate, PromptTemplateVersion
 from agents.pipeline.prompts import BRIEF_FIELDS, render_section_prompt, variable_defaults
-from agents.providers import PROVIDERS, ProviderError, Usage, resolve
+from agents.calls.providers import PROVIDERS, ProviderError, Usage, resolve
 from editorial.realtime import push_draft_event
 from governance.audit import audit_log
 from governance.models import AuditEvent

@@ -34,7 +34,7 @@ def _enqueue(run_id: int, kind: str) -> None:
 
 def runs_sweep_stale() -> dict[str, list[int]]:
     """Re-queue (or fail) runs whose worker stopped sending heartbeats. Returns the run ids touched."""
-    from agents.budgets import budget_release_run
+    from agents.calls.budgets import budget_release_run
 
     cutoff = timezone.now() - services.stale_after()
     stale = list(

@@ -25,9 +25,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agents.models import AgentRun, RunSection
-from agents.providers import ProviderError, resolve
+from agents.calls.providers import ProviderError, resolve
 from agents.knowledge import retrieve
+from agents.models import AgentRun, RunSection
 from agents.pipeline.prompts import render_section_prompt
 from agents.services import enqueue_run
 from editorial.diffs import word_diff
@@ -256,7 +256,7 @@ def regenerate_step(run: AgentRun) -> None:
 
     # Through the same guarded call as the write step: prompt cache, breaker and fallback, budget
     # reservation, per-run limits, retries with backoff.
-    from agents.calls import generate
+    from agents.calls.guarded import generate
 
     max_tokens = int(run.model_version.parameters.get("max_tokens", settings.AIOS_LLM_MAX_TOKENS))
     time_limit = run.model_version.max_run_seconds

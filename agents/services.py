@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -21,11 +20,12 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from agents.calls.backoff import backoff_delay
+from agents.calls.providers import ProviderError, resolve
 from agents.knowledge import document_ingest, retrieve  # noqa: F401 - moved there; callers still import them here
 from agents.models import AgentRun, ModelVersion, PromptTemplateVersion, RunSection
 from agents.pipeline.prompts import digest as _digest  # noqa: F401 - moved; kept until the pipeline split
 from agents.pipeline.prompts import render_section_prompt
-from agents.providers import ProviderError, resolve
 from editorial.realtime import push_draft_event
 from editorial.transitions import draft_transition
 from governance.audit import audit_log
@@ -151,7 +151,7 @@ def _heartbeat(run: AgentRun) -> None:
 
 
 def _step_write(run: AgentRun) -> None:
-    from agents.calls import generate, output_allowance
+    from agents.calls.guarded import generate, output_allowance
 
     draft = run.draft
     if run.model_version is None:
@@ -336,16 +336,10 @@ STEPS: dict[str, Callable[[AgentRun], None]] = {
 }
 
 
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    if retry_after is not None:
-        return min(retry_after, 300.0)
-    return min(30.0, 2.0 ** attempt) * random.uniform(0.5, 1.0)
-
-
 def run_execute(*, run_id: int) -> AgentRun | None:
     """Claim and perform one step. Raises TransientRunError when the task should retry."""
-    from agents.budgets import BudgetExceeded
-    from agents.calls import NeedsHuman, RunLimitExceeded
+    from agents.calls.budgets import BudgetExceeded
+    from agents.calls.guarded import NeedsHuman, RunLimitExceeded
 
     if AgentRun.objects.filter(pk=run_id, kind=Kind.SHADOW).exists():
         # A shadow write sent here by mistake (it has its own task) must never fail the draft.
@@ -359,7 +353,7 @@ def run_execute(*, run_id: int) -> AgentRun | None:
     if run is None:
         return None
     if run.reserved_cost:
-        from agents.budgets import budget_release_run
+        from agents.calls.budgets import budget_release_run
 
         budget_release_run(run=run)  # held by a previous attempt that died mid-call
         run.reserved_cost = Decimal(0)
@@ -380,7 +374,7 @@ def run_execute(*, run_id: int) -> AgentRun | None:
         return None
     except ProviderError as exc:
         if not exc.permanent and run.attempt_count < MAX_ATTEMPTS:
-            countdown = _backoff(run.attempt_count, exc.retry_after)
+            countdown = backoff_delay(run.attempt_count - 1, exc.retry_after, base=2.0, cap=300.0)
             AgentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
                 status=Status.QUEUED, error=f"Attempt {run.attempt_count} failed: {exc}; retrying in {countdown:.0f}s"
             )
@@ -484,7 +478,7 @@ def pipeline_retry(*, draft: Any, user: Any) -> AgentRun:
         raise ValueError("Only a draft whose generation failed can be retried.")
     failed = draft.runs.filter(status=Status.FAILED).latest("finished_at")
     if draft.status == Draft.Status.NEEDS_HUMAN and draft.model_version is not None:
-        from agents.breaker import breaker_probe_now
+        from agents.calls.breaker import breaker_probe_now
 
         breaker_probe_now(draft.model_version, user=user)  # the person says the model is back: try it
     run = run_create(draft=draft, kind=failed.kind, key=f"draft:{draft.pk}:{failed.kind}:retry-of:{failed.pk}")

@@ -17,9 +17,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agents.calls import budgets
+from agents.calls.backoff import backoff_delay
+from agents.calls.providers import ProviderError, Usage, provider_for, resolve
 from agents.models import AgentRun, ModelVersion, RunSection
-from agents import budgets
-from agents.providers import ProviderError, Usage, provider_for, resolve
 from governance.audit import audit_log
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,6 @@ class ShadowRetry(Exception):
 
 def shadow_execute(*, run_id: int) -> AgentRun | None:
     """Claim and write one shadow run. Raises ShadowRetry when the task should retry."""
-    from agents.services import _backoff
-
     run = _claim(run_id)
     if run is None:
         return None
@@ -174,7 +173,7 @@ def shadow_execute(*, run_id: int) -> AgentRun | None:
         _write(run)
     except ProviderError as exc:
         if not exc.permanent and run.attempt_count < MAX_ATTEMPTS:
-            countdown = _backoff(run.attempt_count, exc.retry_after)
+            countdown = backoff_delay(run.attempt_count - 1, exc.retry_after, base=2.0, cap=300.0)
             AgentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
                 status=Status.QUEUED, error=f"Attempt {run.attempt_count} failed: {exc}; retrying in {countdown:.0f}s"
             )

@@ -163,7 +163,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-runs": {"task": "agents.sweep_stale_runs", "schedule": env.float("AIOS_SWEEP_SECONDS", default=30.0)},
 }
 
-# --- Agent run reliability (agents/recovery.py, calls.py, breaker.py, budgets.py, cache.py) -------
+# --- Agent run reliability (agents/recovery.py; agents/calls/: guarded, breaker, budgets, cache) ---
 # A run "running" without a heartbeat for this long lost its worker and is claimed again.
 AIOS_RUN_STALE_SECONDS = env.float("AIOS_RUN_STALE_SECONDS", default=90.0)
 # Retries of one model call inside the worker (exponential backoff with full jitter, honouring

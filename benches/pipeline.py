@@ -36,7 +36,7 @@ Fault mode (`--faults 0.05`): during the timed part the test server answers that
 completion requests with a random transient error (500, 502, 503, or 429 with `Retry-After: 0.2`).
 Both sides retry the same way: the bare baseline through the SDK's own retries (`max_retries` =
 AIOS_CALL_RETRIES, exponential backoff with jitter, honouring Retry-After), AIOS through its in-call
-retries (agents/calls.py, same count). The ratio then shows what AIOS's fault handling costs
+retries (agents/calls/guarded.py, same count). The ratio then shows what AIOS's fault handling costs
 beyond the bare retries. More briefs (`--briefs 10`) make the medians steadier, since only some
 briefs meet a fault.
 """

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import ModelVersion
-from agents.providers import ProviderError, Usage, provider_for
+from agents.calls.providers import ProviderError, Usage, provider_for
 
 
 def version(base_url: str, mode: str) -> ModelVersion:

@@ -16,7 +16,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from agents import breaker, budgets, calls
+from agents.calls import breaker, budgets, guarded
+from agents.calls.backoff import backoff_delay
 from agents.models import AgentRun, BreakerState, ModelVersion, RunSection, SpendDay
 from agents.recovery import runs_sweep_stale
 from agents.services import pipeline_retry, run_execute
@@ -94,7 +95,7 @@ def test_a_stream_that_stalls_times_out_and_the_section_is_written_again_from_sc
 def test_a_429_is_retried_after_the_retry_after_it_names(world, model_at, monkeypatch):
     waits: list[float] = []
     real_sleep = time.sleep
-    monkeypatch.setattr(calls.time, "sleep", lambda s: (waits.append(s), real_sleep(s)))
+    monkeypatch.setattr(guarded.time, "sleep", lambda s: (waits.append(s), real_sleep(s)))
     model_at.fail_next(1, status=429, body="slow down", retry_after=0.3)
     draft = file_brief(world)
     drive(draft)
@@ -147,12 +148,12 @@ def test_an_unknown_provider_is_a_configuration_error_that_fails_at_once(world, 
     assert not model_at.requests
 
 
-def test_backoff_grows_exponentially_with_jitter_and_retry_after_wins(settings):
-    settings.AIOS_CALL_RETRY_BASE, settings.AIOS_CALL_RETRY_MAX_WAIT = 0.5, 10.0
+def test_backoff_grows_exponentially_with_jitter_and_retry_after_wins():
     for attempt, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (6, 10.0)]:
-        delays = {calls.backoff_delay(attempt) for _ in range(50)}
+        delays = {backoff_delay(attempt, base=0.5, cap=10.0) for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays) and len(delays) > 40  # jittered
-    assert 7.0 <= calls.backoff_delay(0, retry_after=7.0) <= 7.7
+    assert backoff_delay(0, retry_after=7.0, base=0.5, cap=10.0) == 7.0
+    assert backoff_delay(0, retry_after=70.0, base=0.5, cap=10.0) == 10.0  # honoured up to the cap
 
 
 # --- per-run limits -------------------------------------------------------------------------------

@@ -332,7 +332,7 @@ def run_brief(stack: Stack, client: Any, *, title: str, sections: int, tokens: i
                 if event.get("status") == "failed":
                     raise RuntimeError(f"draft {draft_id} failed: {event.get('reason')}")
 
-    sent = {int(text.strip()[1:]): at for text, at in stack.llm.sent_tokens}
+    sent = {int(number): at for text, at in stack.llm.sent_tokens for number in re.findall(r"w(\d+)", text)}
     faults = stack.llm.faults_served
     stack.llm.fault_rate = 0.0
     result = BriefResult(

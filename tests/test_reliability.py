@@ -137,6 +137,56 @@ def test_a_malformed_stream_chunk_is_a_transient_error(world, model_at):
     assert len(section.text.split()) == 12  # only the good try's tokens
 
 
+def test_a_stream_without_a_finish_reason_is_written_again_from_scratch(world, model_at):
+    model_at.interrupt_next(1, after_tokens=2)  # llama.cpp ends a stream this way when interrupted
+    draft = file_brief(world)
+    retries = drive(draft)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.IN_REVIEW and not retries  # retried inside the call
+    assert len(requests_for(model_at, 1)) == 2
+    cut = {int(t.strip()[1:]) for t, _ in model_at.sent_tokens[:2]}
+    section = draft.runs.get(kind="write").sections.get(index=0)
+    assert not cut & set(token_numbers(section.text)) and len(token_numbers(section.text)) == 12
+    world.model_version.refresh_from_db()
+    assert world.model_version.breaker_failures == 0  # the retry's success reset the count
+
+
+def _call(world, **kw) -> guarded.CallResult:
+    run = AgentRun.objects.create(draft=file_brief(world), kind="write", status="running",
+                                  idempotency_key=f"call:{time.monotonic_ns()}", model_version=world.model_version)
+    deltas: list[str] = []
+    result = guarded.generate(run=run, system="", prompt="## Part 1\n", tokens_used=0, deadline=None,
+                              on_reset=deltas.clear, on_delta=deltas.append, **{"max_tokens": 50, **kw})
+    assert "".join(deltas) == result.text
+    return result
+
+
+def test_the_guarded_call_reports_the_finish_reason_and_returns_a_length_cut(world, model_at):
+    assert _call(world).finish_reason == "stop"
+    cut = _call(world, max_tokens=4)
+    assert cut.finish_reason == "length" and len(cut.text.split()) == 4 and len(model_at.requests) == 2
+
+
+def test_stop_and_sampling_overrides_reach_the_server_and_are_part_of_the_cache_key(world, model_at):
+    model_at.heading_next()
+    first = _call(world, stop=["\n## "])
+    assert first.text == "Our autumn roast is back in every shop. " and first.finish_reason == "stop"
+    assert model_at.requests[-1]["stop"] == ["\n## "]
+    assert _call(world, stop=["\n## "]).cache_hit  # the same call again: from the cache
+    assert not _call(world).cache_hit  # without the stop sequence: another key
+    varied = _call(world, stop=["\n## "], overrides={"seed": 3})
+    assert not varied.cache_hit and model_at.requests[-1]["seed"] == 3
+    warm = _call(world, overrides={"temperature": 0.9})
+    assert not warm.cache_hit and not _call(world, overrides={"temperature": 0.9}).cache_hit  # not deterministic
+    assert len(model_at.requests) == 5
+
+
+def test_a_reply_cut_at_max_tokens_is_not_cached(world, model_at):
+    assert not _call(world, max_tokens=4).cache_hit
+    assert not _call(world, max_tokens=4).cache_hit
+    assert len(model_at.requests) == 2
+
+
 def test_an_unknown_provider_is_a_configuration_error_that_fails_at_once(world, model_at):
     ModelVersion.objects.filter(pk=world.model_version.pk).update(provider="carrier-pigeon")
     draft = file_brief(world)

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from agents import outline as outline_services
-from agents import regenerate as regen_services
+from agents.pipeline import outline as outline_services
+from agents.pipeline import regenerate as regen_services
 from agents.models import RunSection
 from editorial import selectors
 from editorial.api import revision_out

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents.grounding import grounding_summary
 from agents.models import AgentRun
-from agents.services import pipeline_retry
+from agents.pipeline.steps import pipeline_retry
 from editorial import selectors, services
 from editorial.diffs import word_diff
 from editorial.forms import BriefForm, EditForm, SignOffForm

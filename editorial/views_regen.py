@@ -14,8 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from agents import outline as outline_services
-from agents import regenerate as regen_services
+from agents.pipeline import outline as outline_services
+from agents.pipeline import regenerate as regen_services
 from editorial import selectors
 from editorial.models import Draft, Proposal
 from editorial.views import _draft_context

@@ -19,7 +19,13 @@ from editorial.services import draft_edit
 from governance.models import AuditEvent, Connector, Delivery, InboundCallback
 from governance.provenance import verify_manifest
 from governance.publishing.connectors import connector_finish_rotation, connector_rotate_secret
-from governance.publishing.delivery import RETRY_SCHEDULE, delivery_attempt, delivery_replay, webhook_headers
+from governance.publishing.delivery import (
+    DELIVER_TASK,
+    RETRY_SCHEDULE,
+    delivery_attempt,
+    delivery_replay,
+    webhook_headers,
+)
 from governance.publishing.publish import draft_publish, draft_retract, draft_schedule, draft_unschedule, publish_due
 from governance.signoffs import signoff_record
 from tests.factories import PASSWORD
@@ -314,3 +320,13 @@ def test_the_dead_letter_replay_is_refused_for_other_brands(client, world, cms):
     delivery.refresh_from_db()
     assert delivery.status == "dead"
 
+
+
+def test_the_publishing_tasks_keep_their_names_and_the_worker_finds_them():
+    from aios.celery import app
+    from governance.publishing import tasks
+
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery
+    assert tasks.deliver.name == "governance.deliver" == DELIVER_TASK
+    assert tasks.publish_due.name == "governance.publish_due"
+    assert {"governance.deliver", "governance.publish_due", "governance.idempotency_purge"} <= set(app.tasks)

@@ -447,7 +447,3 @@ def documents_for_brand(brand: Brand) -> QuerySet[KnowledgeDocument]:
         .annotate(chunk_count=Count("chunks"), flagged_count=Count("chunks", filter=Q(chunks__flagged=True)))
         .order_by("title", "pk")
     )
-
-
-def flagged_chunks(document: KnowledgeDocument) -> list[KnowledgeChunk]:
-    return list(document.chunks.filter(flagged=True).order_by("index"))

@@ -224,7 +224,7 @@ def test_a_transient_error_retries_and_the_proposal_keeps_running(world, model_a
     proposal = ask(world, draft)
     drive(draft)
     proposal.refresh_from_db()
-    # Retried inside the guarded call (agents/calls.py): one attempt of the run, two requests.
+    # Retried inside the guarded call (agents/calls/guarded.py): one attempt of the run, two requests.
     assert proposal.status == "pending" and proposal.run.attempt_count == 1
     assert len(model_at.requests) == 2
 

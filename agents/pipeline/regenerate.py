@@ -24,12 +24,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from agents.calls.providers import ProviderError, resolve
 from agents.knowledge import retrieve
 from agents.models import AgentRun, RunSection
 from agents.pipeline.prompts import digest, render_section_prompt
 from agents.pipeline.runs import enqueue_run
 from agents.pipeline.writer import SectionEvents, write_section, writer_provenance
-from agents.providers import ProviderError, resolve
 from editorial.diffs import word_diff
 from editorial.models import Draft, Proposal, Revision
 from editorial.realtime import push_draft_event

@@ -14,13 +14,13 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from agents import budgets
-from agents.calls import CallResult
+from agents.calls import budgets
+from agents.calls.guarded import CallResult
+from agents.calls.providers import ProviderError, Usage, provider_for, resolve
 from agents.models import AgentRun, ModelVersion, RunSection
 from agents.pipeline.prompts import digest, render_section_prompt
 from agents.pipeline.runs import enqueue_run
 from agents.pipeline.writer import write_section
-from agents.providers import ProviderError, Usage, provider_for, resolve
 from editorial.models import Revision
 from editorial.sections import join_sections
 

@@ -13,8 +13,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from agents.breaker import breaker_probe_now
-from agents.calls import output_allowance
+from agents.calls.breaker import breaker_probe_now
+from agents.calls.guarded import output_allowance
+from agents.calls.providers import ProviderError, resolve
 from agents.grounding import ground
 from agents.knowledge import retrieve
 from agents.models import AgentRun, ModelVersion, RunSection
@@ -22,7 +23,6 @@ from agents.pipeline.outline import outline_pause
 from agents.pipeline.prompts import digest, render_section_prompt
 from agents.pipeline.runs import Kind, Status, previous_output, progress_event, run_create
 from agents.pipeline.writer import SectionEvents, write_section, writer_provenance
-from agents.providers import ProviderError, resolve
 from agents.pipeline.shadow import shadow_runs_start
 from editorial.models import Draft
 from editorial.notifications import notify_generation_failed

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F
 
-from agents.calls import CallResult, generate
+from agents.calls.guarded import CallResult, generate
 from agents.models import AgentRun, RunSection
 from agents.pipeline.runs import run_heartbeat
 from editorial.realtime import push_draft_event

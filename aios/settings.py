@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "governance",
     "agents",
     "editorial",
+    "aios.demo_cms",
 ]
 
 MIDDLEWARE = [

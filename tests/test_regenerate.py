@@ -24,7 +24,7 @@ from editorial.models import Draft, Proposal, Revision
 from editorial.services import draft_edit
 from governance.gates import gate_states
 from governance.models import AuditEvent, Finding
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.helpers import draft_in_review, file_brief
 
 TEXT = (

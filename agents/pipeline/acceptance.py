@@ -93,7 +93,7 @@ def _normal(sentence: str) -> str:
 
 
 def _finished(text: str) -> bool:
-    last = text.rstrip().split("\n")[-1].strip()
+    last = _HTML.sub("", text).rstrip().split("\n")[-1].strip()
     if _FINAL.search(last):
         return True
     return bool(_LIST_ITEM.match(last)) and len(words(last)) >= 2

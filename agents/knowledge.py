@@ -30,7 +30,7 @@ from pgvector.django import CosineDistance, VectorField
 from agents.embeddings import chunk_text, embed, embedder_name, is_local
 from agents.models import KnowledgeChunk, KnowledgeDocument
 from governance.audit import audit_log
-from governance.detectors import instruction_like
+from governance.detectors.injection import instruction_like
 from governance.models import Brand
 from governance.permissions import brands_for_user, knowledge_policy
 

@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,7 +25,8 @@ from editorial.rendering import render_markdown_with_findings
 from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.models import Channel, Gate, Risk
 from governance.permissions import draft_policy, error_text, gate_policy
-from governance.services import draft_publish, signoff_record
+from governance.publishing.publish import draft_publish
+from governance.signoffs import signoff_record, signoff_refusal, signoffs_bulk
 
 
 @login_required
@@ -90,7 +90,8 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
     # The `a` shortcut approves the first gate this person may approve now, or says why there is none.
     approve_gate = next((s for s in states if "approve" in s.actions), None)
     approve_refusal = "" if approve_gate else (
-        "Nothing for you to approve here: " + _bulk_refusal(draft, request.user, "approve", states, blocking) + ".")
+        "Nothing for you to approve here: "
+        + signoff_refusal(draft=draft, user=request.user, decision="approve", states=states, blocking=blocking) + ".")
     return {
         "draft": draft,
         "brief": draft.brief,
@@ -435,35 +436,13 @@ def _ids(values: list[str]) -> list[int]:
     return list(seen)
 
 
-def _bulk_refusal(draft: Draft, user, decision: str, states: list, blocking: list) -> str:
-    if draft.status != Draft.Status.IN_REVIEW:
-        return f"it is “{draft.get_status_display()}”, not in review"
-    if decision == "approve" and blocking and any(get_actions(draft, s, user, blocking=blocking) for s in states):
-        n = len(blocking)
-        return f"{n} blocking finding{'s' if n != 1 else ''} must be fixed or overridden first"
-    return "none of its open gates is yours to sign"
-
-
 def _bulk_one(*, draft: Draft, user, action: str, assignee, reason: str, revision_id: int | None) -> None:
     """One row of a bulk action; raises (and changes nothing) when the row is refused."""
     if action == "assign":
         services.draft_assign(draft=draft, user=user, assignee=assignee)
         return
-    decision = "approve" if action == "approve" else "request_changes"
-    states = gate_states(draft)
-    blocking = unresolved_blocking_findings(draft)
-    open_states = [s for s in states if decision in get_actions(draft, s, user, blocking=blocking)]
-    if not open_states:
-        raise PermissionDenied(_bulk_refusal(draft, user, decision, states, blocking))
-    if decision == "request_changes":
-        open_states = open_states[:1]  # sent back from the earliest open gate (Editorial, usually)
-    revision_id = revision_id or draft.current_revision_id
-    with transaction.atomic():  # a row's gates are signed together, or not at all
-        for index, state in enumerate(open_states):
-            if index and Draft.objects.filter(pk=draft.pk).values_list("status", flat=True).get() != "in_review":
-                break  # the hard gates are all signed now; nothing left to approve
-            signoff_record(draft=draft, gate=state.gate, user=user, decision=decision, revision_id=revision_id,
-                           comment=reason)
+    signoffs_bulk(draft=draft, user=user, decision="approve" if action == "approve" else "request_changes",
+                  comment=reason, revision_id=revision_id)
 
 
 @login_required

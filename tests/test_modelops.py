@@ -15,7 +15,7 @@ from agents.models import ModelVersion
 from editorial.models import Draft, Revision
 from governance.gates import gate_states
 from governance.models import AuditEvent
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.factories import UserFactory
 from tests.helpers import draft_in_review, file_brief
 

@@ -42,7 +42,7 @@ def test_the_pipeline_plans_retrieves_writes_and_checks_into_one_revision(world,
 
 def test_the_check_step_records_policy_findings(world, model_at):
     draft = file_brief(world)
-    draft.brief.goal = "[[echo:Results guaranteed for everyone]]"
+    draft.brief.goal = "[[echo:Results are guaranteed for everyone.]]"
     draft.brief.save()
     drive(draft)
     draft.refresh_from_db()

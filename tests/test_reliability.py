@@ -214,9 +214,12 @@ def test_the_output_token_limit_lowers_max_tokens_so_the_run_never_passes_it(wor
     draft = file_brief(world)
     drive(draft)
     draft.refresh_from_db()
-    assert draft.status == Draft.Status.IN_REVIEW
     assert [r["max_tokens"] for r in model_at.requests] == [15, 3]
-    assert draft.runs.get(kind="write").tokens_out == 15
+    writer = draft.runs.get(kind="write")
+    assert sum(s.tokens_out for s in writer.sections.all()) == 15
+    # Three tokens make no section: the run stops at its limit rather than send a stub to review.
+    assert draft.status == Draft.Status.FAILED and "output limit of 15 tokens" in draft.status_reason
+    assert writer.sections.get(index=1).tries[0]["finish_reason"] == "length"
 
 
 def test_a_run_out_of_output_tokens_with_sections_left_fails_with_the_reason(world, model_at):
@@ -225,7 +228,8 @@ def test_a_run_out_of_output_tokens_with_sections_left_fails_with_the_reason(wor
     drive(draft)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.FAILED
-    assert "output limit of 12 tokens" in draft.status_reason and "1 section(s) still to write" in draft.status_reason
+    # The 12 tokens ran out mid-way through the first section ("length"), so both are still to write.
+    assert "output limit of 12 tokens" in draft.status_reason and "2 section(s) still to write" in draft.status_reason
     assert len(model_at.requests) == 1
 
 

@@ -18,7 +18,7 @@ from editorial.models import Draft
 from governance.gates import gate_states
 from governance.models import AuditEvent
 from governance.permissions import brand_member_add
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.factories import UserFactory
 from tests.helpers import draft_in_review, file_brief
 

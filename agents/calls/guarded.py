@@ -126,10 +126,14 @@ def generate(
     on_delta: Callable[[str], None],
     stop: list[str] | None = None,
     overrides: dict[str, Any] | None = None,
+    isolated: bool = False,
 ) -> CallResult:
-    """Text for one prompt (see the module docstring). `tokens_used`: in + out of the run so far."""
+    """Text for one prompt (see the module docstring). `tokens_used`: in + out of the run so far.
+    `isolated` (a shadow run): the run's own version only, without the prompt cache, the breaker or
+    fallbacks, since a shadow must test its own version; budgets, limits and retries still apply."""
     version = run.model_version
-    if cache.cacheable(version, overrides=overrides):
+    use_cache = not isolated and cache.cacheable(version, overrides=overrides)
+    if use_cache:
         key = cache.cache_key(version=version, system=system, prompt=prompt, max_tokens=max_tokens, stop=stop,
                               overrides=overrides)
         entry = cache.cache_get(key=key)
@@ -146,7 +150,7 @@ def generate(
     attempt = 0
     last_error = ""
     while True:
-        version = _use_version(run, last_error=last_error)
+        version = run.model_version if isolated else _use_version(run, last_error=last_error)
         estimate = budgets.call_cost(version, tokens_in=prompt_estimate, tokens_out=max_tokens)
         reservation = budgets.budget_reserve(brand=brand, amount=estimate, run_id=run.pk)
         usage = Usage()
@@ -169,7 +173,8 @@ def generate(
             )
             if isinstance(exc, RunLimitExceeded) or exc.permanent:
                 raise
-            breaker.breaker_record_failure(version, reason=str(exc), run=run)
+            if not isolated:
+                breaker.breaker_record_failure(version, reason=str(exc), run=run)
             last_error = str(exc)
             retry_after = exc.retry_after
             if attempt >= settings.AIOS_CALL_RETRIES or (
@@ -188,11 +193,12 @@ def generate(
             raise
         cost = budgets.call_cost(version, tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens)
         budgets.budget_settle(reservation=reservation, cost=cost, run_id=run.pk)
-        breaker.breaker_record_success(version, run=run)
+        if not isolated:
+            breaker.breaker_record_success(version, run=run)
         text = "".join(parts)
         # A reply cut off at max_tokens is not cached: the writer trims or continues it, and a hit
         # could not say that it was cut.
-        if usage.finish_reason == "stop" and cache.cacheable(version, overrides=overrides):
+        if usage.finish_reason == "stop" and use_cache:
             cache.cache_put(
                 key=cache.cache_key(version=version, system=system, prompt=prompt, max_tokens=max_tokens, stop=stop,
                                     overrides=overrides),

@@ -31,6 +31,7 @@ from agents.pipeline.runs import (
     MAX_ATTEMPTS, ClaimLost, RunBusy, TransientRunError, lock_draft, progress_event, run_claim, run_mark_failed,
     run_mark_succeeded, run_retry_later, run_wait_for_budget,
 )
+from agents.pipeline.writer import SectionUnusable
 from editorial.models import Draft
 from editorial.realtime import push_draft_event
 
@@ -95,6 +96,9 @@ def run_execute(*, run_id: int) -> AgentRun | None:
     except RunLimitExceeded as exc:
         return run_fail(run=run, reason=str(exc))
     except NeedsHuman as exc:
+        return run_fail(run=run, reason=str(exc), needs_human=True)
+    except SectionUnusable as exc:
+        # Nothing unusable reaches a reviewer: a person decides (the section keeps its tries and reasons).
         return run_fail(run=run, reason=str(exc), needs_human=True)
     except ClaimLost:
         log.warning("agent run %s: claim lost to another worker; stopping", run.pk)

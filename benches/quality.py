@@ -48,7 +48,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 BRIEFS = [
     ("Autumn Ember is back", "Announce the return of the Autumn Ember roast", "coffee lovers", "blog", "blog-post"),
-    ("New opening hours", "Tell customers our cafés now open at 7 am on weekdays", "regular customers", "email",
+    ("New opening hours", "Tell customers our cafés now open at 7 am on weekdays", "regular customers", "newsletter",
      "product-update"),
     ("How we roast", "Explain how Northwind roasts its beans in small batches", "curious coffee drinkers", "blog",
      "blog-post"),
@@ -56,9 +56,9 @@ BRIEFS = [
      "product-update"),
     ("Meet our Huila farmers", "Introduce the farmers who grow the Autumn Ember beans", "coffee lovers", "blog",
      "blog-post"),
-    ("Reusable cup discount", "Explain the 20 cent discount for bringing a reusable cup", "café guests", "email",
+    ("Reusable cup discount", "Explain the 20 cent discount for bringing a reusable cup", "café guests", "newsletter",
      "product-update"),
-    ("Brewing at home", "Give three simple tips for brewing Autumn Ember at home", "home baristas", "blog",
+    ("Brewing at home", "Give three simple tips for brewing Autumn Ember at home", "home baristas", "product",
      "blog-post"),
     ("Gift cards are here", "Announce Northwind gift cards for the holidays", "shoppers", "social", "product-update"),
 ]
@@ -224,8 +224,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         tries = [len(s.tries) for s in sections if s.tries]
         reasons = Counter(p.split(" (")[0] for s in sections for t in s.tries for p in t.get("problems", []))
         aios_tokens = sum(t.get("tokens_out", 0) for s in sections for t in s.tries)
-        writes = AgentRun.objects.filter(draft_id__in=ids, kind=AgentRun.Kind.WRITE, latency_ms__isnull=False)
-        aios_seconds = sum(r.latency_ms for r in writes) / 1000
+        # The model server writes one stream at a time, so AIOS's figure is tokens over the time any
+        # write step was running (the union of their intervals), not the sum of their latencies.
+        spans = sorted(AgentRun.objects.filter(draft_id__in=ids, kind=AgentRun.Kind.WRITE, finished_at__isnull=False)
+                       .values_list("started_at", "finished_at"))
+        aios_seconds, edge = 0.0, None
+        for start, end in spans:
+            if edge is None or start > edge:
+                aios_seconds += (end - start).total_seconds()
+                edge = end
+            elif end > edge:
+                aios_seconds += (end - edge).total_seconds()
+                edge = end
+        texts = [(d.title, d.status, d.current_revision.content if d.current_revision else d.status_reason)
+                 for d in drafts]
         calls = []
         for s in sections:
             if not s.done:
@@ -252,7 +264,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "rejections": dict(reasons.most_common()), "not_in_review": dict(failed_reasons.most_common()),
         "wall_s": wall, "drafts_per_min": len(ids) / wall * 60 if wall else 0.0,
         "aios_tokens_per_s": aios_tps, "bare_tokens_per_s": bare_tps,
-        "aios_vs_bare": aios_tps / bare_tps if bare_tps else 0.0, "bare_tokens": bare_tokens,
+        "aios_vs_bare": aios_tps / bare_tps if bare_tps else 0.0, "bare_tokens": bare_tokens, "texts": texts,
     }
 
 
@@ -268,6 +280,10 @@ def report(r: dict[str, Any]) -> None:
     print(f"Wall time:                          {r['wall_s']:.0f} s ({r['drafts_per_min']:.2f} drafts/min)")
     print(f"Tokens/s through AIOS / bare:       {r['aios_tokens_per_s']:.1f} / {r['bare_tokens_per_s']:.1f} "
           f"(×{r['aios_vs_bare']:.2f})")
+    print("\nWhat it wrote:")
+    for title, status, text in r["texts"]:
+        print(f"\n=== {title} ({status})\n{text}")
+    print()
     print(json.dumps({
         "briefs": r["briefs"], "usable_section_rate": round(r["usable_section_rate"], 4),
         "review_without_human_rate": round(r["review_without_human_rate"], 4),

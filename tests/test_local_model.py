@@ -77,7 +77,7 @@ def test_two_briefs_at_once_reach_review_only_with_usable_sections(services, lla
         devstack.wait_celery_worker(env, proc=worker, timeout=90)
         rita, brand = User.objects.get(username="rita"), Brand.objects.get(slug="northwind")
         briefs = [("Autumn Ember is back", "Announce the return of the Autumn Ember roast", "blog", "blog-post"),
-                  ("Oat milk at no extra cost", "Announce that oat milk no longer costs extra", "email",
+                  ("Oat milk at no extra cost", "Announce that oat milk no longer costs extra", "newsletter",
                    "product-update")]
         drafts = [brief_create(user=rita, brand=brand, title=t, goal=g, audience="coffee lovers", channel=c,
                                tone="warm", risk="low", template=PromptTemplate.objects.get(slug=slug))

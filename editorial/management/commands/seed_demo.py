@@ -33,16 +33,18 @@ PEOPLE = [
 ]
 
 # Gemma 3 270M is a base model: it continues documents, it does not follow instructions. So the prompt
-# is the start of the document to continue (reference facts, a line saying what the document is, its
-# title and the section's heading), and the writer stops it at the next heading
-# (agents/pipeline/writer.py). The section's instruction stays out of the text a base model would echo.
-# (Completion mode prepends the version's system text, so the demo leaves it empty.)
+# is the start of the document to continue: the reference facts, a line saying what the document is,
+# its title and the section's heading, as plain text. (Markdown `#` headings in the prompt made it write
+# heading after heading; plain text makes it write paragraphs.) The writer stops it at the next heading
+# (agents/pipeline/writer.py); the draft gets its `## ` headings from the plan. The section's
+# instruction stays out of the text a base model would echo. Completion mode prepends the version's
+# system text, so the demo leaves it empty.
 SECTION_PROMPT = (
     "{sources}\n\n"
     "Below is a {tone} {channel} text by {brand} for {audience}, in plain English. Its goal: {goal}. "
     "Each section is one short paragraph of complete sentences.\n\n"
-    "# {title}\n\n"
-    "## {heading}\n\n"
+    "{title}\n\n"
+    "{heading}.\n"
 )
 # What demo databases loaded before this prompt have; `seed_demo` moves them to the one above.
 FIRST_SECTION_PROMPT = (

@@ -31,10 +31,10 @@ from agents.knowledge import retrieve
 from agents.pipeline.prompts import render_section_prompt
 from agents.services import enqueue_run
 from editorial.diffs import word_diff
+from editorial.editing import EDITABLE
 from editorial.models import Draft, Proposal, Revision
 from editorial.realtime import push_draft_event
 from editorial.revisions import person_revision_followup, revision_create
-from editorial.services import EDITABLE
 from governance.audit import audit_log
 from governance.permissions import draft_policy
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from ninja import Query, Router, Status
 
 from agents.models import AgentRun, KnowledgeDocument, PromptTemplate
-from editorial import selectors, services
+from editorial import briefs, editing, selectors
 from editorial.diffs import word_diff
 from editorial.models import Brief, Draft, Revision
 from editorial.schemas import (
@@ -173,7 +173,7 @@ def create_brief(request: HttpRequest, payload: BriefIn):
     missing = set(payload.sources) - {d.pk for d in sources}
     if missing:
         raise ValidationError({"sources": f"Unknown documents for this brand: {sorted(missing)}"})
-    draft = services.brief_create(
+    draft = briefs.brief_create(
         user=request.user, brand=brand, title=payload.title, goal=payload.goal, audience=payload.audience,
         channel=payload.channel, tone=payload.tone, risk=payload.risk, template=template, sources=sources,
     )
@@ -236,9 +236,9 @@ def create_revision(request: HttpRequest, draft_id: int, payload: RevisionIn):
     api_scope_required(request, "write")
     draft = selectors.draft_get_for_user(user=request.user, pk=draft_id, action="edit")
     try:
-        revision = services.draft_edit(draft=draft, user=request.user, content=payload.content,
+        revision = editing.draft_edit(draft=draft, user=request.user, content=payload.content,
                                        base_revision_id=payload.base_revision, note=payload.note)
-    except services.EditConflict as exc:
+    except editing.EditConflict as exc:
         return Status(409, {
             "detail": str(exc),
             "current_revision": revision_out(exc.current) if exc.current is not None else None,

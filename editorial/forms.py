@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import KnowledgeDocument, PromptTemplate
-from editorial.services import MAX_CONTENT_CHARS
+from editorial.editing import MAX_CONTENT_CHARS
 from governance.models import Channel, Risk
 from governance.permissions import brands_for_user
 

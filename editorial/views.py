@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agents.grounding import grounding_summary
 from agents.models import AgentRun
 from agents.services import pipeline_retry
-from editorial import selectors, services
+from editorial import assignments, briefs, editing, selectors
 from editorial.diffs import word_diff
 from editorial.forms import BriefForm, EditForm, SignOffForm
 from editorial.models import Draft, Revision
@@ -64,7 +64,7 @@ def brief_new(request: HttpRequest) -> HttpResponse:
     form = BriefForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            draft = services.brief_create(user=request.user, **form.cleaned_data)
+            draft = briefs.brief_create(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
                 form.add_error(field if field in form.fields else None, errors)
@@ -109,7 +109,7 @@ def _draft_context(request: HttpRequest, draft: Draft) -> dict:
                      .order_by("created_at", "id")),
         "live": selectors.live_snapshot(draft),
         "deliveries": list(draft.deliveries.select_related("connector").prefetch_related("attempts")),
-        "can_edit": draft.status in services.EDITABLE
+        "can_edit": draft.status in editing.EDITABLE
         and draft_policy.user_has_permission_for_instance(request.user, "edit", draft),
         "can_publish": draft.status == Draft.Status.APPROVED
         and draft_policy.user_has_permission_for_instance(request.user, "publish", draft),
@@ -174,18 +174,18 @@ def draft_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = EditForm(request.POST)
         if form.is_valid():
             try:
-                services.draft_edit(
+                editing.draft_edit(
                     draft=draft,
                     user=request.user,
                     content=form.cleaned_data["content"],
                     base_revision_id=form.cleaned_data["base_revision"],
                     note=form.cleaned_data["note"],
                 )
-            except services.EditAlreadySaved as exc:
+            except editing.EditAlreadySaved as exc:
                 # Saved by the first submit: the copy kept in the browser can go, as after any save.
                 messages.info(request, str(exc), extra_tags="edit-saved")
                 return redirect("editorial:draft", pk=draft.pk)
-            except services.EditConflict as exc:
+            except editing.EditConflict as exc:
                 # Keep the person's text; show what changed underneath them.
                 base = draft.revisions.filter(pk=form.cleaned_data["base_revision"]).first()
                 conflict = {
@@ -234,7 +234,7 @@ def _annotate_timeline(revisions: list[Revision]) -> None:
 def revision_restore(request: HttpRequest, pk: int, revision_id: int) -> HttpResponse:
     draft = selectors.draft_get_for_user(user=request.user, pk=pk, action="edit")
     try:
-        revision = services.revision_restore(
+        revision = editing.revision_restore(
             draft=draft, user=request.user, revision_id=revision_id, note=request.POST.get("note", "")
         )
     except (ValidationError, PermissionDenied) as exc:
@@ -447,7 +447,7 @@ def _bulk_refusal(draft: Draft, user, decision: str, states: list, blocking: lis
 def _bulk_one(*, draft: Draft, user, action: str, assignee, reason: str, revision_id: int | None) -> None:
     """One row of a bulk action; raises (and changes nothing) when the row is refused."""
     if action == "assign":
-        services.draft_assign(draft=draft, user=user, assignee=assignee)
+        assignments.draft_assign(draft=draft, user=user, assignee=assignee)
         return
     decision = "approve" if action == "approve" else "request_changes"
     states = gate_states(draft)
@@ -535,8 +535,8 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     draft = selectors.draft_get_for_user(user=request.user, pk=pk)
     back = _next_url(request)
     try:
-        services.draft_claim(draft=draft, user=request.user, force=request.POST.get("force") == "yes")
-    except services.AlreadyClaimed as exc:
+        assignments.draft_claim(draft=draft, user=request.user, force=request.POST.get("force") == "yes")
+    except assignments.AlreadyClaimed as exc:
         context = {"draft": draft, "assignee": exc.assignee, "next": back}
         return render(request, "editorial/claim_confirm.html", context, status=409)
     except (ValidationError, PermissionDenied) as exc:
@@ -553,7 +553,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
     username = request.POST.get("assignee", "")
     assignee = get_user_model().objects.filter(username=username).first() if username else None
     try:
-        services.draft_assign(draft=draft, user=request.user, assignee=assignee)
+        assignments.draft_assign(draft=draft, user=request.user, assignee=assignee)
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))
     else:
@@ -566,7 +566,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 def unassign(request: HttpRequest, pk: int) -> HttpResponse:
     draft = selectors.draft_get_for_user(user=request.user, pk=pk)
     try:
-        services.draft_unassign(draft=draft, user=request.user)
+        assignments.draft_unassign(draft=draft, user=request.user)
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))
     else:

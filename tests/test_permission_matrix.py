@@ -14,9 +14,9 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import AgentRun
+from editorial.briefs import brief_create
 from editorial.models import Draft
 from editorial.revisions import revision_create
-from editorial.services import brief_create
 from governance.models import AuditEvent, Delivery, Finding, FindingOverride, ReviewLink, SignOff
 from governance.services import signoff_record
 from tests.factories import PASSWORD, build_world

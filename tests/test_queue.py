@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from agents.models import AgentRun
 from editorial import selectors
+from editorial.assignments import AlreadyClaimed, draft_assign, draft_claim, draft_unassign
 from editorial.models import Draft
 from editorial.revisions import revision_create
-from editorial.services import AlreadyClaimed, draft_assign, draft_claim, draft_unassign
 from governance.gates import gate_states, get_actions
 from governance.models import AuditEvent, Finding, Gate, SignOff, Stage
 from governance.services import signoff_record

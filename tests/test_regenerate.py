@@ -23,8 +23,8 @@ from agents.regenerate import (
     split_sections,
 )
 from agents.services import TransientRunError, document_ingest, run_execute
+from editorial.editing import draft_edit
 from editorial.models import Draft, Proposal, Revision
-from editorial.services import draft_edit
 from governance.gates import gate_states
 from governance.models import AuditEvent, Finding
 from governance.services import signoff_record

@@ -6,6 +6,7 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
+from agents import regenerate as regen_services
 from agents.models import KnowledgeDocument, PromptTemplate
 from editorial.editing import MAX_CONTENT_CHARS
 from governance.models import Channel, Risk
@@ -76,3 +77,16 @@ class SignOffForm(forms.Form):
                                           ("reject", "reject")])
     revision = forms.IntegerField()
     comment = forms.CharField(max_length=4000, required=False)
+
+
+class RegenerateForm(forms.Form):
+    """Rewrite one section of the current revision with an instruction (the draft page's proposal panel)."""
+
+    section = forms.IntegerField(min_value=0, error_messages={"required": "Choose the section to rewrite."})
+    instruction = forms.CharField(
+        max_length=regen_services.MAX_INSTRUCTION,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say how the section should change, e.g. “shorter, warmer, cite the source”."},
+    )
+    base_revision = forms.IntegerField(widget=forms.HiddenInput)
+    key = forms.CharField(max_length=64, widget=forms.HiddenInput)

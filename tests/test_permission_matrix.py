@@ -113,7 +113,7 @@ CASES = [
 ]
 
 
-# --- comments on drafts (editorial/views_collab.py) ------------------------------------------------
+# --- comments on drafts (editorial/views/comments.py) ----------------------------------------------
 from editorial.comments import thread_create, thread_resolve  # noqa: E402
 from editorial.models import Comment, CommentThread  # noqa: E402
 

@@ -128,7 +128,11 @@ class AgentRun(models.Model):
     draft = models.ForeignKey("editorial.Draft", on_delete=models.PROTECT, related_name="runs")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    attempt_count = models.PositiveIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(default=0, help_text="Times the run was claimed by a worker.")
+    error_count = models.PositiveIntegerField(
+        default=0, help_text="Attempts that ended in a model error (a lost worker does not count)."
+    )
+    claimed_by = models.CharField(max_length=120, blank=True, help_text="host:pid of the process that claimed it.")
     idempotency_key = models.CharField(max_length=200, unique=True)
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT)
     prompt_version = models.ForeignKey(PromptTemplateVersion, null=True, blank=True, on_delete=models.PROTECT)
@@ -179,6 +183,11 @@ class RunSection(models.Model):
     tokens_out = models.PositiveIntegerField(default=0)
     prompt_hash = models.CharField(max_length=64, blank=True)
     cache_hit = models.BooleanField(default=False)
+    # Quality (agents/pipeline/acceptance.py): how the accepted text ended, and every try with its verdict.
+    finish_reason = models.CharField(max_length=20, blank=True, help_text="stop, length (trimmed), …")
+    trimmed = models.BooleanField(default=False, help_text="Cut at max_tokens and trimmed to its last sentence.")
+    tries = models.JSONField(default=list, blank=True, help_text="Each try: finish reason, problems, text.")
+    problems = models.JSONField(default=list, blank=True, help_text="Why the last try was not usable.")
 
     class Meta:
         ordering = ["index"]

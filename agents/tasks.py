@@ -1,32 +1,32 @@
+"""The Celery tasks of the agents: thin, they take ids and call the pipeline (agents/pipeline/)."""
 from __future__ import annotations
 
-from agents import services
+from agents.pipeline.kinds import run_execute
+from agents.pipeline.recovery import runs_sweep_stale
+from agents.pipeline.runs import TransientRunError
 from aios.celery import app
+
+
+def _execute(task, run_id: int) -> None:
+    try:
+        run_execute(run_id=run_id)
+    except TransientRunError as exc:
+        raise task.retry(countdown=exc.countdown, exc=exc) from exc
 
 
 @app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, name="agents.run_step")
 def run_step(self, run_id: int) -> None:
-    """Thin: the service claims the run (so a redelivered task does nothing) and does the step."""
-    try:
-        services.run_execute(run_id=run_id)
-    except services.TransientRunError as exc:
-        raise self.retry(countdown=exc.countdown, exc=exc) from exc
+    """Any kind of run (agents/pipeline/kinds.py): the claim makes a redelivered task harmless."""
+    _execute(self, run_id)
 
 
-@app.task(bind=True, acks_late=True, max_retries=None, name="agents.shadow_step")
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, name="agents.shadow_step")
 def shadow_step(self, run_id: int) -> None:
-    """A shadow write (agents/shadow.py): claimed like a step, and never touches the draft."""
-    from agents import shadow
-
-    try:
-        shadow.shadow_execute(run_id=run_id)
-    except shadow.ShadowRetry as exc:
-        raise self.retry(countdown=exc.countdown, exc=exc) from exc
+    """Messages queued before shadow runs went through run_step still name this task."""
+    _execute(self, run_id)
 
 
 @app.task(name="agents.sweep_stale_runs", ignore_result=True)
 def sweep_stale_runs() -> dict[str, list[int]]:
-    """On beat: re-queue runs whose worker died (see agents/recovery.py)."""
-    from agents.recovery import runs_sweep_stale
-
+    """On beat: re-queue runs whose worker died (agents/pipeline/recovery.py)."""
     return runs_sweep_stale()

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from agents.models import AgentRun
-from agents.shadow import shadow_baseline, shadow_runs_for, shadow_text
+from agents.pipeline.shadow import shadow_baseline, shadow_runs_for, shadow_text
 from editorial.diffs import word_diff
 from editorial.selectors import draft_get_for_user
 

@@ -164,9 +164,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-runs": {"task": "agents.sweep_stale_runs", "schedule": env.float("AIOS_SWEEP_SECONDS", default=30.0)},
 }
 
-# --- Agent run reliability (agents/recovery.py, calls.py, breaker.py, budgets.py, cache.py) -------
+# --- Agent run reliability (agents/pipeline/runs.py, recovery.py; agents/calls/) -------
 # A run "running" without a heartbeat for this long lost its worker and is claimed again.
 AIOS_RUN_STALE_SECONDS = env.float("AIOS_RUN_STALE_SECONDS", default=90.0)
+# A run survives this many lost workers (killed mid-run) before it fails; model errors have their own,
+# smaller allowance (agents/pipeline/runs.py MAX_ATTEMPTS).
+AIOS_RUN_MAX_TAKEOVERS = env.int("AIOS_RUN_MAX_TAKEOVERS", default=10)
 # Retries of one model call inside the worker (exponential backoff with full jitter, honouring
 # Retry-After up to AIOS_CALL_RETRY_MAX_WAIT); past that the run itself is retried by Celery.
 AIOS_CALL_RETRIES = env.int("AIOS_CALL_RETRIES", default=2)

@@ -205,7 +205,7 @@ def start_stack(stack: ExitStack, *, sections: int, tokens: int, rate: float) ->
     from django.db import connections
 
     stack.callback(connections.close_all)  # before PostgreSQL stops (callbacks run in reverse)
-    from agents.services import document_ingest
+    from agents.knowledge import document_ingest
     from tests.factories import build_world
 
     world = build_world(sections=sections)

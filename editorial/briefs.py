@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from agents.models import KnowledgeDocument, PromptTemplate
-from agents.services import model_version_for_brief, pipeline_start
+from agents.pipeline.steps import model_version_for_brief, pipeline_start
 from agents.triage import brief_triage, triage_risk_audit
 from editorial.models import Brief, Draft
 from governance.audit import audit_log

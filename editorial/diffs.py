@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from editorial.sections import preamble, split_sections
+
 # Word-level units carry the whitespace after them: that halves the tokens and keeps difflib from
 # anchoring on spaces, which recur everywhere. Units are compared without that whitespace.
 _UNIT = re.compile(r"\s+|(?:\w+(?:['’]\w+)*|[^\w\s])\s*")
 _LINE_END = re.compile(r"\n")
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*[ \t]+|\n")
-_HEADING = re.compile(r"^## +(.*?)[ \t]*$", re.MULTILINE)
 
 # Past this many tokens in one changed stretch (a wall of text without sentences), let difflib
 # treat very frequent tokens as junk: a coarser diff, but it stays fast.
@@ -292,13 +293,8 @@ def _diff(old: str, new: str, level: int, ops: list[DiffOp]) -> None:
 
 def _sections(text: str) -> list[tuple[str, str]]:
     """(heading, text) for each `## ` section; text before the first heading is a section too."""
-    matches = list(_HEADING.finditer(text))
-    preamble = text[: matches[0].start()] if matches else text
-    sections = [("", preamble.strip())] if preamble.strip() else []
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        sections.append((match.group(1), text[match.end():end].strip()))
-    return sections
+    first = preamble(text)
+    return ([("", first)] if first else []) + [(s.heading, s.body) for s in split_sections(text)]
 
 
 def section_changes(old: str, new: str) -> SectionChanges:

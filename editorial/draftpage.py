@@ -12,16 +12,17 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from agents import outline as outline_services
-from agents import regenerate as regen_services
 from agents.grounding import grounding_summary
 from agents.models import AgentRun
+from agents.pipeline import outline as outline_services
+from agents.pipeline import regenerate as regen_services
 from editorial import comments, selectors
 from editorial.diffs import word_diff
 from editorial.editing import EDITABLE
 from editorial.forms import RegenerateForm
 from editorial.models import Draft, Revision
 from editorial.rendering import render_markdown_with_findings
+from editorial.sections import split_sections
 from governance.gates import GateState, gate_states, get_actions, unresolved_blocking_findings
 from governance.models import Finding
 from governance.permissions import draft_policy, gate_policy
@@ -126,7 +127,7 @@ def regen_panel_context(
         "max_instruction": regen_services.MAX_INSTRUCTION,
     }
     if can_regenerate:
-        context["sections"] = regen_services.split_sections(current.content)
+        context["sections"] = split_sections(current.content)
         context["regen_form"] = regen_form or RegenerateForm(
             initial={"base_revision": current.pk, "key": uuid.uuid4().hex, "section": 0}
         )

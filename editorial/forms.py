@@ -6,8 +6,8 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
-from agents import regenerate as regen_services
 from agents.models import KnowledgeDocument, PromptTemplate
+from agents.pipeline import regenerate as regen_services
 from editorial.editing import MAX_CONTENT_CHARS
 from governance.models import Channel, Risk
 from governance.permissions import brands_for_user

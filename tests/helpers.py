@@ -29,7 +29,8 @@ def draft_in_review(world: World, *, risk: str = "low", content: str = "## Part 
 def drive(draft: Draft, *, max_steps: int = 20) -> list[Exception]:
     """Do what the worker does: execute the draft's queued runs in order; return the transient errors
     (each would have been a Celery retry)."""
-    from agents.services import TransientRunError, run_execute
+    from agents.pipeline.kinds import run_execute
+    from agents.pipeline.runs import TransientRunError
 
     retries: list[Exception] = []
     for _ in range(max_steps):

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_same_deterministic_prompt_is_answered_from_the_cache_for_free(world, model_at, monkeypatch):
-    from agents import services
+    from agents.pipeline import kinds, writer
 
     first = file_brief(world)
     drive(first)
@@ -21,9 +21,10 @@ def test_the_same_deterministic_prompt_is_answered_from_the_cache_for_free(world
     spent = SpendDay.objects.get(brand=world.brand).spent
 
     events: list[tuple[int, dict]] = []
-    real_push = services.push_draft_event
-    monkeypatch.setattr(services, "push_draft_event", lambda pk, data, **kw: (events.append((pk, data)),
-                                                                               real_push(pk, data, **kw)))
+    real_push = writer.push_draft_event
+    for module in (kinds, writer):
+        monkeypatch.setattr(module, "push_draft_event", lambda pk, data, **kw: (events.append((pk, data)),
+                                                                                 real_push(pk, data, **kw)))
     second = file_brief(world)  # the same brief again: the same rendered prompts
     drive(second)
     second.refresh_from_db()

@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from agents.models import RunSection
-from agents.services import document_ingest
+from agents.knowledge import document_ingest
 from editorial.models import Draft
 from governance.models import AuditEvent, Delivery
 from tests.conftest import csrf_token

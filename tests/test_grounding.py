@@ -7,7 +7,8 @@ from django.urls import reverse
 from agents.grounding import factual_reasons, ground, split_sentences
 from agents.knowledge import document_ingest
 from agents.models import AgentRun
-from agents.services import TransientRunError, run_execute
+from agents.pipeline.kinds import run_execute
+from agents.pipeline.runs import TransientRunError
 from editorial.models import Draft
 from editorial.rendering import render_markdown_with_findings
 from governance.models import Finding

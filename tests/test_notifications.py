@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import AgentRun
-from agents.services import run_fail
+from agents.pipeline.kinds import run_fail
 from editorial.assignments import draft_assign
 from editorial.comments import thread_create
 from editorial.editing import draft_edit

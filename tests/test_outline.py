@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from agents.models import PromptTemplateVersion
-from agents.outline import OutlineInvalid, OutlineRow, outline_approve, outline_of
+from agents.pipeline.outline import OutlineInvalid, OutlineRow, outline_approve, outline_of
 from editorial import selectors
 from editorial.models import Draft
 from editorial.queue.selection import queue_drafts_for_user

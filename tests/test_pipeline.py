@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from agents.services import document_ingest, pipeline_retry, run_execute
+from agents.knowledge import document_ingest
+from agents.pipeline.kinds import run_execute
+from agents.pipeline.steps import pipeline_retry
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent, Finding
 from tests.helpers import drive, file_brief

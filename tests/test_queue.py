@@ -16,8 +16,8 @@ from django.utils import timezone
 from agents.models import AgentRun
 from editorial.assignments import AlreadyClaimed, draft_assign, draft_claim, draft_unassign
 from editorial.models import Draft
-from editorial.queue.gates import gate_rules_for_user, open_gates_for
 from editorial.queue import selection
+from editorial.queue.gates import gate_rules_for_user, open_gates_for
 from editorial.queue.selection import QueueFilters, queue_drafts_for_user
 from editorial.revisions import revision_create
 from governance.gates import gate_states, get_actions

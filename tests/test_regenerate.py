@@ -11,20 +11,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 
-from agents import regenerate as regen
+from agents.knowledge import document_ingest
 from agents.models import AgentRun, RunSection
-from agents.regenerate import (
-    ProposalConflict,
-    clean_section_text,
-    proposal_accept,
-    proposal_dismiss,
-    replace_section,
-    section_regenerate,
-    split_sections,
-)
-from agents.services import TransientRunError, document_ingest, run_execute
+from agents.pipeline import regenerate as regen
+from agents.pipeline import writer
+from agents.pipeline.kinds import run_execute
+from agents.pipeline.regenerate import ProposalConflict, proposal_accept, proposal_dismiss, section_regenerate
+from agents.pipeline.runs import TransientRunError
+from agents.pipeline.writer import clean_section_text
 from editorial.editing import draft_edit
 from editorial.models import Draft, Proposal, Revision
+from editorial.sections import replace_section, split_sections
 from governance.gates import gate_states
 from governance.models import AuditEvent, Finding
 from governance.services import signoff_record
@@ -42,7 +39,8 @@ NEW_TASTE = "Baked plum, dark cocoa and a warm finish"
 def events(monkeypatch):
     """Every event the rewrite pushes to the draft's watchers."""
     seen: list[dict] = []
-    monkeypatch.setattr(regen, "push_draft_event", lambda draft_id, data, **kw: seen.append(data))
+    for module in (regen, writer):
+        monkeypatch.setattr(module, "push_draft_event", lambda draft_id, data, **kw: seen.append(data))
     return seen
 
 

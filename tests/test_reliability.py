@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from agents import breaker, budgets, calls
 from agents.models import AgentRun, BreakerState, ModelVersion, RunSection, SpendDay
-from agents.recovery import runs_sweep_stale
-from agents.services import pipeline_retry, run_execute
+from agents.pipeline.recovery import runs_sweep_stale
+from agents.pipeline.kinds import run_execute
+from agents.pipeline.steps import pipeline_retry
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent
 from tests.helpers import drive, file_brief
@@ -331,10 +332,10 @@ def _stuck_write(world, *, attempts: int) -> AgentRun:
 
 
 def test_the_sweeper_requeues_a_run_whose_worker_died(world, django_capture_on_commit_callbacks, monkeypatch):
-    from agents import services
+    from agents.pipeline import recovery
 
     enqueued: list[int] = []
-    monkeypatch.setattr(services, "enqueue_run", enqueued.append)
+    monkeypatch.setattr(recovery, "enqueue_run", enqueued.append)
     run = _stuck_write(world, attempts=1)
     held = budgets.budget_reserve(brand=world.brand, amount=Decimal("0.25"), run_id=run.pk)
     fresh = _stuck_write(world, attempts=1)
@@ -348,7 +349,8 @@ def test_the_sweeper_requeues_a_run_whose_worker_died(world, django_capture_on_c
     assert AgentRun.objects.get(pk=fresh.pk).status == "running"
 
 
-def test_the_sweeper_fails_a_run_that_lost_its_worker_too_often_with_the_reason(world):
+def test_the_sweeper_fails_a_run_that_lost_its_worker_too_often_with_the_reason(world, settings):
+    settings.AIOS_RUN_MAX_TAKEOVERS = 3
     run = _stuck_write(world, attempts=3)
     Draft.objects.filter(pk=run.draft_id).update(status=Draft.Status.GENERATING)
     assert runs_sweep_stale() == {"requeued": [], "failed": [run.pk]}
@@ -360,14 +362,14 @@ def test_the_sweeper_fails_a_run_that_lost_its_worker_too_often_with_the_reason(
 
 def test_a_worker_whose_run_was_taken_over_stops_writing(world, model_at, monkeypatch):
     """The sweeper gave the run to another worker (new attempt number): the old one must not go on."""
-    from agents import services
+    from agents.pipeline import writer as writer_module
 
     model_at.tokens_per_second = 40
     draft = file_brief(world)
     drive(draft, max_steps=2)  # plan, retrieve
     writer = draft.runs.get(kind="write")
 
-    real_flush_update = services._heartbeat
+    real_flush_update = writer_module.run_heartbeat
     taken = {"done": False}
 
     def heartbeat(run):
@@ -376,7 +378,7 @@ def test_a_worker_whose_run_was_taken_over_stops_writing(world, model_at, monkey
             AgentRun.objects.filter(pk=run.pk).update(attempt_count=run.attempt_count + 1)  # another claim
         return real_flush_update(run)
 
-    monkeypatch.setattr(services, "_heartbeat", heartbeat)
+    monkeypatch.setattr(writer_module, "run_heartbeat", heartbeat)
     assert run_execute(run_id=writer.pk) is None
     writer.refresh_from_db()
     assert writer.status == "running" and not writer.sections.filter(done=True).exists()

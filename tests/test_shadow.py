@@ -11,9 +11,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agents import shadow
+from agents.pipeline import shadow
 from agents.models import AgentRun, ModelVersion, RunSection
-from agents.services import TransientRunError, run_execute
+from agents.pipeline.kinds import run_execute
+from agents.pipeline.runs import TransientRunError
 from editorial.models import Draft
 from governance.models import AuditEvent
 from tests.conftest import csrf_token
@@ -63,10 +64,11 @@ def test_a_shadow_version_writes_the_same_sections_with_provenance_and_the_draft
     assert run.idempotency_key == f"draft:{draft.pk}:shadow:write:{writer.pk}:version:{challenger.pk}"
 
     pushed = []
-    monkeypatch.setattr("agents.services.push_draft_event", lambda *a, **k: pushed.append(a))
+    monkeypatch.setattr("agents.pipeline.kinds.push_draft_event", lambda *a, **k: pushed.append(a))
+    monkeypatch.setattr("agents.pipeline.writer.push_draft_event", lambda *a, **k: pushed.append(a))
     monkeypatch.setattr("editorial.realtime.push_draft_event", lambda *a, **k: pushed.append(a))
     requests_before = len(model_at.requests)
-    shadow.shadow_execute(run_id=run.pk)
+    run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == Status.SUCCEEDED and run.error == ""
     sections = list(run.sections.order_by("index"))
@@ -85,7 +87,7 @@ def test_a_shadow_version_writes_the_same_sections_with_provenance_and_the_draft
     assert snapshot(draft) == before and pushed == []
     assert AuditEvent.objects.filter(action="agents.run.shadow.succeed", object_id=str(run.pk)).exists()
     # Delivered twice, done once; started twice, created once.
-    assert shadow.shadow_execute(run_id=run.pk) is None
+    assert run_execute(run_id=run.pk) is None
     assert shadow.shadow_runs_start(write_run=writer) == [run]
     assert AgentRun.objects.filter(kind=Kind.SHADOW).count() == 1
 
@@ -107,12 +109,12 @@ def test_a_failing_shadow_is_recorded_on_the_shadow_only(world, model_at):
     before = snapshot(draft)
     run = AgentRun.objects.get(draft=draft, kind=Kind.SHADOW)
     model_at.fail_next(1, status=503, body="overloaded")
-    with pytest.raises(shadow.ShadowRetry):
-        shadow.shadow_execute(run_id=run.pk)
+    with pytest.raises(TransientRunError):
+        run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == Status.QUEUED and "503" in run.error and "retrying" in run.error
     model_at.fail_next(1, status=400, body="model not found")
-    shadow.shadow_execute(run_id=run.pk)
+    run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == Status.FAILED and "400" in run.error
     assert snapshot(draft) == before
@@ -127,7 +129,7 @@ def test_a_shadow_spends_the_brands_budget_and_a_spent_cap_stops_only_the_shadow
     draft = file_brief(world)
     drive_pipeline(draft)
     first = AgentRun.objects.get(draft=draft, kind=Kind.SHADOW)
-    shadow.shadow_execute(run_id=first.pk)
+    run_execute(run_id=first.pk)
     first.refresh_from_db()
     day = SpendDay.objects.get(brand=world.brand)
     own = sum(r.cost for r in AgentRun.objects.filter(draft=draft).exclude(kind=Kind.SHADOW))
@@ -140,7 +142,7 @@ def test_a_shadow_spends_the_brands_budget_and_a_spent_cap_stops_only_the_shadow
     spent = SpendDay.objects.get(brand=world.brand).spent
     Budget.objects.create(brand=world.brand, daily_cap=spent)  # today's cap is now spent
     second = AgentRun.objects.get(draft=again, kind=Kind.SHADOW)
-    shadow.shadow_execute(run_id=second.pk)
+    run_execute(run_id=second.pk)
     second.refresh_from_db()
     assert second.status == Status.FAILED and "daily budget" in second.error
     assert snapshot(again) == before
@@ -169,7 +171,7 @@ def _shadowed_draft(world, model_at) -> tuple[Draft, AgentRun]:
     draft = file_brief(world)
     drive_pipeline(draft)
     run = AgentRun.objects.get(draft=draft, kind=Kind.SHADOW)
-    shadow.shadow_execute(run_id=run.pk)
+    run_execute(run_id=run.pk)
     run.refresh_from_db()
     draft.refresh_from_db()
     return draft, run

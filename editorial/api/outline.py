@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from agents import outline as outline_services
+from agents.pipeline import outline as outline_services
 from editorial import selectors
 from editorial.models import Draft
 from editorial.schemas import NO_NUL, Id, InputSchema, errors

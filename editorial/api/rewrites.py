@@ -11,12 +11,13 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from agents import regenerate as regen_services
 from agents.models import RunSection
+from agents.pipeline import regenerate as regen_services
 from editorial import selectors
 from editorial.api.drafts import revision_out
 from editorial.models import Draft, Proposal
 from editorial.schemas import NO_NUL, ErrorOut, Id, InputSchema, RevisionOut, errors
+from editorial.sections import split_sections
 from governance.permissions import api_scope_required
 
 router = Router(tags=["proposals and outlines"])
@@ -67,7 +68,7 @@ def _name(user: Any) -> str | None:
 def proposal_out(p: Proposal) -> dict[str, Any]:
     text = ""
     if p.revision_id:
-        sections = regen_services.split_sections(p.revision.content)
+        sections = split_sections(p.revision.content)
         text = sections[p.section_index].body if p.section_index < len(sections) else ""
     elif p.status == Proposal.Status.RUNNING:
         text = RunSection.objects.filter(run_id=p.run_id, index=p.section_index).values_list("text", flat=True).first() or ""

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from agents.services import pipeline_retry
+from agents.pipeline.steps import pipeline_retry
 from editorial import editing, selectors
 from editorial.diffs import word_diff
 from editorial.draftpage import draft_page_render

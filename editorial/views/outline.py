@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from agents import outline as outline_services
+from agents.pipeline import outline as outline_services
 from editorial import selectors
 from editorial.draftpage import draft_page_again
 from editorial.models import Draft

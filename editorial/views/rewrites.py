@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from agents import regenerate as regen_services
+from agents.pipeline import regenerate as regen_services
 from editorial import selectors
 from editorial.draftpage import draft_page_again, regen_panel_context
 from editorial.forms import RegenerateForm

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agents.models import ModelVersion, PromptTemplate, PromptTemplateVersion
-from agents.services import document_ingest
+from agents.knowledge import document_ingest
 from governance.models import Brand, Connector, Gate, RuleSet, RuleSetVersion, Stage, Workflow
 from governance.permissions import brand_member_add
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import AgentRun, RunSection
-from agents.services import run_create
+from agents.pipeline.runs import run_create
 from editorial.models import Draft
 from editorial.realtime import push_draft_event
 from editorial.transitions import draft_transition

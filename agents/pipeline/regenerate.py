@@ -9,15 +9,14 @@ and the proposal waits for an editor. Accepting makes it current, with the follo
 edit (policy check, gates re-opened); when the draft moved on meanwhile the section is applied onto
 the newer revision if that section is unchanged there, and refused with a reason otherwise.
 
-The pipeline (agents/services.py) calls in here from three small hooks: STEPS, run_succeed, run_fail.
+The kind table (agents/pipeline/kinds.py) maps REGENERATE to `regenerate_step`, `regenerate_succeeded`
+and `regenerate_failed` here.
 """
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -25,16 +24,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agents.models import AgentRun, RunSection
-from agents.providers import ProviderError, resolve
 from agents.knowledge import retrieve
-from agents.pipeline.prompts import render_section_prompt
-from agents.services import enqueue_run
+from agents.models import AgentRun, RunSection
+from agents.pipeline.prompts import digest, render_section_prompt
+from agents.pipeline.runs import enqueue_run
+from agents.pipeline.writer import SectionEvents, write_section, writer_provenance
+from agents.providers import ProviderError, resolve
 from editorial.diffs import word_diff
 from editorial.editing import EDITABLE
 from editorial.models import Draft, Proposal, Revision
 from editorial.realtime import push_draft_event
 from editorial.revisions import person_revision_followup, revision_create
+from editorial.sections import Section, replace_section, split_sections
 from governance.audit import audit_log
 from governance.permissions import draft_policy
 
@@ -43,46 +44,6 @@ MAX_INSTRUCTION = Proposal._meta.get_field("instruction").max_length
 # Past this many rewrites of one draft being written at once, the editor waits for one to finish.
 MAX_RUNNING_PER_DRAFT = 3
 INSTRUCTION_EXAMPLES = ("Shorter", "Warmer", "Cite the source", "Simpler words", "More concrete")
-
-_HEADING = re.compile(r"^## +(.*?)[ \t]*$", re.MULTILINE)  # as editorial/diffs.py reads sections
-
-
-# --- sections of a revision ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Section:
-    index: int
-    heading: str
-    body: str  # the text under the heading, stripped
-    start: int  # where the text under the heading line begins
-    end: int  # where the next `## ` heading (or the content) ends
-
-
-def split_sections(content: str) -> list[Section]:
-    """The `## ` sections of a text, in order. Text before the first heading belongs to none."""
-    matches = list(_HEADING.finditer(content))
-    sections = []
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(content)
-        sections.append(Section(index=i, heading=match.group(1), body=content[match.end():end].strip(),
-                                start=match.end(), end=end))
-    return sections
-
-
-def replace_section(content: str, section: Section, text: str) -> str:
-    """`content` with the body of `section` replaced by `text`; every other character kept."""
-    tail = "\n\n" if section.end < len(content) else ""
-    return content[: section.start] + "\n\n" + text.strip() + tail + content[section.end:]
-
-
-def clean_section_text(text: str, heading: str) -> str:
-    """Model output as a section body: without a repeated heading, and with any `## ` line turned into
-    a sub-heading, since a new section would shift every later one."""
-    lines = text.strip().split("\n")
-    if lines and re.fullmatch(r"#{1,6}\s*" + re.escape(heading.strip()) + r"\s*", lines[0].strip(), re.IGNORECASE):
-        lines = lines[1:]
-    return re.sub(r"^## ", "### ", "\n".join(lines), flags=re.MULTILINE).strip()
-
 
 def _matching_section(content: str, base: Section) -> Section | None:
     """The section of `content` that still reads as `base` did (same heading and text), preferring the
@@ -235,95 +196,47 @@ def regenerate_step(run: AgentRun) -> None:
     sources = retrieve(brand=brief.brand, query=query, k=settings.AIOS_RETRIEVE_K,
                        document_ids=list(brief.sources.values_list("pk", flat=True)))
     system, prompt = regenerate_prompt(run=run, section=section, instruction=proposal.instruction, sources=sources)
-    resolved = resolve(run.model_version)
-    run.model_name, run.sources = resolved.model, sources
+    run.model_name, run.sources = resolve(run.model_version).model, sources
     AgentRun.objects.filter(pk=run.pk).update(model_name=run.model_name, sources=sources)
-    prompt_hash = hashlib.sha256(f"{system}\x1f{prompt}".encode()).hexdigest()
     checkpoint, _ = RunSection.objects.get_or_create(run=run, index=section.index,
                                                      defaults={"heading": section.heading[:200]})
+    checkpoint.prompt_hash = digest(system, prompt)
     # A retried attempt starts the section again: the browser drops what it had.
-    RunSection.objects.filter(pk=checkpoint.pk).update(text="", prompt_hash=prompt_hash, done=False)
+    RunSection.objects.filter(pk=checkpoint.pk).update(text="", prompt_hash=checkpoint.prompt_hash, done=False)
     base_event = {"kind": "proposal", "proposal": proposal.pk, "run": run.pk}
     push_draft_event(draft.pk, {**base_event, "status": "running", "reset": True})
-    written = {"text": ""}
-
-    def flush(offset: int, delta: str) -> None:
-        written["text"] += delta
-        # Checkpoint first, then tell browsers: a panel loaded in between never misses text.
-        RunSection.objects.filter(pk=checkpoint.pk).update(text=written["text"])
-        AgentRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
-        push_draft_event(draft.pk, {**base_event, "offset": offset, "delta": delta})
-
-    # Through the same guarded call as the write step: prompt cache, breaker and fallback, budget
-    # reservation, per-run limits, retries with backoff.
-    from agents.calls import generate
-
-    max_tokens = int(run.model_version.parameters.get("max_tokens", settings.AIOS_LLM_MAX_TOKENS))
     time_limit = run.model_version.max_run_seconds
-    started = time.monotonic()
-    batch = {"pending": "", "last": started, "first": None}
-
-    def on_reset() -> None:
-        written["text"], batch["pending"] = "", ""
-        RunSection.objects.filter(pk=checkpoint.pk).update(text="")
-        push_draft_event(draft.pk, {**base_event, "status": "running", "reset": True})
-
-    def on_delta(delta: str) -> None:
-        if batch["first"] is None:
-            batch["first"] = time.monotonic() - started
-        batch["pending"] += delta
-        if time.monotonic() - batch["last"] >= settings.AIOS_STREAM_FLUSH_SECONDS:
-            flush(len(written["text"]), batch["pending"])
-            batch["pending"], batch["last"] = "", time.monotonic()
-
-    result = generate(
-        run=run, system=system, prompt=prompt, max_tokens=max_tokens, tokens_used=0,
-        deadline=started + time_limit if time_limit else None, time_limit=time_limit,
-        on_reset=on_reset, on_delta=on_delta,
+    # Through the same writer and guarded call as the write step: prompt cache, breaker and fallback,
+    # budget reservation, per-run limits, retries with backoff.
+    written = write_section(
+        run=run, section=checkpoint, system=system, prompt=prompt,
+        max_tokens=int(run.model_version.parameters.get("max_tokens", settings.AIOS_LLM_MAX_TOKENS)),
+        deadline=time.monotonic() + time_limit if time_limit else None, time_limit=time_limit,
+        events=SectionEvents(
+            reset=lambda: {**base_event, "status": "running", "reset": True},
+            delta=lambda offset, text, streamed: {**base_event, "offset": offset, "delta": text},
+        ),
     )
-    if batch["pending"]:
-        flush(len(written["text"]), batch["pending"])
-    raw, first = result.text, batch["first"]
-    text = clean_section_text(raw, section.heading)
-    if not text:
+    if not written.text:
         raise ProviderError("The model returned no text for the section.", permanent=True)
-    RunSection.objects.filter(pk=checkpoint.pk).update(
-        text=text, done=True, tokens_in=result.tokens_in, tokens_out=result.tokens_out, cache_hit=result.cache_hit
-    )
-    run.ttft_ms = first * 1000 if first is not None else None
-    run.prompt_hash = prompt_hash
-    run.tokens_in, run.tokens_out = result.tokens_in, result.tokens_out
+    run.ttft_ms = written.ttft_s * 1000 if written.ttft_s is not None else None
+    run.prompt_hash = checkpoint.prompt_hash
+    run.tokens_in, run.tokens_out = written.result.tokens_in, written.result.tokens_out
     # Every call's cost (failed tries too) was added to the run's row as it settled.
     run.cost, run.reserved_cost, run.cache_hits = AgentRun.objects.values_list(
         "cost", "reserved_cost", "cache_hits").get(pk=run.pk)
-    run.cache_hits += int(result.cache_hit)
-    run.output = {"text": text, "section_index": section.index, "heading": section.heading}
+    run.output = {"text": written.text, "section_index": section.index, "heading": section.heading}
 
 
 def _provenance(run: AgentRun, proposal: Proposal) -> dict[str, Any]:
-    mv = run.model_version
-    return {
-        "model_version": {"id": mv.pk, "name": mv.name} if mv else None,
-        "model": run.model_name,
-        "prompt_template_version": (
-            {"id": run.prompt_version_id, "label": str(run.prompt_version)} if run.prompt_version else None
-        ),
-        "prompt_hash": run.prompt_hash,
-        "sources": [{k: s[k] for k in ("chunk_id", "document_id", "title", "score")} for s in run.sources],
-        "tokens_in": run.tokens_in,
-        "tokens_out": run.tokens_out,
-        "cost": str(run.cost),
-        "ttft_ms": run.ttft_ms,
-        "runs": [{"id": run.pk, "kind": run.kind}],
-        "regenerated": {
-            "proposal": proposal.pk,
-            "section_index": proposal.section_index,
-            "heading": proposal.section_heading,
-            "instruction": proposal.instruction,
-            "requested_by": proposal.requested_by.get_username(),
-            "base_revision": {"id": proposal.base_revision_id, "number": proposal.base_revision.number},
-        },
-    }
+    return writer_provenance(run, runs=[{"id": run.pk, "kind": run.kind}], regenerated={
+        "proposal": proposal.pk,
+        "section_index": proposal.section_index,
+        "heading": proposal.section_heading,
+        "instruction": proposal.instruction,
+        "requested_by": proposal.requested_by.get_username(),
+        "base_revision": {"id": proposal.base_revision_id, "number": proposal.base_revision.number},
+    })
 
 
 def _note(proposal: Proposal) -> str:
@@ -356,7 +269,6 @@ def regenerate_succeeded(*, run: AgentRun, draft: Draft) -> AgentRun:
 
 def regenerate_failed(*, run: AgentRun, draft: Draft, reason: str) -> AgentRun:
     """In run_fail's transaction, with the draft row locked: the proposal fails; the draft is untouched."""
-    audit_log(action=f"agents.run.{run.kind}.fail", obj=run, run=run, data={"draft": draft.pk, "error": reason})
     proposal = Proposal.objects.select_for_update(of=("self",)).filter(run=run).first()
     if proposal is not None and proposal.status == Proposal.Status.RUNNING:
         proposal.status = Proposal.Status.FAILED

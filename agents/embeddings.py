@@ -17,7 +17,6 @@ import threading
 from django.conf import settings
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
-LOCAL_DIM = 384
 REMOTE_BATCH = 256
 
 _lock = threading.Lock()

@@ -31,7 +31,7 @@ import numpy as np
 from django.conf import settings
 
 from agents.embeddings import EmbeddingError, embed
-from governance.detectors import WARNING, FindingData
+from governance.detectors.findings import WARNING, FindingData
 from governance.models import Finding
 
 log = logging.getLogger(__name__)

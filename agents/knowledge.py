@@ -30,7 +30,7 @@ from pgvector.django import CosineDistance, VectorField
 from agents.embeddings import chunk_text, embed, embedder_name, is_local
 from agents.models import KnowledgeChunk, KnowledgeDocument
 from governance.audit import audit_log
-from governance.detectors import instruction_like
+from governance.detectors.injection import instruction_like
 from governance.models import Brand
 from governance.permissions import brands_for_user, knowledge_policy
 
@@ -447,7 +447,3 @@ def documents_for_brand(brand: Brand) -> QuerySet[KnowledgeDocument]:
         .annotate(chunk_count=Count("chunks"), flagged_count=Count("chunks", filter=Q(chunks__flagged=True)))
         .order_by("title", "pk")
     )
-
-
-def flagged_chunks(document: KnowledgeDocument) -> list[KnowledgeChunk]:
-    return list(document.chunks.filter(flagged=True).order_by("index"))

@@ -1,14 +1,14 @@
 from django.urls import path
 
-from agents import views, views_knowledge
+from agents.views import knowledge, shadows
 
 app_name = "agents"
 urlpatterns = [
-    path("drafts/<int:pk>/shadow/", views.shadow_list, name="shadow-list"),
-    path("drafts/<int:pk>/shadow/<int:run_id>/", views.shadow_compare, name="shadow-compare"),
-    path("knowledge/", views_knowledge.knowledge_brands, name="knowledge-brands"),
-    path("knowledge/<slug:slug>/", views_knowledge.knowledge, name="knowledge"),
-    path("knowledge/<slug:slug>/<int:pk>/", views_knowledge.knowledge_document, name="knowledge-document"),
-    path("knowledge/<slug:slug>/<int:pk>/expire/", views_knowledge.knowledge_expire, name="knowledge-expire"),
-    path("knowledge/<slug:slug>/<int:pk>/delete/", views_knowledge.knowledge_delete, name="knowledge-delete"),
+    path("drafts/<int:pk>/shadow/", shadows.shadow_list, name="shadow-list"),
+    path("drafts/<int:pk>/shadow/<int:run_id>/", shadows.shadow_compare, name="shadow-compare"),
+    path("knowledge/", knowledge.knowledge_brands, name="knowledge-brands"),
+    path("knowledge/<slug:slug>/", knowledge.knowledge, name="knowledge"),
+    path("knowledge/<slug:slug>/<int:pk>/", knowledge.knowledge_document, name="knowledge-document"),
+    path("knowledge/<slug:slug>/<int:pk>/expire/", knowledge.knowledge_expire, name="knowledge-expire"),
+    path("knowledge/<slug:slug>/<int:pk>/delete/", knowledge.knowledge_delete, name="knowledge-delete"),
 ]

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "governance",
     "agents",
     "editorial",
+    "aios.demo_cms",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,17 @@ AIOS_LLM_MODEL = env.str("AIOS_LLM_MODEL", default="gemma-3-270m")
 AIOS_LLM_MODE = env.str("AIOS_LLM_MODE", default="completion", validate=lambda v: v in {"chat", "completion"})
 AIOS_LLM_TIMEOUT = env.float("AIOS_LLM_TIMEOUT", default=60.0)
 AIOS_LLM_MAX_TOKENS = env.int("AIOS_LLM_MAX_TOKENS", default=160)
+
+# --- Section acceptance (agents/pipeline/acceptance.py, writer.py) ---------------------------
+# A template section may set its own `min_words` / `target_words`; these are the defaults. max_tokens
+# of a section's call follows its target (never above the version's max_tokens).
+AIOS_SECTION_MIN_WORDS = env.int("AIOS_SECTION_MIN_WORDS", default=20, validate=lambda v: v >= 1)
+AIOS_SECTION_TARGET_WORDS = env.int("AIOS_SECTION_TARGET_WORDS", default=70, validate=lambda v: v >= 1)
+# Tries of one section (the first with the version's sampling, then varied) before the draft needs a human.
+AIOS_SECTION_TRIES = env.int("AIOS_SECTION_TRIES", default=4, validate=lambda v: 1 <= v <= 10)
+# Languages a brief may ask for (each section is checked to be in it).
+AIOS_CONTENT_LANGUAGES = [("en", "English"), ("de", "German"), ("fr", "French"), ("es", "Spanish"),
+                          ("it", "Italian"), ("nl", "Dutch"), ("pt", "Portuguese")]
 
 # "local" = sentence-transformers with the packaged all-MiniLM-L6-v2; otherwise an
 # OpenAI-compatible /v1/embeddings base URL.

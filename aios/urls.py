@@ -13,6 +13,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tokens/", include("governance.token_urls")),
     path("", include("governance.urls")),
+    path("", include("aios.demo_cms.urls")),
     path("", include("agents.urls")),
     path("", include("editorial.urls")),
 ]

@@ -36,7 +36,7 @@ Fault mode (`--faults 0.05`): during the timed part the test server answers that
 completion requests with a random transient error (500, 502, 503, or 429 with `Retry-After: 0.2`).
 Both sides retry the same way: the bare baseline through the SDK's own retries (`max_retries` =
 AIOS_CALL_RETRIES, exponential backoff with jitter, honouring Retry-After), AIOS through its in-call
-retries (agents/calls.py, same count). The ratio then shows what AIOS's fault handling costs
+retries (agents/calls/guarded.py, same count). The ratio then shows what AIOS's fault handling costs
 beyond the bare retries. More briefs (`--briefs 10`) make the medians steadier, since only some
 briefs meet a fault.
 """
@@ -332,7 +332,7 @@ def run_brief(stack: Stack, client: Any, *, title: str, sections: int, tokens: i
                 if event.get("status") == "failed":
                     raise RuntimeError(f"draft {draft_id} failed: {event.get('reason')}")
 
-    sent = {int(text.strip()[1:]): at for text, at in stack.llm.sent_tokens}
+    sent = {int(number): at for text, at in stack.llm.sent_tokens for number in re.findall(r"w(\d+)", text)}
     faults = stack.llm.faults_served
     stack.llm.fault_rate = 0.0
     result = BriefResult(

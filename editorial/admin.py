@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from aios.admin_history import ReadOnlyHistoryAdmin
 from editorial import models as m
-from governance.provenance import download_provenance_manifest
+from governance.views import download_provenance_manifest
 
 
 @admin.register(m.Brief)

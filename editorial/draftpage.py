@@ -23,9 +23,9 @@ from editorial.forms import RegenerateForm
 from editorial.models import Draft, Revision
 from editorial.rendering import render_markdown_with_findings
 from editorial.sections import split_sections
-from governance.gates import GateState, gate_states, get_actions, unresolved_blocking_findings
-from governance.models import Finding
+from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.permissions import draft_policy, gate_policy
+from governance.signoffs import signoff_refusal
 
 
 def draft_page_context(
@@ -179,18 +179,6 @@ def comments_panel_context(*, user: Any, draft: Draft, **extra: Any) -> dict[str
         "status_text": "",
         **extra,
     }
-
-
-def signoff_refusal(*, draft: Draft, user: Any, decision: str, states: list[GateState],
-                    blocking: list[Finding]) -> str:
-    """Why this user cannot take this decision at any gate of the draft now (for the `a` shortcut and
-    for a refused row of the queue's bulk action)."""
-    if draft.status != Draft.Status.IN_REVIEW:
-        return f"it is “{draft.get_status_display()}”, not in review"
-    if decision == "approve" and blocking and any(get_actions(draft, s, user, blocking=blocking) for s in states):
-        n = len(blocking)
-        return f"{n} blocking finding{'s' if n != 1 else ''} must be fixed or overridden first"
-    return "none of its open gates is yours to sign"
 
 
 def _annotate_timeline(revisions: list[Revision]) -> None:

@@ -17,6 +17,10 @@ class Brief(models.Model):
     audience = models.CharField(max_length=200)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     tone = models.CharField(max_length=120)
+    language = models.CharField(
+        max_length=8, choices=settings.AIOS_CONTENT_LANGUAGES, default="en",
+        help_text="The language the pieces are written in (each section is checked for it).",
+    )
     risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.LOW)
     triage = models.JSONField(default=dict, blank=True, help_text="Classifier's tone, category and suggested risk.")
     template = models.ForeignKey("agents.PromptTemplate", on_delete=models.PROTECT, related_name="briefs")

@@ -15,10 +15,11 @@ from guardian.admin import GuardedModelAdmin
 
 from aios.admin_history import ReadOnlyHistoryAdmin
 from governance import models as m
-from governance.policies import validate_rules
-from governance.services import connector_finish_rotation, connector_rotate_secret, delivery_replay
-from governance.workflows import workflow_problems
 from governance.audit import AUDIT_EXPORT_FIELDS, audit_event_record
+from governance.detectors.rules import validate_rules
+from governance.publishing.connectors import connector_finish_rotation, connector_rotate_secret
+from governance.publishing.delivery import delivery_replay
+from governance.workflows import workflow_problems
 
 
 @admin.register(m.Brand)
@@ -260,7 +261,4 @@ class DeliveryAdmin(ReadOnlyHistoryAdmin):
                 self.message_user(request, f"{delivery.webhook_id}: replaying.")
 
 
-@admin.register(m.DemoReceipt)
-class DemoReceiptAdmin(ReadOnlyHistoryAdmin):
-    list_display = ["received_at", "connector", "webhook_id", "verified"]
 from governance import token_admin  # noqa: E402,F401  (API token admin lives beside the token services)

@@ -16,11 +16,11 @@ from ninja import Path, Router, Status
 from editorial import selectors
 from editorial.models import Draft
 from editorial.schemas import SLUG, errors
-from governance import services
 from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.models import Connector, Delivery, Finding, Gate, SignOff
 from governance.permissions import api_scope_required, gate_policy
 from governance.policies import evaluate, rule_set_version_for
+from governance.publishing.publish import draft_publish, draft_retract, draft_schedule, draft_unschedule
 from governance.schemas import (
     ActionsOut,
     DeliveriesOut,
@@ -34,6 +34,7 @@ from governance.schemas import (
     SignOffIn,
     SignOffOut,
 )
+from governance.signoffs import signoff_record
 
 router = Router(tags=["governance"])
 
@@ -144,7 +145,7 @@ def _sign(request: HttpRequest, draft_id: int, gate_slug: str, payload: SignOffI
     )
     if gate is None:
         raise Http404("No such gate in this draft's workflow.")
-    signoff = services.signoff_record(draft=draft, gate=gate, user=request.user, decision=decision,
+    signoff = signoff_record(draft=draft, gate=gate, user=request.user, decision=decision,
                                       revision_id=payload.revision, comment=payload.comment)
     draft.refresh_from_db(fields=["status"])
     return Status(201, {**_signoff_ref(signoff), "gate": gate.slug, "draft_status": draft.status})
@@ -193,7 +194,7 @@ def publish(request: HttpRequest, draft_id: int, payload: PublishIn | None = Non
         unknown = sorted(set(connector_ids) - known)
         if unknown:
             raise ValidationError({"connectors": f"Not active connectors of this brand: {unknown}"})
-    deliveries = services.draft_publish(draft=draft, user=request.user, connector_ids=connector_ids)
+    deliveries = draft_publish(draft=draft, user=request.user, connector_ids=connector_ids)
     return Status(202, _deliveries_out(draft, deliveries))
 
 
@@ -203,7 +204,7 @@ def retract(request: HttpRequest, draft_id: int, payload: RetractIn):
     """Unpublish: every connector that received the piece gets a `retracted` event, in the background."""
     api_scope_required(request, "publish")
     draft = selectors.draft_get_for_user(user=request.user, pk=draft_id, action="publish")
-    deliveries = services.draft_retract(draft=draft, user=request.user, reason=payload.reason)
+    deliveries = draft_retract(draft=draft, user=request.user, reason=payload.reason)
     return Status(202, _deliveries_out(draft, deliveries))
 
 
@@ -215,7 +216,7 @@ def schedule(request: HttpRequest, draft_id: int, payload: ScheduleIn):
     draft = selectors.draft_get_for_user(user=request.user, pk=draft_id, action="publish")
     if payload.publish_at > timezone.now() + SCHEDULE_HORIZON:
         raise ValidationError({"publish_at": "Schedule at most five years ahead."})
-    draft = services.draft_schedule(draft=draft, user=request.user, publish_at=payload.publish_at)
+    draft = draft_schedule(draft=draft, user=request.user, publish_at=payload.publish_at)
     return _schedule_out(draft)
 
 
@@ -225,7 +226,7 @@ def unschedule(request: HttpRequest, draft_id: int):
     """Cancel the scheduled publication (422 when none is scheduled)."""
     api_scope_required(request, "publish")
     draft = selectors.draft_get_for_user(user=request.user, pk=draft_id, action="publish")
-    draft = services.draft_unschedule(draft=draft, user=request.user)
+    draft = draft_unschedule(draft=draft, user=request.user)
     return _schedule_out(draft)
 
 

@@ -366,18 +366,3 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_once")]
-
-
-class DemoReceipt(models.Model):
-    """What the built-in demo CMS receiver got, and whether its signature verified."""
-
-    connector = models.ForeignKey(Connector, null=True, blank=True, on_delete=models.SET_NULL)
-    webhook_id = models.CharField(max_length=64, blank=True)
-    headers = models.JSONField(default=dict)
-    body = models.TextField()
-    verified = models.BooleanField()
-    error = models.TextField(blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-received_at"]

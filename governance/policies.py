@@ -1,24 +1,15 @@
 """Policy checks over text, configured by a brand's rule-set version (immutable once saved).
 
-The detectors, and the schema of `banned_terms`, `disclaimers` and `rules`, are in
-`governance.detectors`.
+The detectors are in the `governance.detectors` package; the schema of `banned_terms`,
+`disclaimers` and `rules` is documented in `governance.detectors.rules`.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from governance.detectors import FindingData, compile_rules, instruction_like, validate_rules
+from governance.detectors.findings import FindingData
+from governance.detectors.rules import compile_rules
 from governance.models import Finding, RuleSet, RuleSetVersion
-
-__all__ = [
-    "FindingData",
-    "evaluate",
-    "evaluate_text",
-    "findings_record",
-    "instruction_like",
-    "rule_set_version_for",
-    "validate_rules",
-]
 
 
 def rule_set_version_for(brand: Any) -> RuleSetVersion | None:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
-import zipfile
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -21,15 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.contrib import admin
-from django.contrib.auth.decorators import login_required
 from django.core import checks
-from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.db.models import Q
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
-from editorial import selectors
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent, RuleSetVersion, SignOff
 
@@ -303,55 +295,3 @@ def manifest_for(revision: Revision) -> dict[str, Any]:
         ),
     }
     return _plain(manifest)
-
-
-# --- downloads ----------------------------------------------------------------------------------
-
-def _filename(revision: Revision) -> str:
-    return f"provenance-draft-{revision.draft_id}-r{revision.number}.json"
-
-
-def _manifest_response(revisions: Iterable[Revision]) -> HttpResponse:
-    """One revision: its signed manifest as a JSON file. Several: a ZIP with one file each."""
-    files = [
-        (_filename(r), json.dumps(sign_manifest(manifest_for(r)), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        for r in revisions
-    ]
-    if len(files) == 1:
-        name, body = files[0]
-        response = HttpResponse(body.encode(), content_type="application/json")
-    else:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for file_name, body in files:
-                archive.writestr(file_name, body)
-        name = f"provenance-{timezone.now():%Y%m%d-%H%M%S}.zip"
-        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
-@login_required
-@require_GET
-def manifest_download(request: HttpRequest, pk: int) -> HttpResponse:
-    """The signed manifest of the draft's published revision, or of its current one before that."""
-    draft = selectors.draft_get_for_user(user=request.user, pk=pk)
-    revision = draft.published_revision or draft.current_revision
-    if revision is None:
-        raise Http404("This draft has no revision yet.")
-    return _manifest_response([revision])
-
-
-@require_GET
-def manifest_key_view(request: HttpRequest) -> JsonResponse:
-    """The public key, for CMSs that fetch it rather than have it configured. Public by nature."""
-    return JsonResponse({"alg": SIGNATURE_ALG, "key_id": manifest_key_id(), "public_key": manifest_public_key()})
-
-
-@admin.action(description="Download provenance manifest", permissions=["view"])
-def download_provenance_manifest(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Revision]
-) -> HttpResponse:
-    """For the Revision admin: `actions = [download_provenance_manifest]`."""
-    return _manifest_response(queryset.order_by("draft_id", "number"))

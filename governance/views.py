@@ -1,88 +1,31 @@
-"""The built-in demo CMS: receives webhooks, verifies them with the reference library, shows them."""
+"""HTML views of governance: sign-off side actions (overrides, review links, the outside reviewer's
+page), the policy check, and provenance manifest downloads. Publishing's views are in
+`governance.publishing.views`."""
 from __future__ import annotations
 
+import io
 import json
-from datetime import timedelta
-from datetime import timezone as dt_timezone
+import zipfile
+from collections.abc import Iterable
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from standardwebhooks import Webhook, WebhookVerificationError
 
 from editorial.models import Revision
 from editorial.rendering import highlight_findings, render_markdown
 from editorial.selectors import draft_get_for_user
-from governance.models import Channel, Connector, Delivery, DemoReceipt, Finding, Gate
+from governance.models import Channel, Finding, Gate
 from governance.permissions import brands_for_user, error_text
 from governance.policies import evaluate, rule_set_version_for
-from governance.services import (
-    InboundReplay,
-    delivery_replay,
-    draft_retract,
-    draft_schedule,
-    draft_unschedule,
-    finding_override,
-    inbound_callback_record,
-    review_link_create,
-    review_link_decide,
-    review_link_get,
-)
-
-MAX_BODY = 2 * 1024 * 1024
-
-
-@csrf_exempt  # machines sign their requests; there is no browser session to protect
-@require_POST
-def demo_receiver_inbound(request: HttpRequest, connector_id: int) -> JsonResponse:
-    connector = Connector.objects.filter(pk=connector_id).first()
-    if connector is None:
-        return JsonResponse({"detail": "unknown connector"}, status=404)
-    if len(request.body) > MAX_BODY:
-        return JsonResponse({"detail": "body too large"}, status=413)
-    body = request.body.decode("utf-8", errors="replace")
-    headers = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith("webhook-")}
-    error, verified = "", True
-    try:
-        Webhook(connector.secret).verify(body, headers)
-    except WebhookVerificationError as exc:
-        error, verified = str(exc), False
-    receipt = DemoReceipt.objects.create(
-        connector=connector, webhook_id=headers.get("webhook-id", "")[:64], headers=headers, body=body,
-        verified=verified, error=error,
-    )
-    if not verified:
-        return JsonResponse({"detail": f"signature not verified: {error}"}, status=401)
-    return JsonResponse(
-        {"id": f"demo-{receipt.pk}", "url": f"/demo/receiver/#receipt-{receipt.pk}"}, status=200
-    )
-
-
-@login_required
-@require_GET
-def demo_receiver_page(request: HttpRequest) -> HttpResponse:
-    receipts = DemoReceipt.objects.filter(connector__brand__in=brands_for_user(request.user)).select_related(
-        "connector"
-    )[:50]
-    rows = []
-    seen: dict[str, int] = {}
-    for r in reversed(list(receipts)):  # oldest first, so the first arrival is the original
-        seen[r.webhook_id] = seen.get(r.webhook_id, 0) + 1
-        r.duplicate = seen[r.webhook_id] > 1
-    for r in receipts:
-        try:
-            payload = json.loads(r.body)
-        except ValueError:
-            payload = {}
-        rows.append({"receipt": r, "payload": payload, "data": payload.get("data", {}) if isinstance(payload, dict) else {}})
-    return render(request, "governance/receiver.html", {"rows": rows})
+from governance.provenance import SIGNATURE_ALG, manifest_for, manifest_key_id, manifest_public_key, sign_manifest
+from governance.signoffs import finding_override, review_link_create, review_link_decide, review_link_get
 
 
 # --- sign-off side actions --------------------------------------------------------------------
@@ -176,94 +119,53 @@ def policy_check(request: HttpRequest) -> HttpResponse:
     })
 
 
-# --- publishing: retract, schedule, dead letters, CMS callbacks ----------------------------
+# --- provenance manifests ----------------------------------------------------------------------------------
 
-@login_required
-@require_POST
-def retract_view(request: HttpRequest, pk: int) -> HttpResponse:
-    draft = draft_get_for_user(user=request.user, pk=pk)
-    try:
-        deliveries = draft_retract(draft=draft, user=request.user, reason=request.POST.get("reason", ""))
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, error_text(exc))
+def _filename(revision: Revision) -> str:
+    return f"provenance-draft-{revision.draft_id}-r{revision.number}.json"
+
+
+def _manifest_response(revisions: Iterable[Revision]) -> HttpResponse:
+    """One revision: its signed manifest as a JSON file. Several: a ZIP with one file each."""
+    files = [
+        (_filename(r), json.dumps(sign_manifest(manifest_for(r)), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        for r in revisions
+    ]
+    if len(files) == 1:
+        name, body = files[0]
+        response = HttpResponse(body.encode(), content_type="application/json")
     else:
-        messages.success(request, f"Retracted. Sending the retraction to {len(deliveries)} CMS connector(s).")
-    return redirect("editorial:draft", pk=draft.pk)
-
-
-@login_required
-@require_POST
-def schedule_view(request: HttpRequest, pk: int) -> HttpResponse:
-    draft = draft_get_for_user(user=request.user, pk=pk)
-    try:
-        if request.POST.get("cancel"):
-            draft_unschedule(draft=draft, user=request.user)
-            messages.success(request, "Schedule cancelled.")
-        else:
-            raw = request.POST.get("publish_at", "")
-            when = parse_datetime(raw) if raw else None
-            if when is None:
-                raise ValidationError({"publish_at": "Give a date and time."})
-            if timezone.is_naive(when):
-                offset = int(request.POST.get("tz_offset_minutes") or 0)  # the browser's offset from UTC
-                when = (when + timedelta(minutes=offset)).replace(tzinfo=dt_timezone.utc)
-            draft_schedule(draft=draft, user=request.user, publish_at=when)
-            messages.success(request, f"Scheduled for {when.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC.")
-    except ValueError:
-        messages.error(request, "That time could not be read.")
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, error_text(exc))
-    return redirect("editorial:draft", pk=draft.pk)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file_name, body in files:
+                archive.writestr(file_name, body)
+        name = f"provenance-{timezone.now():%Y%m%d-%H%M%S}.zip"
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required
 @require_GET
-def dead_letters(request: HttpRequest) -> HttpResponse:
-    deliveries = (
-        Delivery.objects.filter(status=Delivery.Status.DEAD, draft__brand__in=brands_for_user(request.user))
-        .select_related("connector", "draft").prefetch_related("attempts").order_by("-created_at")[:200]
-    )
-    return render(request, "governance/dead_letters.html", {"deliveries": deliveries})
+def manifest_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The signed manifest of the draft's published revision, or of its current one before that."""
+    draft = draft_get_for_user(user=request.user, pk=pk)
+    revision = draft.published_revision or draft.current_revision
+    if revision is None:
+        raise Http404("This draft has no revision yet.")
+    return _manifest_response([revision])
 
 
-@login_required
-@require_POST
-def replay_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    delivery = get_object_or_404(Delivery.objects.select_related("draft"), pk=delivery_id)
-    draft_get_for_user(user=request.user, pk=delivery.draft_id)  # 404 for other brands
-    try:
-        delivery_replay(delivery=delivery, user=request.user)
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, error_text(exc))
-    else:
-        messages.success(request, f"Replaying {delivery.webhook_id} to {delivery.connector.name}.")
-    return redirect(request.POST.get("next") or reverse("governance:dead-letters"))
+@require_GET
+def manifest_key_view(request: HttpRequest) -> JsonResponse:
+    """The public key, for CMSs that fetch it rather than have it configured. Public by nature."""
+    return JsonResponse({"alg": SIGNATURE_ALG, "key_id": manifest_key_id(), "public_key": manifest_public_key()})
 
 
-def _problem(status: int, title: str, detail: str) -> JsonResponse:
-    return JsonResponse({"type": "about:blank", "title": title, "status": status, "detail": detail}, status=status,
-                        content_type="application/problem+json")
-
-
-@csrf_exempt  # machines sign their requests; there is no browser session to protect
-@require_POST
-def cms_callback(request: HttpRequest, connector_id: int) -> JsonResponse:
-    """A CMS confirms a delivery (with its own id and URL) or reports that it failed."""
-    connector = Connector.objects.filter(pk=connector_id).first()
-    if connector is None:
-        return _problem(404, "Not found", "No such connector.")
-    if len(request.body) > MAX_BODY:
-        return _problem(413, "Payload too large", f"The body is larger than {MAX_BODY} bytes.")
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    try:
-        body = request.body.decode("utf-8")
-        callback = inbound_callback_record(connector=connector, body=body, headers=headers)
-    except UnicodeDecodeError:
-        return _problem(400, "Bad request", "The body is not UTF-8 text.")
-    except PermissionDenied as exc:
-        return _problem(401, "Unauthorized", str(exc))
-    except InboundReplay as exc:
-        return _problem(409, "Conflict", str(exc))
-    except ValidationError as exc:
-        return _problem(422, "Unprocessable", " ".join(exc.messages))
-    return JsonResponse({"status": callback.status, "delivery": callback.delivery.webhook_id})
+@admin.action(description="Download provenance manifest", permissions=["view"])
+def download_provenance_manifest(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Revision]
+) -> HttpResponse:
+    """For the Revision admin: `actions = [download_provenance_manifest]`."""
+    return _manifest_response(queryset.order_by("draft_id", "number"))

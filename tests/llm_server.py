@@ -8,8 +8,17 @@ server-sent-event streaming) for the SDK to be used unmodified, and adds knobs
 a real server lacks:
 
 * deterministic, globally unique tokens (``"w{i} "``) so a test can tell exactly
-  which tokens reached the client;
+  which tokens reached the client; a reply that ends on its own ends with a period
+  (``"w11. "``), one that max_tokens cuts off does not;
 * an ``[[echo:...]]`` prompt marker to force specific reply content;
+* exact replies and finish reasons for the next requests (``reply_next``,
+  ``script_next``), and the failures seen with llama.cpp + Gemma 3 270M, each a
+  knob: an interrupted stream without a finish reason (``interrupt_next``), a
+  ``length`` cut mid-sentence (``length_cut_next``), a continuation into the next
+  heading (``heading_next``), raw HTML (``html_next``), a repetition loop
+  (``loop_next``) and a single-token reply (``single_token_next``);
+* ``stop`` sequences honoured as llama.cpp does: the reply is cut before the first
+  occurrence and finishes with ``"stop"``;
 * fault injection (``fail_next``, ``set_down``, ``stall_after_tokens``);
 * a record of every request body and the send time of every streamed token.
 
@@ -45,7 +54,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["LLMServer", "EMBEDDING_DIM", "MODEL_ID", "token_numbers"]
+__all__ = ["LLMServer", "EMBEDDING_DIM", "MODEL_ID", "FAILURE_TEXTS", "token_numbers"]
 
 MODEL_ID = "test-model"
 EMBEDDING_DIM = 384
@@ -59,6 +68,31 @@ _ECHO_RE = re.compile(r"\[\[echo:(.*?)\]\]", re.DOTALL)
 _DISCONNECT_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 _COMPLETION_PATHS = ("/v1/completions", "/v1/chat/completions")
+
+# One token per word, each with the whitespace after it; leading whitespace is a token of its own.
+_TOKEN_RE = re.compile(r"^\s+|\S+\s*")
+
+# What a small base model (Gemma 3 270M behind llama.cpp) was seen to write instead of a section.
+FAILURE_TEXTS = {
+    "heading": "Our autumn roast is back in every shop. \n## How to use\nGrind it fresh and brew it ",
+    "html": "<p>Our autumn roast is back.</p>\n<p>Order it today.</p>",
+    "loop": "The roast is back. " * 12,
+    "length": "Our autumn roast is back in every shop, roasted darker than last year and",
+}
+
+
+def _tokens_of(text: str) -> list[str]:
+    return _TOKEN_RE.findall(text)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """One queued exact reply (see ``LLMServer.reply_next``); ``finish_reason`` None means the
+    stream is interrupted after ``after_tokens`` (or all) tokens: [DONE] with no finish reason."""
+
+    text: str | None
+    finish_reason: str | None
+    after_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +194,7 @@ class LLMServer:
 
         self._lock = threading.Lock()
         self._faults: deque[_Fault] = deque()
+        self._replies: deque[_Reply] = deque()
         self._down = False
         # Global token counter: never reset (not even by reset()) so every token
         # text ever emitted by this server is unique.
@@ -246,6 +281,45 @@ class LLMServer:
             self._malformed += n
             self.malformed_after = after_tokens
 
+    def reply_next(self, text: str, *, finish_reason: str | None = "stop", n: int = 1) -> None:
+        """Answer the next ``n`` completion requests with exactly ``text`` (one token per word) and
+        ``finish_reason``: "stop", "length" (a cut), or None for a stream that ends with [DONE] and
+        no finish reason in any chunk (interrupted). max_tokens and ``stop`` still apply."""
+        with self._lock:
+            self._replies.extend([_Reply(text=text, finish_reason=finish_reason)] * n)
+
+    def script_next(self, replies: list[str | tuple[str, str | None]]) -> None:
+        """Queue several exact replies in order: a text (finishing with "stop") or (text, finish_reason)."""
+        for reply in replies:
+            text, finish_reason = (reply, "stop") if isinstance(reply, str) else reply
+            self.reply_next(text, finish_reason=finish_reason)
+
+    def interrupt_next(self, n: int = 1, *, after_tokens: int = 2) -> None:
+        """The next ``n`` streamed replies end after ``after_tokens`` of the usual tokens with [DONE]
+        and no finish reason, as llama-cpp-python's server does when another request interrupts it."""
+        with self._lock:
+            self._replies.extend([_Reply(text=None, finish_reason=None, after_tokens=after_tokens)] * n)
+
+    def length_cut_next(self, n: int = 1, *, text: str = FAILURE_TEXTS["length"]) -> None:
+        """A reply cut off mid-sentence with finish_reason "length"."""
+        self.reply_next(text, finish_reason="length", n=n)
+
+    def heading_next(self, n: int = 1) -> None:
+        """A base model continuing past its section into the next heading."""
+        self.reply_next(FAILURE_TEXTS["heading"], n=n)
+
+    def html_next(self, n: int = 1) -> None:
+        """Raw HTML markup instead of text."""
+        self.reply_next(FAILURE_TEXTS["html"], n=n)
+
+    def loop_next(self, n: int = 1) -> None:
+        """A repetition loop: the same sentence many times."""
+        self.reply_next(FAILURE_TEXTS["loop"], n=n)
+
+    def single_token_next(self, token: str = "The", n: int = 1) -> None:
+        """A whole reply of one token (seen: "The", "#", "*", "1", "---")."""
+        self.reply_next(token, n=n)
+
     def set_down(self, down: bool) -> None:
         """While down, every request (any path) answers 503."""
         with self._lock:
@@ -254,8 +328,8 @@ class LLMServer:
     def reset(self) -> None:
         """Forget recorded traffic and all injected faults.
 
-        Faults here means queued fail_next failures, set_down and
-        stall_after_tokens, so each test starts from a healthy server.
+        Faults here means queued fail_next failures, queued replies, set_down
+        and stall_after_tokens, so each test starts from a healthy server.
 
         The token counter is deliberately kept so tokens stay unique for the
         whole lifetime of the server.
@@ -264,6 +338,7 @@ class LLMServer:
             self.requests.clear()
             self.sent_tokens.clear()
             self._faults.clear()
+            self._replies.clear()
             self._down = False
             self._malformed = 0
             self.faults_served = 0
@@ -288,6 +363,10 @@ class LLMServer:
                               retry_after=0.2 if status == 429 else None)
             return None
 
+    def _take_reply(self) -> _Reply | None:
+        with self._lock:
+            return self._replies.popleft() if self._replies else None
+
     def _take_malformed(self) -> bool:
         with self._lock:
             if self._malformed:
@@ -307,6 +386,13 @@ class LLMServer:
             first = self._next_token
             self._next_token += n
         return [f"w{i} " for i in range(first, first + n)]
+
+    def _default_tokens(self, limit: float) -> list[str]:
+        """The usual reply; when it ends on its own (not cut by max_tokens) its last word ends a sentence."""
+        tokens = self._allocate_tokens(int(min(self.tokens_per_reply, limit)))
+        if tokens and limit > self.tokens_per_reply:
+            tokens[-1] = tokens[-1].rstrip() + ". "
+        return tokens
 
     def _record_sent(self, token: str) -> None:
         # Timestamp and append under one lock so the list order matches the
@@ -563,17 +649,30 @@ class _Handler(BaseHTTPRequestHandler):
                                   "invalid_request_error")
             return
 
+        scripted = self.owner._take_reply()
         echo = _ECHO_RE.search(prompt)
-        if echo is not None:
+        interrupt_after: int | None = None
+        if scripted is not None and scripted.text is not None:
+            natural = _tokens_of(scripted.text)
+            tokens = natural[: int(min(len(natural), limit))]
+            finish_reason: str | None = "length" if limit < len(natural) else scripted.finish_reason
+            if scripted.finish_reason is None:
+                interrupt_after = len(tokens)
+        elif echo is not None:
             natural = [w + " " for w in _words(echo.group(1))]
-            natural_len = len(natural)
-            tokens = natural[: int(min(natural_len, limit))]
+            tokens = natural[: int(min(len(natural), limit))]
+            # "length" when the max_tokens cap is what ended the reply, as with a
+            # real model that is cut off; otherwise the reply ended on its own.
+            finish_reason = "length" if limit <= len(natural) else "stop"
         else:
-            natural_len = self.owner.tokens_per_reply
-            tokens = self.owner._allocate_tokens(int(min(natural_len, limit)))
-        # "length" when the max_tokens cap is what ended the reply, as with a
-        # real model that is cut off; otherwise the reply ended on its own.
-        finish_reason = "length" if limit <= natural_len else "stop"
+            tokens = self.owner._default_tokens(limit)
+            finish_reason = "length" if limit <= self.owner.tokens_per_reply else "stop"
+            if scripted is not None:  # interrupt_next: the usual tokens, cut short without a reason
+                interrupt_after = min(len(tokens), scripted.after_tokens or 0)
+                tokens = tokens[:interrupt_after]
+        if interrupt_after is not None:
+            finish_reason = None
+        tokens, finish_reason = _apply_stop(tokens, finish_reason, body.get("stop"))
 
         created = int(time.time())
         completion_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
@@ -633,7 +732,7 @@ class _Handler(BaseHTTPRequestHandler):
         completion_id: str,
         created: int,
         tokens: list[str],
-        finish_reason: str,
+        finish_reason: str | None,
         usage: dict | None,
     ) -> None:
         self.send_response(200)
@@ -691,6 +790,10 @@ class _Handler(BaseHTTPRequestHandler):
         if stall is not None and len(tokens) >= stall:
             self._hang()
 
+        if finish_reason is None:
+            # Interrupted (llama.cpp's interrupt_requests): [DONE] with no finish reason and no usage.
+            self._write_raw(b"data: [DONE]\n\n")
+            return
         if chat:
             final = {"index": 0, "delta": {}, "finish_reason": finish_reason}
         else:
@@ -775,6 +878,26 @@ class _Handler(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
             },
         )
+
+
+def _apply_stop(tokens: list[str], finish_reason: str | None, stop: Any) -> tuple[list[str], str | None]:
+    """Cut the reply before the first occurrence of a stop sequence, as llama.cpp does: the stop text
+    is not sent and the reply finishes with "stop"."""
+    stops = [stop] if isinstance(stop, str) else [s for s in (stop or []) if isinstance(s, str) and s]
+    text = "".join(tokens)
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+    if cut < 0:
+        return tokens, finish_reason
+    kept: list[str] = []
+    length = 0
+    for token in tokens:
+        if length + len(token) > cut:
+            if cut > length:
+                kept.append(token[: cut - length])
+            break
+        kept.append(token)
+        length += len(token)
+    return kept, "stop"
 
 
 def token_numbers(text: str) -> list[int]:

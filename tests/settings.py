@@ -7,3 +7,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from aios.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+
+# The test server's replies are short ("w0 … w11.", or an [[echo:…]] sentence): here a section of five
+# words is long enough (workers started by the tests read this module too). tests/test_acceptance.py
+# checks the product's defaults.
+AIOS_SECTION_MIN_WORDS = 5

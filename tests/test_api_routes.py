@@ -10,7 +10,7 @@ from agents.models import AgentRun
 from editorial.models import Draft, Revision
 from editorial.queue.selection import QueueFilters, queue_drafts_for_user
 from governance.models import Delivery, DeliveryAttempt, Finding, SignOff
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from governance.tokens import token_create
 from tests.factories import PASSWORD, UserFactory
 from tests.helpers import draft_in_review, file_brief

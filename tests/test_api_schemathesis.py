@@ -19,7 +19,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.factories import PASSWORD
 from tests.helpers import draft_in_review
 

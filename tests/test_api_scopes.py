@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from governance.models import AuditEvent
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from governance.tokens import token_create
 from tests.helpers import draft_in_review
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents import cache
+from agents.calls import cache
 from agents.models import AgentRun, ModelVersion, PromptCacheEntry, SpendDay
 from editorial.models import Draft
 from tests.helpers import drive, file_brief

@@ -18,20 +18,16 @@ from editorial.editing import draft_edit
 from editorial.models import Draft
 from governance.models import AuditEvent, Connector, Delivery, InboundCallback
 from governance.provenance import verify_manifest
-from governance.services import (
+from governance.publishing.connectors import connector_finish_rotation, connector_rotate_secret
+from governance.publishing.delivery import (
+    DELIVER_TASK,
     RETRY_SCHEDULE,
-    _sign,
-    connector_finish_rotation,
-    connector_rotate_secret,
     delivery_attempt,
     delivery_replay,
-    draft_publish,
-    draft_retract,
-    draft_schedule,
-    draft_unschedule,
-    publish_due,
-    signoff_record,
+    webhook_headers,
 )
+from governance.publishing.publish import draft_publish, draft_retract, draft_schedule, draft_unschedule, publish_due
+from governance.signoffs import signoff_record
 from tests.factories import PASSWORD
 from tests.helpers import draft_in_review
 
@@ -101,12 +97,12 @@ def deliver_all(draft) -> None:
 def test_the_reference_verifier_accepts_our_signature_and_rejects_tampering_staleness_and_wrong_secrets(world):
     body = json.dumps({"type": "content.published", "data": {"x": 1}})
     now = datetime.now(dt_timezone.utc)
-    headers = _sign(world.connector, "msg_1", now, body)
+    headers = webhook_headers(world.connector, "msg_1", now, body)
     assert Webhook(world.connector.secret).verify(body, headers) == json.loads(body)
     with pytest.raises(WebhookVerificationError):
         Webhook(world.connector.secret).verify(body.replace("1", "2"), headers)
     with pytest.raises(WebhookVerificationError):
-        stale = _sign(world.connector, "msg_1", now - timedelta(minutes=10), body)
+        stale = webhook_headers(world.connector, "msg_1", now - timedelta(minutes=10), body)
         Webhook(world.connector.secret).verify(body, stale)
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "QUJD" * 8).verify(body, headers)
@@ -117,13 +113,13 @@ def test_during_a_rotation_both_secrets_sign_and_afterwards_only_the_new_one(wor
     new = connector_rotate_secret(connector=world.connector, user=world.editor)
     world.connector.refresh_from_db()
     body = "{}"
-    headers = _sign(world.connector, "msg_2", datetime.now(dt_timezone.utc), body)
+    headers = webhook_headers(world.connector, "msg_2", datetime.now(dt_timezone.utc), body)
     assert len(headers["webhook-signature"].split(" ")) == 2
     Webhook(old).verify(body, headers)
     Webhook(new).verify(body, headers)
     connector_finish_rotation(connector=world.connector, user=world.editor)
     world.connector.refresh_from_db()
-    headers = _sign(world.connector, "msg_3", datetime.now(dt_timezone.utc), body)
+    headers = webhook_headers(world.connector, "msg_3", datetime.now(dt_timezone.utc), body)
     Webhook(new).verify(body, headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(old).verify(body, headers)
@@ -324,3 +320,13 @@ def test_the_dead_letter_replay_is_refused_for_other_brands(client, world, cms):
     delivery.refresh_from_db()
     assert delivery.status == "dead"
 
+
+
+def test_the_publishing_tasks_keep_their_names_and_the_worker_finds_them():
+    from aios.celery import app
+    from governance.publishing import tasks
+
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery
+    assert tasks.deliver.name == "governance.deliver" == DELIVER_TASK
+    assert tasks.publish_due.name == "governance.publish_due"
+    assert {"governance.deliver", "governance.publish_due", "governance.idempotency_purge"} <= set(app.tasks)

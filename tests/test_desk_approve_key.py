@@ -11,7 +11,7 @@ from django.urls import reverse
 from editorial.editing import draft_edit
 from editorial.models import Draft, Revision
 from governance.models import Finding
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.factories import PASSWORD
 from tests.helpers import draft_in_review
 

@@ -13,7 +13,7 @@ from editorial.diffs import chunks, fold, section_changes, word_diff
 from editorial.editing import draft_edit, revision_restore
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.helpers import draft_in_review
 
 R1 = "## Intro\n\nOur autumn roast is back.\n\n## Taste\n\nNotes of cherry and cocoa.\n\n## Price\n\nTwelve euros."

@@ -228,7 +228,7 @@ def test_healthz_reports_every_part_up(live_stack, transactional_db):
 
 
 def test_publishing_to_the_built_in_demo_cms_shows_a_verified_receipt(live_stack, transactional_db):
-    from governance.models import DemoReceipt
+    from aios.demo_cms.models import DemoReceipt
     from tests.helpers import draft_in_review
 
     world = build_world()

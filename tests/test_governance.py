@@ -13,7 +13,7 @@ from editorial.editing import draft_edit
 from editorial.models import Draft
 from governance.gates import gate_states
 from governance.models import AuditEvent, Finding, Gate, ReviewLink, SignOff, Stage
-from governance.services import finding_override, review_link_create, review_link_decide, signoff_record
+from governance.signoffs import finding_override, review_link_create, review_link_decide, signoff_record
 from governance.workflows import workflow_problems
 from tests.factories import PASSWORD
 from tests.helpers import draft_in_review

@@ -15,9 +15,9 @@ import openai
 import pytest
 
 try:  # works whether or not tests/ later becomes a package
-    from tests.llm_server import EMBEDDING_DIM, LLMServer, token_numbers
+    from tests.llm_server import EMBEDDING_DIM, FAILURE_TEXTS, LLMServer, token_numbers
 except ImportError:  # pragma: no cover - depends on how pytest sets sys.path
-    from llm_server import EMBEDDING_DIM, LLMServer, token_numbers
+    from llm_server import EMBEDDING_DIM, FAILURE_TEXTS, LLMServer, token_numbers
 
 # Explicitly no marks: in particular no django_db, these tests need no database.
 pytestmark: list = []
@@ -77,7 +77,7 @@ def test_streaming_completions_tokens_and_usage(
 
     text = "".join(texts)
     _assert_consecutive(token_numbers(text), 6)
-    assert re.fullmatch(r"(w\d+ ){6}", text)
+    assert re.fullmatch(r"(w\d+ ){5}w\d+\. ", text)  # a reply that ends on its own ends a sentence
     assert finish_reasons[-1] == "stop"
     assert usage is not None
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (3, 6, 9)
@@ -276,3 +276,105 @@ def test_stop_mid_stream_is_a_connection_error() -> None:
     with pytest.raises(openai.APIConnectionError):
         for _ in it:
             pass
+
+
+# --- the failures seen with llama.cpp + Gemma 3 270M, one knob each ---------------------------------
+
+
+def _stream(client: openai.OpenAI, *, chat: bool = False, **kw) -> tuple[str, list[str | None], list]:
+    """(text, finish reasons of every choice, usage chunks) of one streamed reply."""
+    if chat:
+        stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "p"}], stream=True,
+                                                stream_options={"include_usage": True}, **kw)
+    else:
+        stream = client.completions.create(model="m", prompt="p", stream=True,
+                                           stream_options={"include_usage": True}, **kw)
+    text, reasons, usages = "", [], []
+    for chunk in stream:
+        if chunk.usage is not None:
+            usages.append(chunk.usage)
+        for choice in chunk.choices:
+            text += (choice.delta.content or "") if chat else choice.text
+            reasons.append(choice.finish_reason)
+    return text, reasons, usages
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_an_interrupted_stream_ends_with_done_and_no_finish_reason(server: LLMServer, client: openai.OpenAI,
+                                                                  chat: bool) -> None:
+    server.interrupt_next(1, after_tokens=2)
+    text, reasons, usages = _stream(client, chat=chat)
+    assert len(token_numbers(text)) == 2 and "." not in text
+    assert reasons == [None, None] and not usages  # no finish reason in any chunk
+    text, reasons, _ = _stream(client, chat=chat)  # only the next reply was interrupted
+    assert len(token_numbers(text)) == 6 and reasons[-1] == "stop"
+
+
+def test_a_length_cut_ends_mid_sentence(server: LLMServer, client: openai.OpenAI) -> None:
+    server.length_cut_next()
+    text, reasons, _ = _stream(client)
+    assert text == FAILURE_TEXTS["length"] and not text.rstrip().endswith(".")
+    assert reasons[-1] == "length"
+
+
+def test_a_continuation_into_the_next_heading(server: LLMServer, client: openai.OpenAI) -> None:
+    server.heading_next()
+    text, reasons, _ = _stream(client)
+    assert text == FAILURE_TEXTS["heading"] and "\n## How to use\n" in text and reasons[-1] == "stop"
+
+
+def test_raw_html(server: LLMServer, client: openai.OpenAI) -> None:
+    server.html_next()
+    text, _, _ = _stream(client, chat=True)
+    assert text.startswith("<p>") and text.endswith("</p>")
+
+
+def test_a_repetition_loop(server: LLMServer, client: openai.OpenAI) -> None:
+    server.loop_next()
+    text, _, _ = _stream(client)
+    assert text.count("The roast is back.") == 12
+
+
+@pytest.mark.parametrize("token", ["The", "#", "---"])
+def test_a_single_token_reply(server: LLMServer, client: openai.OpenAI, token: str) -> None:
+    server.single_token_next(token)
+    text, reasons, usages = _stream(client)
+    assert text == token and reasons[-1] == "stop" and usages[0].completion_tokens == 1
+
+
+def test_scripted_replies_are_served_in_order_with_their_finish_reasons(server: LLMServer,
+                                                                       client: openai.OpenAI) -> None:
+    server.script_next(["First reply.", ("Second reply cut", "length"), ("Third, interrupted", None)])
+    assert _stream(client)[:2] == ("First reply.", [None, None, "stop"])
+    assert _stream(client)[:2] == ("Second reply cut", [None, None, None, "length"])
+    assert _stream(client, chat=True)[:2] == ("Third, interrupted", [None, None])
+    assert len(token_numbers(_stream(client)[0])) == 6  # then the usual reply again
+    comp = client.completions.create(model="m", prompt="p")
+    assert len(token_numbers(comp.choices[0].text)) == 6
+
+
+def test_max_tokens_cuts_a_scripted_reply_with_length(server: LLMServer, client: openai.OpenAI) -> None:
+    server.reply_next("one two three four")
+    text, reasons, _ = _stream(client, max_tokens=2)
+    assert text == "one two " and reasons[-1] == "length"
+
+
+def test_stop_sequences_cut_the_reply_before_them_and_finish_with_stop(server: LLMServer,
+                                                                     client: openai.OpenAI) -> None:
+    server.heading_next()
+    text, reasons, _ = _stream(client, stop=["\n## ", "\n\n"])
+    assert text == "Our autumn roast is back in every shop. " and reasons[-1] == "stop"
+    assert server.requests[-1]["stop"] == ["\n## ", "\n\n"]
+    # Also mid-token, and on the usual reply (a stop that never occurs changes nothing).
+    server.reply_next("alpha beta</p> gamma", finish_reason="length")
+    assert _stream(client, chat=True, stop="</p>")[:2] == ("alpha beta", [None, None, "stop"])
+    text, reasons, _ = _stream(client, stop=["zzz"])
+    assert len(token_numbers(text)) == 6 and reasons[-1] == "stop"
+
+
+def test_reset_forgets_queued_replies(server: LLMServer, client: openai.OpenAI) -> None:
+    server.loop_next(3)
+    server.interrupt_next()
+    server.reset()
+    text, reasons, _ = _stream(client)
+    assert len(token_numbers(text)) == 6 and reasons[-1] == "stop"

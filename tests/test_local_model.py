@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from agents.models import ModelVersion
-from agents.providers import Usage, provider_for
+from agents.calls.providers import Usage, provider_for
 from aios import devstack
 
 pytestmark = pytest.mark.slow

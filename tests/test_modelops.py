@@ -10,12 +10,12 @@ from django.test import Client
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
-from agents import modelops
+from agents.modelops import rollback, versions
 from agents.models import ModelVersion
 from editorial.models import Draft, Revision
 from governance.gates import gate_states
 from governance.models import AuditEvent
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.factories import UserFactory
 from tests.helpers import draft_in_review, file_brief
 
@@ -154,7 +154,7 @@ def test_the_connection_test_shows_the_error_when_the_server_fails(ops, world, l
 
 def test_the_connection_test_of_an_unreachable_server_says_so(ops, world):
     version = new_version("Nowhere", base_url="http://127.0.0.1:9/v1", model="x")
-    report = modelops.modelversion_test_connection(version=version, timeout=2)
+    report = versions.modelversion_test_connection(version=version, timeout=2)
     assert not report.ok and not report.ping_ok and "Could not reach the model server" in report.error
 
 
@@ -273,8 +273,8 @@ def test_roll_back_is_refused_when_a_version_changed_again_since(ops, world):
     a, b = new_version("A"), new_version("B")
     for v in (a, b, world.model_version):
         assign_perm("agents.activate_modelversion", ops, v)
-    modelops.modelversion_shadow(user=ops, version=a)
-    modelops.modelversion_shadow(user=ops, version=b)
+    versions.modelversion_shadow(user=ops, version=a)
+    versions.modelversion_shadow(user=ops, version=b)
     # Change A outside the last event that involved B … then ask to roll back A's event.
     ModelVersion.objects.filter(pk=a.pk).update(status=Status.RETIRED)
     response = client_for(ops).post(state_url(a, "rollback"), {})
@@ -285,7 +285,7 @@ def test_the_change_page_offers_the_state_actions_and_shows_the_history(ops, wor
     assign_perm("agents.activate_modelversion", ops, world.model_version)
     candidate = new_version("Seen")
     assign_perm("agents.activate_modelversion", ops, candidate)
-    modelops.modelversion_shadow(user=ops, version=candidate, reason="try it")
+    versions.modelversion_shadow(user=ops, version=candidate, reason="try it")
     html = client_for(ops).get(reverse("admin:agents_modelversion_change", args=[candidate.pk])).content.decode()
     for label in ("Test connection", "Activate…", "Retire…", "Roll back…", "What it produced", "Object permissions"):
         assert label in html
@@ -377,7 +377,7 @@ def test_impact_follows_revisions_written_by_runs_of_the_version(ops, world):
     run = AgentRun.objects.create(draft=draft, kind=AgentRun.Kind.REGENERATE, status=AgentRun.Status.SUCCEEDED,
                                   idempotency_key="t:regen", model_version=other)
     revision_create(draft=draft, content="## Part 1\n\nRegenerated.", author_run=run)
-    rows = modelops.rollback_impact(model_version=other)
+    rows = rollback.rollback_impact(model_version=other)
     assert [r.draft.pk for r in rows] == [draft.pk] and rows[0].via == ["wrote r2"]
 
 
@@ -403,7 +403,7 @@ def test_the_queue_agrees_with_the_gates_after_a_send_back(world):
     rules = gate_rules_for_user(world.editor)
     assert [g.name for g in open_gates_for([draft.pk], rules)[draft.pk]] == ["Brand"]
     boss = staff("boss2", "agents.activate_modelversion")
-    result = modelops.drafts_send_back(user=boss, model_version=world.model_version)
+    result = rollback.drafts_send_back(user=boss, model_version=world.model_version)
     assert [d.pk for d, _ in result.moved] == [draft.pk]
     draft.refresh_from_db()
     pending = [s.gate.pk for s in gate_states(draft) if s.status == "pending"]

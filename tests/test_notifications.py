@@ -21,7 +21,7 @@ from editorial.models import Draft, Notification, NotificationKind, Notification
 from editorial.notifications import notify
 from governance.models import AuditEvent
 from governance.permissions import brand_member_remove
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.factories import PASSWORD, build_world
 from tests.helpers import draft_in_review, file_brief
 

@@ -18,7 +18,7 @@ from editorial.briefs import brief_create
 from editorial.models import Draft
 from editorial.revisions import revision_create
 from governance.models import AuditEvent, Delivery, Finding, FindingOverride, ReviewLink, SignOff
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.factories import PASSWORD, build_world
 
 ROLES = ["requester", "editor", "brand_reviewer", "legal", "anonymous"]

@@ -42,7 +42,7 @@ def test_the_pipeline_plans_retrieves_writes_and_checks_into_one_revision(world,
 
 def test_the_check_step_records_policy_findings(world, model_at):
     draft = file_brief(world)
-    draft.brief.goal = "[[echo:Results guaranteed for everyone]]"
+    draft.brief.goal = "[[echo:Results are guaranteed for everyone.]]"
     draft.brief.save()
     drive(draft)
     draft.refresh_from_db()
@@ -76,10 +76,10 @@ def test_a_permanent_error_fails_at_once(world, model_at):
 
 
 def test_a_retry_resumes_after_the_last_finished_section(world, model_at, monkeypatch):
-    from agents import calls as agent_calls
-    from agents.providers import ProviderError
+    from agents.calls import guarded
+    from agents.calls.providers import ProviderError
 
-    real_provider_for = agent_calls.provider_for
+    real_provider_for = guarded.provider_for
     calls = {"n": 0}
 
     def second_section_fails(model_version):
@@ -95,7 +95,7 @@ def test_a_retry_resumes_after_the_last_finished_section(world, model_at, monkey
         provider.stream = stream
         return provider
 
-    monkeypatch.setattr(agent_calls, "provider_for", second_section_fails)
+    monkeypatch.setattr(guarded, "provider_for", second_section_fails)
     draft = file_brief(world)
     drive(draft)
     draft.refresh_from_db()

@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from governance.detectors.injection import instruction_like
+from governance.detectors.rules import validate_rules
 from governance.models import RuleSetVersion
-from governance.policies import evaluate, evaluate_text, instruction_like, validate_rules
+from governance.policies import evaluate, evaluate_text
 
 
 def version(**kw) -> RuleSetVersion:

@@ -6,8 +6,11 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
-from governance.detectors import compile_rules, flesch_kincaid_grade, instruction_like
-from governance.policies import FindingData, evaluate_text, validate_rules
+from governance.detectors.findings import FindingData
+from governance.detectors.injection import instruction_like
+from governance.detectors.readability import flesch_kincaid_grade
+from governance.detectors.rules import compile_rules, validate_rules
+from governance.policies import evaluate_text
 
 
 def check(text: str, *, channel: str = "blog", banned: list | None = None, disclaimers: dict | None = None,

@@ -23,14 +23,15 @@ from governance.models import AuditEvent, SignOff
 from governance.provenance import (
     canonical_json,
     check_manifest_signing_key,
-    download_provenance_manifest,
     manifest_for,
     manifest_key_id,
     manifest_public_key,
     sign_manifest,
     verify_manifest,
 )
-from governance.services import draft_publish, finding_override, signoff_record
+from governance.publishing.publish import draft_publish
+from governance.signoffs import finding_override, signoff_record
+from governance.views import download_provenance_manifest
 from tests.factories import PASSWORD
 from tests.helpers import draft_in_review, file_brief
 

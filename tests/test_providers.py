@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import ModelVersion
-from agents.providers import ProviderError, Usage, provider_for
+from agents.calls.providers import ProviderError, Usage, provider_for
 
 
 def version(base_url: str, mode: str) -> ModelVersion:
@@ -50,3 +50,49 @@ def test_the_api_key_comes_from_the_named_environment_variable(monkeypatch, llm)
     v = version(llm.base_url, "chat")
     v.api_key_env = "VENDOR_KEY"
     assert provider_for(v).client.api_key == "sk-from-env"
+
+
+# --- finish reasons, stop sequences and sampling overrides ----------------------------------------
+
+def _stream(llm, mode: str = "completion", **kw) -> tuple[str, Usage]:
+    usage = Usage()
+    text = "".join(provider_for(version(llm.base_url, mode)).stream(
+        system="", prompt="Say hello", usage=usage, **{"max_tokens": 50, **kw}))
+    return text, usage
+
+
+@pytest.mark.parametrize("mode", ["chat", "completion"])
+def test_the_finish_reason_is_recorded_and_a_length_cut_is_returned_not_raised(llm, mode):
+    assert _stream(llm, mode)[1].finish_reason == "stop"
+    text, usage = _stream(llm, mode, max_tokens=3)
+    assert usage.finish_reason == "length" and len(text.split()) == 3
+
+
+@pytest.mark.parametrize("mode", ["chat", "completion"])
+def test_a_stream_without_a_finish_reason_is_a_transient_error(llm, mode):
+    llm.interrupt_next(1, after_tokens=2)
+    with pytest.raises(ProviderError) as caught:
+        _stream(llm, mode)
+    assert not caught.value.permanent
+    assert str(caught.value) == "The model stream ended without a finish reason (interrupted)."
+
+
+def test_stop_sequences_reach_the_server_after_the_versions_own(llm):
+    llm.heading_next()
+    v = version(llm.base_url, "completion")
+    v.parameters = {"temperature": 0, "stop": "\n\n"}
+    usage = Usage()
+    text = "".join(provider_for(v).stream(system="", prompt="p", max_tokens=50, usage=usage, stop=["\n## ", "\n\n"]))
+    assert llm.requests[-1]["stop"] == ["\n\n", "\n## "]
+    assert text == "Our autumn roast is back in every shop. " and usage.finish_reason == "stop"
+    _stream(llm)
+    assert "stop" not in llm.requests[-1]  # none configured, none given: none sent
+
+
+def test_sampling_overrides_apply_to_one_call_only(llm):
+    _stream(llm, overrides={"temperature": 1.1, "seed": 7})
+    assert (llm.requests[-1]["temperature"], llm.requests[-1]["seed"]) == (1.1, 7)
+    _stream(llm)
+    assert llm.requests[-1]["temperature"] == 0 and "seed" not in llm.requests[-1]
+    with pytest.raises(ValueError, match="max_tokens"):
+        _stream(llm, overrides={"max_tokens": 5})

@@ -22,7 +22,7 @@ from editorial.queue.selection import QueueFilters, queue_drafts_for_user
 from editorial.revisions import revision_create
 from governance.gates import gate_states, get_actions
 from governance.models import AuditEvent, Finding, Gate, SignOff, Stage
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.factories import PASSWORD, build_world
 from tests.helpers import file_brief
 

@@ -24,7 +24,7 @@ from editorial.models import Draft, Proposal, Revision
 from editorial.sections import replace_section, split_sections
 from governance.gates import gate_states
 from governance.models import AuditEvent, Finding
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.helpers import draft_in_review, file_brief
 
 TEXT = (
@@ -32,7 +32,7 @@ TEXT = (
     "## How it tastes\n\nNotes of cherry and cocoa.\n\n"
     "## Price\n\nTwelve euros for 250 g."
 )
-NEW_TASTE = "Baked plum, dark cocoa and a warm finish"
+NEW_TASTE = "Baked plum, dark cocoa and a warm finish."
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_accepting_makes_the_proposal_current_reopens_gates_and_checks_the_text(
                    revision_id=draft.current_revision_id)
     draft.refresh_from_db()
     assert draft.status == "approved"
-    proposal = ask(world, draft, instruction="[[echo:Results guaranteed, with plum]]")
+    proposal = ask(world, draft, instruction="[[echo:Results guaranteed, with plum and cocoa.]]")
     drive(draft)
     proposal.refresh_from_db()
     revision = proposal_accept(draft=draft, user=world.editor, proposal_id=proposal.pk)
@@ -224,7 +224,7 @@ def test_a_transient_error_retries_and_the_proposal_keeps_running(world, model_a
     proposal = ask(world, draft)
     drive(draft)
     proposal.refresh_from_db()
-    # Retried inside the guarded call (agents/calls.py): one attempt of the run, two requests.
+    # Retried inside the guarded call (agents/calls/guarded.py): one attempt of the run, two requests.
     assert proposal.status == "pending" and proposal.run.attempt_count == 1
     assert len(model_at.requests) == 2
 
@@ -431,7 +431,7 @@ def test_a_rewrite_streams_over_the_websocket_and_is_accepted_end_to_end(live_st
     with connect(ws, origin=live_stack.url,
                  additional_headers={"Cookie": f"sessionid={eddie.cookies['sessionid']}"}) as socket:
         form = {"csrfmiddlewaretoken": csrf_token(page.text), "section": "2", "base_revision": draft.current_revision_id,
-                "key": key, "instruction": "[[echo:Eleven euros for 250 g, online and in every shop]] cite it"}
+                "key": key, "instruction": "[[echo:Eleven euros for 250 g, online and in every shop.]] cite it"}
         response = eddie.post(f"/drafts/{draft.pk}/regenerate/", data=form)
         assert response.status_code == 200 and "Writing a new version of “Price”" in response.text
         deadline = time.monotonic() + 60

@@ -16,7 +16,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from agents import breaker, budgets, calls
+from agents.calls import breaker, budgets, guarded
+from agents.calls.backoff import backoff_delay
 from agents.models import AgentRun, BreakerState, ModelVersion, RunSection, SpendDay
 from agents.pipeline.recovery import runs_sweep_stale
 from agents.pipeline.kinds import run_execute
@@ -95,7 +96,7 @@ def test_a_stream_that_stalls_times_out_and_the_section_is_written_again_from_sc
 def test_a_429_is_retried_after_the_retry_after_it_names(world, model_at, monkeypatch):
     waits: list[float] = []
     real_sleep = time.sleep
-    monkeypatch.setattr(calls.time, "sleep", lambda s: (waits.append(s), real_sleep(s)))
+    monkeypatch.setattr(guarded.time, "sleep", lambda s: (waits.append(s), real_sleep(s)))
     model_at.fail_next(1, status=429, body="slow down", retry_after=0.3)
     draft = file_brief(world)
     drive(draft)
@@ -137,6 +138,56 @@ def test_a_malformed_stream_chunk_is_a_transient_error(world, model_at):
     assert len(section.text.split()) == 12  # only the good try's tokens
 
 
+def test_a_stream_without_a_finish_reason_is_written_again_from_scratch(world, model_at):
+    model_at.interrupt_next(1, after_tokens=2)  # llama.cpp ends a stream this way when interrupted
+    draft = file_brief(world)
+    retries = drive(draft)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.IN_REVIEW and not retries  # retried inside the call
+    assert len(requests_for(model_at, 1)) == 2
+    cut = {int(t.strip()[1:]) for t, _ in model_at.sent_tokens[:2]}
+    section = draft.runs.get(kind="write").sections.get(index=0)
+    assert not cut & set(token_numbers(section.text)) and len(token_numbers(section.text)) == 12
+    world.model_version.refresh_from_db()
+    assert world.model_version.breaker_failures == 0  # the retry's success reset the count
+
+
+def _call(world, **kw) -> guarded.CallResult:
+    run = AgentRun.objects.create(draft=file_brief(world), kind="write", status="running",
+                                  idempotency_key=f"call:{time.monotonic_ns()}", model_version=world.model_version)
+    deltas: list[str] = []
+    result = guarded.generate(run=run, system="", prompt="## Part 1\n", tokens_used=0, deadline=None,
+                              on_reset=deltas.clear, on_delta=deltas.append, **{"max_tokens": 50, **kw})
+    assert "".join(deltas) == result.text
+    return result
+
+
+def test_the_guarded_call_reports_the_finish_reason_and_returns_a_length_cut(world, model_at):
+    assert _call(world).finish_reason == "stop"
+    cut = _call(world, max_tokens=4)
+    assert cut.finish_reason == "length" and len(cut.text.split()) == 4 and len(model_at.requests) == 2
+
+
+def test_stop_and_sampling_overrides_reach_the_server_and_are_part_of_the_cache_key(world, model_at):
+    model_at.heading_next()
+    first = _call(world, stop=["\n## "])
+    assert first.text == "Our autumn roast is back in every shop. " and first.finish_reason == "stop"
+    assert model_at.requests[-1]["stop"] == ["\n## "]
+    assert _call(world, stop=["\n## "]).cache_hit  # the same call again: from the cache
+    assert not _call(world).cache_hit  # without the stop sequence: another key
+    varied = _call(world, stop=["\n## "], overrides={"seed": 3})
+    assert not varied.cache_hit and model_at.requests[-1]["seed"] == 3
+    warm = _call(world, overrides={"temperature": 0.9})
+    assert not warm.cache_hit and not _call(world, overrides={"temperature": 0.9}).cache_hit  # not deterministic
+    assert len(model_at.requests) == 5
+
+
+def test_a_reply_cut_at_max_tokens_is_not_cached(world, model_at):
+    assert not _call(world, max_tokens=4).cache_hit
+    assert not _call(world, max_tokens=4).cache_hit
+    assert len(model_at.requests) == 2
+
+
 def test_an_unknown_provider_is_a_configuration_error_that_fails_at_once(world, model_at):
     ModelVersion.objects.filter(pk=world.model_version.pk).update(provider="carrier-pigeon")
     draft = file_brief(world)
@@ -148,12 +199,12 @@ def test_an_unknown_provider_is_a_configuration_error_that_fails_at_once(world, 
     assert not model_at.requests
 
 
-def test_backoff_grows_exponentially_with_jitter_and_retry_after_wins(settings):
-    settings.AIOS_CALL_RETRY_BASE, settings.AIOS_CALL_RETRY_MAX_WAIT = 0.5, 10.0
+def test_backoff_grows_exponentially_with_jitter_and_retry_after_wins():
     for attempt, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (6, 10.0)]:
-        delays = {calls.backoff_delay(attempt) for _ in range(50)}
+        delays = {backoff_delay(attempt, base=0.5, cap=10.0) for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays) and len(delays) > 40  # jittered
-    assert 7.0 <= calls.backoff_delay(0, retry_after=7.0) <= 7.7
+    assert backoff_delay(0, retry_after=7.0, base=0.5, cap=10.0) == 7.0
+    assert backoff_delay(0, retry_after=70.0, base=0.5, cap=10.0) == 10.0  # honoured up to the cap
 
 
 # --- per-run limits -------------------------------------------------------------------------------
@@ -163,9 +214,12 @@ def test_the_output_token_limit_lowers_max_tokens_so_the_run_never_passes_it(wor
     draft = file_brief(world)
     drive(draft)
     draft.refresh_from_db()
-    assert draft.status == Draft.Status.IN_REVIEW
     assert [r["max_tokens"] for r in model_at.requests] == [15, 3]
-    assert draft.runs.get(kind="write").tokens_out == 15
+    writer = draft.runs.get(kind="write")
+    assert sum(s.tokens_out for s in writer.sections.all()) == 15
+    # Three tokens make no section: the run stops at its limit rather than send a stub to review.
+    assert draft.status == Draft.Status.FAILED and "output limit of 15 tokens" in draft.status_reason
+    assert writer.sections.get(index=1).tries[0]["finish_reason"] == "length"
 
 
 def test_a_run_out_of_output_tokens_with_sections_left_fails_with_the_reason(world, model_at):
@@ -174,7 +228,8 @@ def test_a_run_out_of_output_tokens_with_sections_left_fails_with_the_reason(wor
     drive(draft)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.FAILED
-    assert "output limit of 12 tokens" in draft.status_reason and "1 section(s) still to write" in draft.status_reason
+    # The 12 tokens ran out mid-way through the first section ("length"), so both are still to write.
+    assert "output limit of 12 tokens" in draft.status_reason and "2 section(s) still to write" in draft.status_reason
     assert len(model_at.requests) == 1
 
 

@@ -7,7 +7,8 @@ from editorial.editing import draft_edit
 from editorial.models import Draft
 from governance.gates import gate_states, get_actions
 from governance.models import AuditEvent, SignOff
-from governance.services import draft_publish, signoff_record
+from governance.publishing.publish import draft_publish
+from governance.signoffs import signoff_record
 from tests.helpers import draft_in_review
 
 
@@ -135,7 +136,7 @@ def test_a_delivery_attempt_that_is_not_due_yet_does_nothing(world):
     from django.utils import timezone
 
     from governance.models import Delivery
-    from governance.services import delivery_attempt
+    from governance.publishing.delivery import delivery_attempt
 
     draft = draft_in_review(world)
     sign(draft, world, "editorial", world.editor)
@@ -148,7 +149,7 @@ def test_a_delivery_attempt_that_is_not_due_yet_does_nothing(world):
 
 def test_a_failed_delivery_is_retried_on_the_schedule_and_recorded(world):
     from governance.models import Delivery
-    from governance.services import RETRY_SCHEDULE, delivery_attempt
+    from governance.publishing.delivery import RETRY_SCHEDULE, delivery_attempt
 
     draft = draft_in_review(world)  # the world's connector points at a closed port
     sign(draft, world, "editorial", world.editor)

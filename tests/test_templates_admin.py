@@ -11,14 +11,14 @@ from django.test import Client
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
-from agents import modelops
+from agents.modelops import templates
 from agents.models import PromptTemplateVersion
 from agents.pipeline.prompts import render_section_prompt
 from editorial.models import Draft
 from governance.gates import gate_states
 from governance.models import AuditEvent
 from governance.permissions import brand_member_add
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 from tests.factories import UserFactory
 from tests.helpers import draft_in_review, file_brief
 
@@ -107,7 +107,7 @@ def test_someone_without_the_add_permission_cannot_add_a_version(world):
 
 
 def _v2(author, world) -> PromptTemplateVersion:
-    return modelops.prompttemplate_version_create(
+    return templates.prompttemplate_version_create(
         user=author, template=world.template, system_text="You write for {channel} in a {tone} voice.",
         sections=[{"heading": "Part 1", "instruction": "Write part one."}, {"heading": "Closing", "instruction": ""}],
         section_prompt="Brief: {title}. {goal}\n{sources}\n## {heading}\n",
@@ -218,7 +218,7 @@ def test_roll_back_restores_the_previously_active_version(author, world):
     client = client_for(author)
     nothing = client.post(url("rollback", world.template.pk), {})
     assert nothing.status_code == 400 and "No earlier active version" in nothing.content.decode()
-    modelops.prompttemplate_activate(user=author, template=world.template, version=v2)
+    templates.prompttemplate_activate(user=author, template=world.template, version=v2)
     page = client.get(url("rollback", world.template.pk)).content.decode()
     assert "Roll back to v1" in page
     assert client.post(url("rollback", world.template.pk), {"reason": "v2 rambles"}).status_code == 302

@@ -13,7 +13,6 @@ or its failure. The Celery task (`run_execute`) and the stale-run sweeper both g
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,26 +21,22 @@ from typing import Any
 
 from django.db import transaction
 
-from agents.budgets import BudgetExceeded, budget_release_run
-from agents.calls import NeedsHuman, RunLimitExceeded
+from agents.calls.backoff import backoff_delay
+from agents.calls.budgets import BudgetExceeded, budget_release_run
+from agents.calls.guarded import NeedsHuman, RunLimitExceeded
+from agents.calls.providers import ProviderError
 from agents.models import AgentRun
 from agents.pipeline import regenerate, shadow, steps
 from agents.pipeline.runs import (
     MAX_ATTEMPTS, ClaimLost, RunBusy, TransientRunError, lock_draft, progress_event, run_claim, run_mark_failed,
     run_mark_succeeded, run_retry_later, run_wait_for_budget,
 )
-from agents.providers import ProviderError
+from agents.pipeline.writer import SectionUnusable
 from editorial.models import Draft
 from editorial.realtime import push_draft_event
 
 log = logging.getLogger(__name__)
 Kind = AgentRun.Kind
-
-
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    if retry_after is not None:
-        return min(retry_after, 300.0)
-    return min(30.0, 2.0 ** attempt) * random.uniform(0.5, 1.0)
 
 
 def _nothing(run: AgentRun, draft: Draft | None, *rest: Any) -> None:
@@ -102,13 +97,16 @@ def run_execute(*, run_id: int) -> AgentRun | None:
         return run_fail(run=run, reason=str(exc))
     except NeedsHuman as exc:
         return run_fail(run=run, reason=str(exc), needs_human=True)
+    except SectionUnusable as exc:
+        # Nothing unusable reaches a reviewer: a person decides (the section keeps its tries and reasons).
+        return run_fail(run=run, reason=str(exc), needs_human=True)
     except ClaimLost:
         log.warning("agent run %s: claim lost to another worker; stopping", run.pk)
         return None
     except ProviderError as exc:
         errors = run.error_count + 1
         if not exc.permanent and errors < MAX_ATTEMPTS:
-            countdown = _backoff(errors, exc.retry_after)
+            countdown = backoff_delay(errors - 1, exc.retry_after, base=2.0, cap=300.0)
             run_retry_later(run=run, reason=f"Attempt {errors} failed: {exc}; retrying in {countdown:.0f}s",
                             countdown=countdown, publish=spec.touches_draft)
         return run_fail(run=run, reason=str(exc))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from agents.models import PromptTemplateVersion
@@ -51,3 +52,10 @@ def render_section_prompt(
         fields.setdefault(name, value)  # a variable never replaces a brief field
     template = version.chat_prompt if mode == "chat" and version.chat_prompt else version.section_prompt
     return version.system_text.format_map(fields), template.format_map(fields)
+
+
+def prompt_framing(version: PromptTemplateVersion, *, mode: str = "completion") -> str:
+    """The template's own wording around the brief's fields (placeholders removed): what a section
+    must not read back (agents/pipeline/acceptance.py's echo check)."""
+    template = version.chat_prompt if mode == "chat" and version.chat_prompt else version.section_prompt
+    return re.sub(r"\{[^{}]*\}", " ", f"{version.system_text}\n{template}")

@@ -18,7 +18,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from agents.budgets import budget_release_run
+from agents.calls.budgets import budget_release_run
 from agents.models import AgentRun
 from agents.pipeline.kinds import run_fail
 from agents.pipeline.runs import enqueue_run, max_takeovers, stale_after

@@ -14,13 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from agents import budgets
-from agents.calls import CallResult
+from agents.calls.providers import ProviderError, resolve
 from agents.models import AgentRun, ModelVersion, RunSection
-from agents.pipeline.prompts import digest, render_section_prompt
+from agents.pipeline.acceptance import max_tokens_for, rules_for
+from agents.pipeline.prompts import digest, prompt_framing, render_section_prompt
 from agents.pipeline.runs import enqueue_run
 from agents.pipeline.writer import write_section
-from agents.providers import ProviderError, Usage, provider_for, resolve
 from editorial.models import Revision
 from editorial.sections import join_sections
 
@@ -70,31 +69,6 @@ def _enqueue_quietly(run_id: int) -> None:
         log.exception("could not enqueue shadow run %s", run_id)
 
 
-def _unguarded_call(*, run: AgentRun, system: str, prompt: str, max_tokens: int, on_reset: Any, on_delta: Any,
-                    **_: Any) -> CallResult:
-    """One call of the shadow's own version: no prompt cache and no breaker or fallback (a shadow must
-    test its own version), but the brand's budget is reserved and settled like the pipeline's calls,
-    so caps hold (BudgetExceeded fails this shadow run only)."""
-    version = run.model_version
-    usage = Usage()
-    reservation = budgets.budget_reserve(
-        brand=run.draft.brief.brand, run_id=run.pk,
-        amount=budgets.call_cost(version, tokens_in=budgets.estimate_tokens(f"{system}\n\n{prompt}"),
-                                 tokens_out=max_tokens),
-    )
-    parts: list[str] = []
-    try:
-        on_reset()
-        for delta in provider_for(version).stream(system=system, prompt=prompt, max_tokens=max_tokens, usage=usage):
-            parts.append(delta)
-            on_delta(delta)
-    finally:
-        cost = budgets.call_cost(version, tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens)
-        budgets.budget_settle(reservation=reservation, run_id=run.pk, cost=cost)
-    return CallResult(text="".join(parts), tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens,
-                      cost=cost, cache_hit=False, version=version)
-
-
 def shadow_write(run: AgentRun) -> None:
     """The SHADOW step: the writer's sections, prompts and sources, with this run's model version,
     through the one writer with no live events."""
@@ -122,8 +96,12 @@ def shadow_write(run: AgentRun) -> None:
             instruction=instructions.get(section.index, ""), sources=writer.sources, mode=resolved.mode,
         )
         section.prompt_hash = digest(system, prompt)
-        done = write_section(run=run, section=section, system=system, prompt=prompt, max_tokens=max_tokens,
-                             call=_unguarded_call)
+        rules = rules_for(plan[section.index] if section.index < len(plan) else {"heading": section.heading},
+                          version=run.prompt_version, language=brief.language)
+        done = write_section(run=run, section=section, system=system, prompt=prompt, rules=rules,
+                             max_tokens=max_tokens_for(rules, cap=max_tokens),
+                             instruction=instructions.get(section.index, ""), isolated=True,
+                             framing=prompt_framing(run.prompt_version, mode=resolved.mode))
         if run.ttft_ms is None and done.ttft_s is not None:
             run.ttft_ms = done.ttft_s * 1000
     run.prompt_hash = digest(*(s.prompt_hash for s in sections))

@@ -13,16 +13,17 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from agents.breaker import breaker_probe_now
-from agents.calls import output_allowance
+from agents.calls.breaker import breaker_probe_now
+from agents.calls.guarded import output_allowance
+from agents.calls.providers import ProviderError, resolve
 from agents.grounding import ground
 from agents.knowledge import retrieve
 from agents.models import AgentRun, ModelVersion, RunSection
 from agents.pipeline.outline import outline_pause
-from agents.pipeline.prompts import digest, render_section_prompt
+from agents.pipeline.acceptance import RULE_FIELDS, max_tokens_for, rules_for
+from agents.pipeline.prompts import digest, prompt_framing, render_section_prompt
 from agents.pipeline.runs import Kind, Status, previous_output, progress_event, run_create
 from agents.pipeline.writer import SectionEvents, write_section, writer_provenance
-from agents.providers import ProviderError, resolve
 from agents.pipeline.shadow import shadow_runs_start
 from editorial.models import Draft
 from editorial.notifications import notify_generation_failed
@@ -89,7 +90,11 @@ def plan(run: AgentRun) -> None:
     version = run.draft.prompt_version
     if version is None or not version.sections:
         raise ProviderError("The template has no active version with sections.", permanent=True)
-    run.output = {"sections": [{"heading": s["heading"], "instruction": s.get("instruction", "")} for s in version.sections]}
+    run.output = {"sections": [
+        {"heading": s["heading"], "instruction": s.get("instruction", ""),
+         **{k: s[k] for k in RULE_FIELDS if k in s}}
+        for s in version.sections
+    ]}
 
 
 def retrieve_sources(run: AgentRun) -> None:
@@ -138,10 +143,14 @@ def write(run: AgentRun) -> None:
                 run, section=s.index, offset=offset, delta=text, tokens=before + streamed,
                 sections_done=done_count(), sections_total=total),
         )
+        planned = plan_sections[section.index]
+        rules = rules_for(planned, version=run.prompt_version, language=draft.brief.language)
         written = write_section(
-            run=run, section=section, system=system, prompt=prompt,
-            max_tokens=output_allowance(run, used_out=tokens_out, max_tokens=max_tokens,
-                                        sections_left=total - done_count()),
+            run=run, section=section, system=system, prompt=prompt, rules=rules,
+            instruction=planned.get("instruction", ""), framing=prompt_framing(run.prompt_version, mode=resolved.mode),
+            max_tokens=max_tokens_for(rules, cap=max_tokens),
+            allowance=lambda used, before=tokens_out: output_allowance(
+                run, used_out=before + used, max_tokens=max_tokens, sections_left=total - done_count()),
             tokens_used=tokens_in + tokens_out, deadline=deadline, time_limit=time_limit, events=events,
         )
         if run.ttft_ms is None and written.ttft_s is not None:

@@ -5,9 +5,16 @@ checkpoints the text into its RunSection as it arrives (so a reload or a resumed
 heartbeats the run's claim at each flush (fenced: a worker whose run was taken over stops), and,
 when the caller gives it events, tells the draft's watchers in batches of
 AIOS_STREAM_FLUSH_SECONDS rather than per token (a group_send costs a millisecond or two).
+
+Nothing unusable leaves here. Every try is cleaned (a repeated heading dropped), trimmed to its last
+complete sentence when the model stopped at `max_tokens`, and checked (agents/pipeline/acceptance.py).
+A rejected try is written again with other sampling, up to AIOS_SECTION_TRIES times; then
+`SectionUnusable` says which section failed and why, and the section row keeps what was written.
+Every try, with its finish reason and its problems, is kept on the section (`RunSection.tries`).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable
@@ -17,12 +24,18 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F
 
-from agents.calls import CallResult, generate
+from agents.calls.guarded import CallResult, generate
 from agents.models import AgentRun, RunSection
+from agents.pipeline.acceptance import Rules, check_section, trim_to_sentence, words
 from agents.pipeline.runs import run_heartbeat
 from editorial.realtime import push_draft_event
 
 Event = dict[str, Any]
+# A base model continues the document: stop it at the next heading, at a fence, or at a blank gap.
+STOP = ["\n#", "<<<", "\n\n\n", ">>>"]
+# Sampling of the tries after the first (the first uses the model version's own parameters).
+RETRY_TEMPERATURES = (0.5, 0.9, 0.3, 0.7)
+KEPT_TRY_CHARS = 4000
 
 
 @dataclass
@@ -33,6 +46,19 @@ class SectionEvents:
     delta: Callable[[int, str, int], Event]  # (offset, text, tokens streamed so far) → event
 
 
+class SectionUnusable(Exception):
+    """No try produced a usable section: the run fails (the draft needs a human) with this reason."""
+
+    def __init__(self, section: RunSection, problems: list[str]) -> None:
+        tries = len(section.tries)
+        super().__init__(
+            f"Section {section.index + 1} “{section.heading}” was not usable after {tries} "
+            f"tr{'ies' if tries != 1 else 'y'}: {'; '.join(problems)}."
+        )
+        self.section = section
+        self.problems = problems
+
+
 def clean_section_text(text: str, heading: str) -> str:
     """Model output as a section body: without a repeated heading, and with any `## ` line turned into
     a sub-heading, since a new section would shift every later one."""
@@ -40,6 +66,24 @@ def clean_section_text(text: str, heading: str) -> str:
     if lines and re.fullmatch(r"#{1,6}\s*" + re.escape(heading.strip()) + r"\s*", lines[0].strip(), re.IGNORECASE):
         lines = lines[1:]
     return re.sub(r"^## ", "### ", "\n".join(lines), flags=re.MULTILINE).strip()
+
+
+def sampling_for(*, run: AgentRun, section: RunSection, number: int) -> dict[str, Any]:
+    """Sampling overrides for try `number` (1-based): none for the first (the version's own settings);
+    from the second on, another temperature and a seed of its own, so a retry does not write the same
+    thing again."""
+    if number == 1:
+        return {}
+    seed = int(hashlib.sha256(f"{run.pk}:{section.index}:{number}".encode()).hexdigest()[:8], 16)
+    return {"temperature": RETRY_TEMPERATURES[(number - 2) % len(RETRY_TEMPERATURES)], "seed": seed}
+
+
+def stop_sequences(run: AgentRun) -> list[str]:
+    """The stop sequences a section's call sends: the version's own, then the writer's (as the
+    provider merges them)."""
+    own = (run.model_version.parameters or {}).get("stop") if run.model_version else None
+    own = [own] if isinstance(own, str) else list(own or [])
+    return list(dict.fromkeys(own + STOP))
 
 
 @dataclass
@@ -55,17 +99,27 @@ def write_section(
     section: RunSection,
     system: str,
     prompt: str,
+    rules: Rules,
     max_tokens: int,
+    instruction: str = "",
+    framing: str = "",
     tokens_used: int = 0,
     deadline: float | None = None,
     time_limit: int | None = None,
     events: SectionEvents | None = None,
-    call: Callable[..., CallResult] = generate,
+    isolated: bool = False,
+    tries: int | None = None,
+    allowance: Callable[[int], int] | None = None,
 ) -> Written:
-    """Write `section` (its checkpoint row) from (system, prompt); returns the cleaned text with the
-    call's result. The row is saved done, with the text, tokens and cache flag."""
+    """Write `section` (its checkpoint row) from (system, prompt) until a try is usable; returns the
+    accepted text with the last call's result. `instruction` and `framing` (the template's own wording)
+    are what the section must not echo. `isolated`: a shadow's call (see `generate`). `allowance`, given
+    the tokens this section's earlier tries used, lowers max_tokens (or raises RunLimitExceeded) so
+    that tries never take a run past its output limit. The row is saved done with the text, the tokens of
+    every try, the finish reason and whether it was trimmed. Raises SectionUnusable."""
     started = time.monotonic()
     state: dict[str, Any] = {"text": "", "pending": "", "streamed": 0, "last": started, "first": None}
+    tries = tries or settings.AIOS_SECTION_TRIES
 
     def publish(event: Event | None) -> None:
         if event is not None:
@@ -100,24 +154,59 @@ def write_section(
         if time.monotonic() - state["last"] >= settings.AIOS_STREAM_FLUSH_SECONDS:
             flush()
 
-    result = call(
-        run=run, system=system, prompt=prompt, max_tokens=max_tokens, tokens_used=tokens_used,
-        deadline=deadline, time_limit=time_limit, on_reset=reset, on_delta=on_delta,
-    )
-    flush()
-    text = clean_section_text(state["text"], section.heading)
-    section.text = text
-    section.tokens_in, section.tokens_out, section.done = result.tokens_in, result.tokens_out, True
-    section.cache_hit = result.cache_hit
-    section.save(update_fields=["text", "tokens_in", "tokens_out", "done", "cache_hit", "prompt_hash"])
-    if result.cache_hit:
-        AgentRun.objects.filter(pk=run.pk).update(cache_hits=F("cache_hits") + 1)
-    return Written(text=text, result=result, ttft_s=state["first"])
+    history = list(section.tries or [])
+    tokens_in = tokens_out = 0
+    problems: list[str] = []
+    text = ""
+    for _ in range(tries):
+        number = len(history) + 1
+        limit = allowance(tokens_out) if allowance is not None else max_tokens
+        result = generate(
+            run=run, system=system, prompt=prompt, max_tokens=min(max_tokens, limit), tokens_used=tokens_used,
+            deadline=deadline, time_limit=time_limit, on_reset=reset, on_delta=on_delta,
+            stop=STOP, overrides=sampling_for(run=run, section=section, number=number), isolated=isolated,
+        )
+        flush()
+        tokens_in, tokens_out = tokens_in + result.tokens_in, tokens_out + result.tokens_out
+        tokens_used += result.tokens_in + result.tokens_out
+        raw = state["text"] or result.text
+        text = clean_section_text(raw, section.heading)
+        trimmed = False
+        if result.finish_reason == "length":
+            kept = trim_to_sentence(text)
+            trimmed, text = kept != text, kept
+        problems = check_section(text, rules, framing=framing, instruction=instruction)
+        history.append({
+            "try": number, "finish_reason": result.finish_reason or "", "trimmed": trimmed,
+            "words": len(words(text)), "tokens_out": result.tokens_out, "cache_hit": result.cache_hit,
+            "problems": problems, "text": text[:KEPT_TRY_CHARS],
+        })
+        if not problems:
+            section.text, section.done = text, True
+            section.finish_reason, section.trimmed = result.finish_reason or "", trimmed
+            section.tries, section.problems = history, []
+            section.tokens_in, section.tokens_out = section.tokens_in + tokens_in, section.tokens_out + tokens_out
+            section.cache_hit = result.cache_hit
+            section.save(update_fields=["text", "done", "finish_reason", "trimmed", "tries", "problems",
+                                        "tokens_in", "tokens_out", "cache_hit", "prompt_hash"])
+            if result.cache_hit:
+                AgentRun.objects.filter(pk=run.pk).update(cache_hits=F("cache_hits") + 1)
+            return Written(text=text, result=result, ttft_s=state["first"])
+        # Checkpoint the rejected try (a limit reached before the next one still leaves its record),
+        # and keep what was written, with the reasons, but never as a finished section.
+        RunSection.objects.filter(pk=section.pk).update(
+            text=text, tries=history, problems=problems, tokens_in=section.tokens_in + tokens_in,
+            tokens_out=section.tokens_out + tokens_out, prompt_hash=section.prompt_hash)
+        if events is not None:
+            publish({**events.reset(), "rejected": problems, "try": number})
+    section.refresh_from_db()
+    raise SectionUnusable(section, problems)
 
 
 def writer_provenance(run: AgentRun, **extra: Any) -> dict[str, Any]:
     """What a revision written by `run` records of how it was made (the desk and the signed manifest
-    read it): model, template version, prompt hash, sources with scores, tokens, cost, latency."""
+    read it): model, template version, prompt hash, sources with scores, tokens, cost, latency, and
+    each section's tries with the reasons any were rejected."""
     mv = run.model_version
     return {
         "model_version": {"id": mv.pk, "name": mv.name} if mv else None,
@@ -131,5 +220,11 @@ def writer_provenance(run: AgentRun, **extra: Any) -> dict[str, Any]:
         "tokens_out": run.tokens_out,
         "cost": str(run.cost),
         "ttft_ms": run.ttft_ms,
+        "sections": [
+            {"index": s.index, "heading": s.heading, "finish_reason": s.finish_reason, "trimmed": s.trimmed,
+             "tries": [{k: t.get(k) for k in ("try", "finish_reason", "trimmed", "words", "problems")}
+                       for t in s.tries]}
+            for s in run.sections.order_by("index")
+        ],
         **extra,
     }

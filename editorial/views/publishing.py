@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from editorial import selectors
 from governance.permissions import error_text
-from governance.services import draft_publish
+from governance.publishing.publish import draft_publish
 
 
 @login_required

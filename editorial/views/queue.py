@@ -9,21 +9,18 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from editorial import assignments, selectors
-from editorial.draftpage import signoff_refusal
 from editorial.models import Draft
 from editorial.queue import paging, selection
 from editorial.views.redirects import next_url
-from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.models import Channel, Risk
 from governance.permissions import error_text
-from governance.services import signoff_record
+from governance.signoffs import signoffs_bulk
 
 
 @login_required
@@ -183,22 +180,8 @@ def _bulk_one(*, draft: Draft, user, action: str, assignee, reason: str, revisio
     if action == "assign":
         assignments.draft_assign(draft=draft, user=user, assignee=assignee)
         return
-    decision = "approve" if action == "approve" else "request_changes"
-    states = gate_states(draft)
-    blocking = unresolved_blocking_findings(draft)
-    open_states = [s for s in states if decision in get_actions(draft, s, user, blocking=blocking)]
-    if not open_states:
-        raise PermissionDenied(signoff_refusal(draft=draft, user=user, decision=decision, states=states,
-                                               blocking=blocking))
-    if decision == "request_changes":
-        open_states = open_states[:1]  # sent back from the earliest open gate (Editorial, usually)
-    revision_id = revision_id or draft.current_revision_id
-    with transaction.atomic():  # a row's gates are signed together, or not at all
-        for index, state in enumerate(open_states):
-            if index and Draft.objects.filter(pk=draft.pk).values_list("status", flat=True).get() != "in_review":
-                break  # the hard gates are all signed now; nothing left to approve
-            signoff_record(draft=draft, gate=state.gate, user=user, decision=decision, revision_id=revision_id,
-                           comment=reason)
+    signoffs_bulk(draft=draft, user=user, decision="approve" if action == "approve" else "request_changes",
+                  comment=reason, revision_id=revision_id)
 
 
 @login_required

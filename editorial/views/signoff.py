@@ -12,7 +12,7 @@ from editorial import selectors
 from editorial.forms import SignOffForm
 from governance.models import Gate
 from governance.permissions import error_text
-from governance.services import signoff_record
+from governance.signoffs import signoff_record
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from agents.models import ModelVersion, PromptTemplate, PromptTemplateVersion
 from agents.knowledge import document_ingest
+from governance.audit import audit_log
 from governance.models import Brand, Connector, Gate, RuleSet, RuleSetVersion, Stage, Workflow
 from governance.permissions import brand_member_add
 
@@ -31,9 +32,20 @@ PEOPLE = [
     ("otto", "Otto", "Outsider", "editors", "acme"),
 ]
 
-# Gemma 3 270M is a base model: a prompt that reads like the start of the document works best.
+# Gemma 3 270M is a base model: it continues documents, it does not follow instructions. So the prompt
+# is the start of the document to continue (reference facts, a line saying what the document is, its
+# title and the section's heading), and the writer stops it at the next heading
+# (agents/pipeline/writer.py). The section's instruction stays out of the text a base model would echo.
 # (Completion mode prepends the version's system text, so the demo leaves it empty.)
 SECTION_PROMPT = (
+    "{sources}\n\n"
+    "Below is a {tone} {channel} text by {brand} for {audience}, in plain English. Its goal: {goal}. "
+    "Each section is one short paragraph of complete sentences.\n\n"
+    "# {title}\n\n"
+    "## {heading}\n\n"
+)
+# What demo databases loaded before this prompt have; `seed_demo` moves them to the one above.
+FIRST_SECTION_PROMPT = (
     "The following is a {tone} {channel} text from {brand} for {audience}. Its goal: {goal}\n"
     "{sources}\n\n"
     "# {title}\n\n"
@@ -41,17 +53,23 @@ SECTION_PROMPT = (
 )
 SYSTEM = ""
 
+# (heading, instruction, target words): max_tokens and the acceptance check's lengths follow the target.
 TEMPLATES = {
     "Blog post": [
-        ("Introduction", "Open with why the reader should care."),
-        ("What is new", "Explain the news plainly, using the reference material."),
-        ("What to do next", "End with one concrete next step for the reader."),
+        ("Introduction", "Open with why the reader should care.", 60),
+        ("What is new", "Explain the news plainly, using the reference material.", 80),
+        ("What to do next", "End with one concrete next step for the reader.", 50),
     ],
     "Product update": [
-        ("Summary", "Say what changed in one or two sentences."),
-        ("Details", "Give the facts that matter to customers."),
+        ("Summary", "Say what changed in one or two sentences.", 40),
+        ("Details", "Give the facts that matter to customers.", 80),
     ],
 }
+
+
+def template_sections(name: str) -> list[dict]:
+    return [{"heading": h, "instruction": i, "target_words": words} for h, i, words in TEMPLATES[name]]
+
 
 KNOWLEDGE = [
     (
@@ -84,6 +102,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, password: str, **options) -> None:
         if Brand.objects.filter(slug="northwind").exists():
+            self.upgrade_templates()
             self.stdout.write("demo data already loaded")
             return
         groups = {}
@@ -144,13 +163,13 @@ class Command(BaseCommand):
             price_per_input_token=Decimal("0.0000001"),
             price_per_output_token=Decimal("0.0000004"),
         )
-        for name, sections in TEMPLATES.items():
+        for name in TEMPLATES:
             template = PromptTemplate.objects.create(name=name, slug=name.lower().replace(" ", "-"))
             template.active_version = PromptTemplateVersion.objects.create(
                 template=template,
                 number=1,
                 system_text=SYSTEM,
-                sections=[{"heading": h, "instruction": i} for h, i in sections],
+                sections=template_sections(name),
                 section_prompt=SECTION_PROMPT,
                 note="First version",
                 created_by=admin,
@@ -167,3 +186,24 @@ class Command(BaseCommand):
             connector.url = f"{settings.PUBLIC_URL.rstrip('/')}/demo/receiver/{connector.pk}/"
             connector.save(update_fields=["url"])
         self.stdout.write(self.style.SUCCESS("demo data loaded"))
+
+    def upgrade_templates(self) -> None:
+        """A demo template still on its first, untouched prompt gets the current one as a new version
+        (versions are immutable; the old one stays for comparison and rollback), audited."""
+        for name in TEMPLATES:
+            template = PromptTemplate.objects.filter(slug=name.lower().replace(" ", "-")).select_related(
+                "active_version").first()
+            current = template.active_version if template else None
+            if current is None or current.section_prompt != FIRST_SECTION_PROMPT:
+                continue
+            last = template.versions.order_by("-number").first()
+            version = PromptTemplateVersion.objects.create(
+                template=template, number=last.number + 1, system_text=current.system_text,
+                sections=template_sections(name), section_prompt=SECTION_PROMPT, chat_prompt=current.chat_prompt,
+                variables=current.variables, note="Demo: document-continuation prompt and section lengths",
+            )
+            template.active_version = version
+            template.save(update_fields=["active_version"])
+            audit_log(action="agents.prompttemplate.activate", obj=template, label="seed_demo",
+                      data={"old": current.number, "new": version.number, "reason": "demo prompt upgrade"})
+            self.stdout.write(f"{name}: prompt version {version.number} is now active")

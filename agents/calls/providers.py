@@ -53,8 +53,20 @@ def resolve(model_version: Any) -> ResolvedModel:
 
 @dataclass
 class Usage:
+    """What one streamed call used, and why it ended (filled in while the stream is read)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # "stop" (the model ended, or hit a stop sequence), "length" (max_tokens cut it off), or another
+    # reason the server names. None until the stream has said it.
+    finish_reason: str | None = None
+
+
+# Sampling settings one call may override (a retry of an unusable section varies them). max_tokens
+# and stop have their own arguments.
+SAMPLING_OVERRIDES = frozenset({"temperature", "top_p", "seed", "presence_penalty", "frequency_penalty"})
+
+INTERRUPTED = "The model stream ended without a finish reason (interrupted)."
 
 
 def _translate(exc: Exception) -> ProviderError:
@@ -78,7 +90,9 @@ def _translate(exc: Exception) -> ProviderError:
 
 
 def _deltas(stream: Any, text_of: Any, usage: Usage) -> Iterator[str]:
-    """Text deltas of a streamed response; usage from its final chunk, else counted per delta."""
+    """Text deltas of a streamed response; usage from its final chunk, else counted per delta; the
+    finish reason from the chunk that carries it. A stream that ends without one was cut off (e.g.
+    llama.cpp's server ends a running stream with [DONE] when another request arrives): transient."""
     reported = False
     for chunk in stream:
         if chunk.usage:
@@ -90,6 +104,16 @@ def _deltas(stream: Any, text_of: Any, usage: Usage) -> Iterator[str]:
                 if not reported:
                     usage.completion_tokens += 1
                 yield text
+            if choice.finish_reason:
+                usage.finish_reason = choice.finish_reason
+    if usage.finish_reason is None:
+        raise ProviderError(INTERRUPTED, permanent=False)
+
+
+def _stops(configured: Any, extra: list[str] | None) -> list[str]:
+    """The version's stop sequences (a string or a list) followed by this call's, each once."""
+    listed = [configured] if isinstance(configured, str) else list(configured or [])
+    return list(dict.fromkeys([*listed, *(extra or [])]))
 
 
 class OpenAICompatibleProvider:
@@ -102,10 +126,21 @@ class OpenAICompatibleProvider:
             max_retries=0,  # retries are ours: with backoff, and recorded on the run
         )
 
-    def stream(self, *, system: str, prompt: str, max_tokens: int, usage: Usage) -> Iterator[str]:
-        """Yield text deltas; fill `usage` from the server's final chunk (or estimate it)."""
-        params = {"temperature": 0.7, **self.resolved.parameters}
+    def stream(
+        self, *, system: str, prompt: str, max_tokens: int, usage: Usage, stop: list[str] | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> Iterator[str]:
+        """Yield text deltas; fill `usage` (tokens from the server's final chunk, or estimated, and
+        the finish reason). `stop` adds stop sequences to the version's; `overrides` changes
+        sampling settings (SAMPLING_OVERRIDES) for this call only."""
+        unknown = set(overrides or {}) - SAMPLING_OVERRIDES
+        if unknown:
+            raise ValueError(f"Not a sampling override: {', '.join(sorted(unknown))}")
+        params = {"temperature": 0.7, **self.resolved.parameters, **(overrides or {})}
         params.pop("max_tokens", None)
+        stops = _stops(params.pop("stop", None), stop)
+        if stops:
+            params["stop"] = stops
         common = {"model": self.resolved.model, "max_tokens": max_tokens, "stream": True,
                   "stream_options": {"include_usage": True}, **params}
         try:

@@ -1,4 +1,4 @@
-"""Budgets: reserve before a model call, settle after it; cost selectors.
+"""Budgets: reserve before a model call, settle after it; spend against the caps.
 
 Every reservation of a brand locks that brand's SpendDay row of today (`select_for_update`), so
 reservations of one brand are serialised: the daily total (spent + reserved) and the monthly total
@@ -21,8 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DecimalField, F, Sum, Value
-from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from agents.models import AgentRun, Budget, SpendDay
@@ -154,51 +154,6 @@ def _month_total(brand_id: int, day: date) -> Decimal:
 
 
 # --- selectors ----------------------------------------------------------------------------------
-
-_MONEY = DecimalField(max_digits=14, decimal_places=8)
-
-
-def _runs_cost(runs) -> Decimal:
-    return runs.aggregate(total=Coalesce(Sum("cost"), Value(ZERO), output_field=_MONEY))["total"]
-
-
-def cost_for_draft(*, draft: Any) -> Decimal:
-    """Everything the model calls of this draft's runs cost (every attempt, fallbacks and shadows too)."""
-    return _runs_cost(AgentRun.objects.filter(draft=draft))
-
-
-def cost_for_brief(*, brief: Any) -> Decimal:
-    return _runs_cost(AgentRun.objects.filter(draft__brief=brief))
-
-
-def cost_for_brand(*, brand: Any, since: date | None = None, until: date | None = None) -> Decimal:
-    """Booked spend of a brand (from SpendDay), over all time or between two days inclusive."""
-    rows = SpendDay.objects.filter(brand=brand)
-    if since is not None:
-        rows = rows.filter(day__gte=since)
-    if until is not None:
-        rows = rows.filter(day__lte=until)
-    return rows.aggregate(total=Coalesce(Sum("spent"), Value(ZERO), output_field=_MONEY))["total"]
-
-
-def cost_by_day(*, brand: Any, since: date | None = None) -> list[dict[str, Any]]:
-    """[{day, spent, reserved}] newest first."""
-    rows = SpendDay.objects.filter(brand=brand)
-    if since is not None:
-        rows = rows.filter(day__gte=since)
-    return list(rows.order_by("-day").values("day", "spent", "reserved"))
-
-
-def cost_by_day_of_runs(*, brand: Any) -> list[dict[str, Any]]:
-    """Per day from the runs themselves (the day each run was created), to cross-check SpendDay."""
-    return list(
-        AgentRun.objects.filter(draft__brand=brand)
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(cost=Sum("cost"))
-        .order_by("-day")
-    )
-
 
 def spend_against_caps(*, brand: Any) -> dict[str, Any]:
     """Today's and this month's spend (and reservations in flight) next to the brand's caps."""

@@ -15,7 +15,7 @@ from agents import knowledge as kb
 from agents.embeddings import EmbeddingError
 from agents.forms import KnowledgeUploadForm
 from editorial.rendering import highlight_findings
-from governance.detectors import instruction_like
+from governance.detectors.injection import instruction_like
 from governance.permissions import brands_for_user, knowledge_policy
 
 

@@ -9,9 +9,16 @@
 4. reserves the estimated cost on the brand's budget (`BudgetExceeded` when a cap would be passed);
 5. streams, checking the per-run time limit between deltas;
 6. settles the actual cost (also of a failed attempt), reports the outcome to the breaker, stores
-   the text in the cache;
-7. retries transient errors in place with exponential backoff and jitter (honouring Retry-After
-   up to AIOS_CALL_RETRY_MAX_WAIT); beyond that the error goes up and Celery retries the run later.
+   a complete reply (finish reason "stop") in the cache;
+7. retries transient errors in place with the project's backoff (agents/calls/backoff.py, honouring
+   Retry-After up to AIOS_CALL_RETRY_MAX_WAIT); beyond that the error goes up and Celery retries the
+   run later. A stream that ends without a finish reason is such an error: its text is dropped and
+   the call is made again from scratch (`on_reset`).
+
+The result carries the finish reason: "length" (cut off at max_tokens) is returned, not raised; the
+writer decides whether to trim or continue. `stop` (stop sequences) and `overrides` (sampling
+settings for this call, e.g. another temperature or seed for a retry) reach the provider and are
+part of the cache key.
 
 Limits: `ModelVersion.max_run_tokens` caps the output tokens of a whole run. It is enforced by
 lowering each call's max_tokens to what is left, so a run never exceeds it; when nothing is left
@@ -22,17 +29,18 @@ time limit) and is checked between deltas; past it the run fails with the reason
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 
-from agents import breaker, budgets, cache
+from agents.calls import breaker, budgets, cache
+from agents.calls.backoff import backoff_delay
+from agents.calls.providers import ProviderError, Usage, provider_for
 from agents.models import AgentRun, ModelVersion
-from agents.providers import ProviderError, Usage, provider_for
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +61,9 @@ class CallResult:
     cost: Decimal
     cache_hit: bool
     version: ModelVersion
-
-
-def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
-    """Seconds before retry number `attempt` (0-based): exponential with jitter; Retry-After wins."""
-    if retry_after is not None:
-        return retry_after * random.uniform(1.0, 1.1)
-    ceiling = min(settings.AIOS_CALL_RETRY_MAX_WAIT, settings.AIOS_CALL_RETRY_BASE * 2 ** attempt)
-    return random.uniform(ceiling / 2, ceiling)
+    # Why the reply ended: "stop" (also every cache hit: only complete replies are cached) or
+    # "length" (max_tokens cut it off mid-way), or another reason the server named.
+    finish_reason: str | None = None
 
 
 def _use_version(run: AgentRun, *, last_error: str = "") -> ModelVersion:
@@ -121,17 +124,24 @@ def generate(
     time_limit: int | None = None,
     on_reset: Callable[[], None],
     on_delta: Callable[[str], None],
+    stop: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    isolated: bool = False,
 ) -> CallResult:
-    """Text for one prompt (see the module docstring). `tokens_used`: in + out of the run so far."""
+    """Text for one prompt (see the module docstring). `tokens_used`: in + out of the run so far.
+    `isolated` (a shadow run): the run's own version only, without the prompt cache, the breaker or
+    fallbacks, since a shadow must test its own version; budgets, limits and retries still apply."""
     version = run.model_version
-    if cache.cacheable(version):
-        key = cache.cache_key(version=version, system=system, prompt=prompt, max_tokens=max_tokens)
+    use_cache = not isolated and cache.cacheable(version, overrides=overrides)
+    if use_cache:
+        key = cache.cache_key(version=version, system=system, prompt=prompt, max_tokens=max_tokens, stop=stop,
+                              overrides=overrides)
         entry = cache.cache_get(key=key)
         if entry is not None:
             on_reset()
             on_delta(entry.text)  # the page still sees the text arrive, as one delta
             return CallResult(text=entry.text, tokens_in=0, tokens_out=0, cost=Decimal(0), cache_hit=True,
-                              version=version)
+                              version=version, finish_reason="stop")
 
     brand = run.draft.brand
     prompt_estimate = budgets.estimate_tokens(f"{system}\n\n{prompt}")
@@ -140,7 +150,7 @@ def generate(
     attempt = 0
     last_error = ""
     while True:
-        version = _use_version(run, last_error=last_error)
+        version = run.model_version if isolated else _use_version(run, last_error=last_error)
         estimate = budgets.call_cost(version, tokens_in=prompt_estimate, tokens_out=max_tokens)
         reservation = budgets.budget_reserve(brand=brand, amount=estimate, run_id=run.pk)
         usage = Usage()
@@ -148,7 +158,7 @@ def generate(
         try:
             on_reset()
             for delta in _provider(run, version).stream(system=system, prompt=prompt, max_tokens=max_tokens,
-                                                      usage=usage):
+                                                      usage=usage, stop=stop, overrides=overrides):
                 if deadline is not None and time.monotonic() > deadline:
                     raise RunLimitExceeded(
                         f"The run took longer than its time limit of {time_limit} s (model version {version.name})."
@@ -163,14 +173,16 @@ def generate(
             )
             if isinstance(exc, RunLimitExceeded) or exc.permanent:
                 raise
-            breaker.breaker_record_failure(version, reason=str(exc), run=run)
+            if not isolated:
+                breaker.breaker_record_failure(version, reason=str(exc), run=run)
             last_error = str(exc)
             retry_after = exc.retry_after
             if attempt >= settings.AIOS_CALL_RETRIES or (
                 retry_after is not None and retry_after > settings.AIOS_CALL_RETRY_MAX_WAIT
             ):
                 raise
-            delay = backoff_delay(attempt, retry_after)
+            delay = backoff_delay(attempt, retry_after, base=settings.AIOS_CALL_RETRY_BASE,
+                                  cap=settings.AIOS_CALL_RETRY_MAX_WAIT)
             log.info("run %s: %s; retrying the call in %.2fs", run.pk, exc, delay)
             attempt += 1
             time.sleep(delay)
@@ -181,12 +193,16 @@ def generate(
             raise
         cost = budgets.call_cost(version, tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens)
         budgets.budget_settle(reservation=reservation, cost=cost, run_id=run.pk)
-        breaker.breaker_record_success(version, run=run)
+        if not isolated:
+            breaker.breaker_record_success(version, run=run)
         text = "".join(parts)
-        if cache.cacheable(version):
+        # A reply cut off at max_tokens is not cached: the writer trims or continues it, and a hit
+        # could not say that it was cut.
+        if usage.finish_reason == "stop" and use_cache:
             cache.cache_put(
-                key=cache.cache_key(version=version, system=system, prompt=prompt, max_tokens=max_tokens),
+                key=cache.cache_key(version=version, system=system, prompt=prompt, max_tokens=max_tokens, stop=stop,
+                                    overrides=overrides),
                 version=version, text=text, tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens,
             )
         return CallResult(text=text, tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens, cost=cost,
-                          cache_hit=False, version=version)
+                          cache_hit=False, version=version, finish_reason=usage.finish_reason)

@@ -1,0 +1,1 @@
+"""The agents' desk pages; agents/urls.py imports each module directly."""

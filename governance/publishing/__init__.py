@@ -1,0 +1,1 @@
+"""Publishing to CMS connectors: publish, delivery, connectors, tasks and views."""

@@ -1,0 +1,116 @@
+"""HTML views of publishing: retract and schedule from the draft page, the dead-letter list and
+replay, and the signed hook where a CMS confirms or fails a delivery."""
+from __future__ import annotations
+
+from datetime import timedelta
+from datetime import timezone as dt_timezone
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from editorial.selectors import draft_get_for_user
+from governance.models import Connector, Delivery
+from governance.permissions import brands_for_user, error_text
+from governance.publishing.delivery import InboundReplay, delivery_replay, inbound_callback_record
+from governance.publishing.publish import draft_retract, draft_schedule, draft_unschedule
+
+MAX_BODY = 2 * 1024 * 1024
+
+
+@login_required
+@require_POST
+def retract_view(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = draft_get_for_user(user=request.user, pk=pk)
+    try:
+        deliveries = draft_retract(draft=draft, user=request.user, reason=request.POST.get("reason", ""))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, f"Retracted. Sending the retraction to {len(deliveries)} CMS connector(s).")
+    return redirect("editorial:draft", pk=draft.pk)
+
+
+@login_required
+@require_POST
+def schedule_view(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = draft_get_for_user(user=request.user, pk=pk)
+    try:
+        if request.POST.get("cancel"):
+            draft_unschedule(draft=draft, user=request.user)
+            messages.success(request, "Schedule cancelled.")
+        else:
+            raw = request.POST.get("publish_at", "")
+            when = parse_datetime(raw) if raw else None
+            if when is None:
+                raise ValidationError({"publish_at": "Give a date and time."})
+            if timezone.is_naive(when):
+                offset = int(request.POST.get("tz_offset_minutes") or 0)  # the browser's offset from UTC
+                when = (when + timedelta(minutes=offset)).replace(tzinfo=dt_timezone.utc)
+            draft_schedule(draft=draft, user=request.user, publish_at=when)
+            messages.success(request, f"Scheduled for {when.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC.")
+    except ValueError:
+        messages.error(request, "That time could not be read.")
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
+    return redirect("editorial:draft", pk=draft.pk)
+
+
+@login_required
+@require_GET
+def dead_letters(request: HttpRequest) -> HttpResponse:
+    deliveries = (
+        Delivery.objects.filter(status=Delivery.Status.DEAD, draft__brand__in=brands_for_user(request.user))
+        .select_related("connector", "draft").prefetch_related("attempts").order_by("-created_at")[:200]
+    )
+    return render(request, "governance/dead_letters.html", {"deliveries": deliveries})
+
+
+@login_required
+@require_POST
+def replay_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = get_object_or_404(Delivery.objects.select_related("draft"), pk=delivery_id)
+    draft_get_for_user(user=request.user, pk=delivery.draft_id)  # 404 for other brands
+    try:
+        delivery_replay(delivery=delivery, user=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, f"Replaying {delivery.webhook_id} to {delivery.connector.name}.")
+    return redirect(request.POST.get("next") or reverse("governance:dead-letters"))
+
+
+def _problem(status: int, title: str, detail: str) -> JsonResponse:
+    return JsonResponse({"type": "about:blank", "title": title, "status": status, "detail": detail}, status=status,
+                        content_type="application/problem+json")
+
+
+@csrf_exempt  # machines sign their requests; there is no browser session to protect
+@require_POST
+def cms_callback(request: HttpRequest, connector_id: int) -> JsonResponse:
+    """A CMS confirms a delivery (with its own id and URL) or reports that it failed."""
+    connector = Connector.objects.filter(pk=connector_id).first()
+    if connector is None:
+        return _problem(404, "Not found", "No such connector.")
+    if len(request.body) > MAX_BODY:
+        return _problem(413, "Payload too large", f"The body is larger than {MAX_BODY} bytes.")
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        body = request.body.decode("utf-8")
+        callback = inbound_callback_record(connector=connector, body=body, headers=headers)
+    except UnicodeDecodeError:
+        return _problem(400, "Bad request", "The body is not UTF-8 text.")
+    except PermissionDenied as exc:
+        return _problem(401, "Unauthorized", str(exc))
+    except InboundReplay as exc:
+        return _problem(409, "Conflict", str(exc))
+    except ValidationError as exc:
+        return _problem(422, "Unprocessable", " ".join(exc.messages))
+    return JsonResponse({"status": callback.status, "delivery": callback.delivery.webhook_id})

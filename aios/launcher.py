@@ -20,10 +20,14 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from typing import IO
+
+from aios import devstack  # its top level needs only the standard library, so this runs before .venv exists
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VENV = BASE_DIR / ".venv"
-VAR = BASE_DIR / "var"
+# Data, logs and the secret key; AIOS_VAR moves them (the launcher's own tests do).
+VAR = Path(os.environ.get("AIOS_VAR") or BASE_DIR / "var")
 STAMP = VENV / ".aios-installed.json"
 EXTRAS = {"run": ["llm"], "test": ["llm", "test"]}
 DEMO_LOGINS = [
@@ -111,11 +115,16 @@ def _manage(env: dict[str, str], *args: str) -> None:
 
 
 def run(argv: list[str]) -> int:
-    from aios import devstack
+    """Start the embedded stack and keep it running until Ctrl-C / SIGTERM.
 
+    The app's processes (model server, Celery worker, Celery beat, web server) are supervised: one
+    that dies is restarted with a growing delay. The embedded PostgreSQL and Valkey hold the data
+    and are not restarted behind the user's back: if one dies, everything stops with a message.
+    """
     port = int(os.environ.get("AIOS_PORT", "8000"))
-    VAR.mkdir(exist_ok=True)
-    (VAR / "log").mkdir(exist_ok=True)
+    VAR.mkdir(parents=True, exist_ok=True)
+    logdir = VAR / "log"
+    logdir.mkdir(exist_ok=True)
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "aios.settings")
     env.setdefault("AIOS_DEBUG", "1")
@@ -124,52 +133,73 @@ def run(argv: list[str]) -> int:
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-    children: list[tuple[str, subprocess.Popen]] = []
+    children: list[devstack.Supervised] = []
+    logs: list[IO[bytes]] = []
     pg = valkey = None
-    stopping = False
+    stop_requested = False
+    # While starting up, Ctrl-C interrupts whatever the launcher waits for. Once everything runs it
+    # only sets a flag that the supervision loop reads, so it never lands between starting a child
+    # and recording it (which would leave that child running).
+    interruptible = True
 
-    def shutdown(*_: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
+    def request_stop(*_: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+        if interruptible:
+            raise KeyboardInterrupt
+
+    def supervise(name: str, args: list[str], log: str | None = None) -> devstack.Supervised:
+        out = None
+        if log is not None:
+            out = open(logdir / log, "ab")  # noqa: SIM115 - closed when the launcher stops
+            logs.append(out)
+        child = devstack.Supervised(name, lambda: devstack.spawn(args, env=env, log=out), say=say)
+        children.append(child)
+        child.start()
+        return child
+
+    def shutdown() -> None:
+        nonlocal interruptible
+        interruptible = False
         say("stopping …")
-        for name, proc in reversed(children):
-            devstack.stop(proc)
+        devstack.stop_supervised(children)
+        for out in logs:
+            out.close()
         if valkey is not None:
             valkey.stop()
         if pg is not None:
-            devstack.stop_postgres(pg)
+            try:
+                devstack.stop_postgres(pg)
+            except Exception as exc:  # noqa: BLE001 - a server that died cannot be stopped; say so and go on
+                say(f"embedded PostgreSQL did not stop cleanly: {exc}")
         say("stopped; nothing left running")
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
     # Installed explicitly: a launcher started from a script inherits SIGINT as ignored.
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     try:
         started = time.monotonic()
+        data_services: list[devstack.DataService] = []
         if not env.get("DATABASE_URL"):
             pg, env["DATABASE_URL"] = devstack.start_postgres(VAR / "pgdata")
+            data_services.append(devstack.postgres_service(pg, VAR / "pgdata"))
             say(f"embedded PostgreSQL ready ({VAR / 'pgdata'})")
         else:
             say("using DATABASE_URL")
         if not env.get("REDIS_URL"):
             vport = int(os.environ.get("AIOS_VALKEY_PORT", "16379"))
             valkey = devstack.start_valkey(port=vport, datadir=VAR / "valkey", persist=True)
+            data_services.append(devstack.valkey_service(valkey, VAR / "valkey"))
             env["REDIS_URL"] = f"redis://127.0.0.1:{vport}/0"
             say(f"embedded Valkey ready on port {vport}")
         else:
             say("using REDIS_URL")
-        llama = None
+        model = None
         if not env.get("AIOS_LLM_BASE_URL"):
             lport = int(os.environ.get("AIOS_LLM_PORT", "8081"))
-            log = open(VAR / "log" / "llama.log", "ab")
-            llama = devstack.spawn(
-                devstack.llama_args(port=lport, model_path=devstack.gemma_model_path()), env=env, log=log
+            model = supervise(
+                "model server", devstack.llama_args(port=lport, model_path=devstack.gemma_model_path()), "llama.log"
             )
-            children.append(("model server", llama))
             env["AIOS_LLM_BASE_URL"] = f"http://127.0.0.1:{lport}/v1"
             env.setdefault("AIOS_LLM_MODEL", "gemma-3-270m")
             env.setdefault("AIOS_LLM_MODE", "completion")
@@ -177,36 +207,42 @@ def run(argv: list[str]) -> int:
             say(f"using the model server at {env['AIOS_LLM_BASE_URL']}")
         _manage(env, "migrate", "--no-input", "-v", "0")
         _manage(env, "seed_demo", "--password", DEMO_PASSWORD)
-        worker = devstack.spawn(devstack.worker_args(beat_schedule=VAR / "celerybeat-schedule"), env=env,
-                                log=open(VAR / "log" / "worker.log", "ab"))
-        children.append(("celery worker", worker))
-        web = devstack.spawn(devstack.asgi_args(port=port), env=env)
-        children.append(("web", web))
-        if llama is not None:
-            devstack.wait_http(env["AIOS_LLM_BASE_URL"] + "/models", timeout=120, proc=llama)
+        worker = supervise("celery worker", devstack.worker_args(), "worker.log")
+        supervise("celery beat", devstack.beat_args(schedule=VAR / "celerybeat-schedule"), "beat.log")
+        web = supervise("web server", devstack.asgi_args(port=port))
+        if model is not None:
+            devstack.wait_http(env["AIOS_LLM_BASE_URL"] + "/models", timeout=120, proc=model.proc)
             say("local model server ready (Gemma 3 270M via llama.cpp)")
-        devstack.wait_celery_worker(env, proc=worker)
-        devstack.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=web, ok=(200, 503))
+        devstack.wait_celery_worker(env, proc=worker.proc)
+        devstack.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=web.proc, ok=(200, 503))
         say(f"ready in {time.monotonic() - started:.1f}s")
         print(
             f"\n  AIOS Editorial is running at  http://127.0.0.1:{port}/\n"
             f"  Demo CMS receiver:            http://127.0.0.1:{port}/demo/receiver/\n"
             f"  Admin:                        http://127.0.0.1:{port}/admin/\n"
             f"  Health:                       http://127.0.0.1:{port}/healthz\n"
-            f"  Logs:                         {VAR / 'log'}\n\n"
+            f"  Logs:                         {logdir}\n\n"
             f"  Demo logins (password “{DEMO_PASSWORD}” for all):\n"
             + "".join(f"    {name:<7} {role}\n" for name, role in DEMO_LOGINS)
             + "\n  Press Ctrl-C to stop everything.\n",
             flush=True,
         )
-        while True:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    say(f"{name} exited with {proc.returncode}; see {VAR / 'log'}")
+        interruptible = False
+        while not stop_requested:
+            for service in data_services:
+                if not service.alive():
+                    say(f"{service.name} is gone; stopping everything. It holds the data, so it is not "
+                        f"restarted behind your back: see {service.datadir} and run the launcher again.")
                     return 1
+            for child in children:
+                child.check()
             time.sleep(0.5)
+        return 0
     except KeyboardInterrupt:
         return 0
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
+        say(f"could not start: {exc}; see {logdir}")
+        return 1
     finally:
         shutdown()
 

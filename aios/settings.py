@@ -201,7 +201,7 @@ AIOS_LLM_MAX_TOKENS = env.int("AIOS_LLM_MAX_TOKENS", default=160)
 AIOS_SECTION_MIN_WORDS = env.int("AIOS_SECTION_MIN_WORDS", default=20, validate=lambda v: v >= 1)
 AIOS_SECTION_TARGET_WORDS = env.int("AIOS_SECTION_TARGET_WORDS", default=70, validate=lambda v: v >= 1)
 # Tries of one section (the first with the version's sampling, then varied) before the draft needs a human.
-AIOS_SECTION_TRIES = env.int("AIOS_SECTION_TRIES", default=4, validate=lambda v: 1 <= v <= 10)
+AIOS_SECTION_TRIES = env.int("AIOS_SECTION_TRIES", default=5, validate=lambda v: 1 <= v <= 10)
 # Languages a brief may ask for (each section is checked to be in it).
 AIOS_CONTENT_LANGUAGES = [("en", "English"), ("de", "German"), ("fr", "French"), ("es", "Spanish"),
                           ("it", "Italian"), ("nl", "Dutch"), ("pt", "Portuguese")]

@@ -94,8 +94,9 @@ def test_rules_come_from_the_section_then_the_template_then_the_defaults(setting
         sections = [{"heading": "Intro", "target_words": 40}]
 
     assert rules_for({"heading": "Intro", "min_words": 8}, version=Version()) == Rules(8, 70)
-    assert rules_for({"heading": "Intro"}, version=Version(), language="de") == Rules(20, 40, language="de")
-    assert rules_for({"heading": "Other"}, version=Version()) == Rules(20, 70)
+    assert rules_for({"heading": "Intro"}, version=Version(), language="de") == Rules(10, 40, language="de")
+    assert rules_for({"heading": "Other"}, version=Version()) == Rules(17, 70)
+    assert rules_for({"heading": "Long", "target_words": 200}) == Rules(20, 200)  # at most AIOS_SECTION_MIN_WORDS
     assert rules_for({"heading": "Tiny", "target_words": 10}) == Rules(5, 10)  # never above half the target
 
 

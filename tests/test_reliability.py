@@ -445,7 +445,7 @@ def test_a_worker_whose_run_was_taken_over_stops_writing(world, model_at, monkey
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_write_is_resumed_by_a_new_worker_from_the_last_finished_section(services):
     """kill -9 of the worker's whole process group while it streams section 3 of 4; a new worker
-    (with beat, so the stale-run sweeper runs) resumes: sections 1–2 are not requested again,
+    (and beat, so the stale-run sweeper runs) resumes: sections 1–2 are not requested again,
     section 3 is written again from scratch, every section once in the one revision."""
     from aios import devstack
     from tests.factories import build_world
@@ -492,9 +492,9 @@ def test_a_worker_killed_mid_write_is_resumed_by_a_new_worker_from_the_last_fini
         assert list(writer.sections.values_list("done", flat=True)) == [True, True, False, False]
         done_texts = list(writer.sections.filter(done=True).values_list("text", flat=True))
 
-        second = devstack.spawn(devstack.worker_args(concurrency=1, beat_schedule=logdir / "beat"), env=env,
-                                log=logs[1])
+        second = devstack.spawn(devstack.worker_args(concurrency=1), env=env, log=logs[1])
         procs.append(second)
+        procs.append(devstack.spawn(devstack.beat_args(schedule=logdir / "beat"), env=env, log=logs[1]))
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             draft.refresh_from_db()

@@ -1,7 +1,8 @@
 """Is a written section usable? The acceptance check every section passes before a draft is in review.
 
 A section is **usable** when its text
-1. has at least the section's minimum number of words (`min_words`; default AIOS_SECTION_MIN_WORDS);
+1. has at least the section's minimum number of words (`min_words`; by default a quarter of its target,
+   from 8 words up to AIOS_SECTION_MIN_WORDS);
 2. holds no heading (`#` lines, or a setext underline) — the draft's `## ` headings are its structure;
 3. holds no markup unless the template section allows it (`allow_markup`): no HTML tags, code fences,
    horizontal rules, tables, nor lines that are only a list marker or punctuation;
@@ -30,12 +31,12 @@ DEFINITION = __doc__.split("\n\n")[1]
 
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _LETTERS_ONLY = re.compile(r"^[^\W\d_]{2,}$")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}(\s|$)|^\s*(=+|-+)\s*$", re.MULTILINE)
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}([ \t]|$)|^[ \t]*(=+|-+)[ \t]*$", re.MULTILINE)
 _HTML = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>|<!--|-->")
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$", re.MULTILINE)
 _TABLE = re.compile(r"^\s*\|.*\|\s*$", re.MULTILINE)
-_BARE_MARKER = re.compile(r"^\s*([-*+•]|\d+[.)]|[#>|=~`_*.,;:!?-]+)\s*$", re.MULTILINE)
+_BARE_MARKER = re.compile(r"^[ \t]*([-*+•]|\d+[.)]|[#>|=~`_*.,;:!?-]+)[ \t]*$", re.MULTILINE)
 _LIST_ITEM = re.compile(r"^\s*([-*+•]|\d+[.)])\s+\S")
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’»)\]*_]*)(?=\s|$)")
 _FINAL = re.compile(r"[.!?…][\"'”’»)\]*_]*$")
@@ -63,7 +64,10 @@ def rules_for(section: dict | None, *, version: Any = None, language: str = "en"
     if version is not None and not any(k in section for k in RULE_FIELDS):
         section = next((s for s in version.sections or [] if s.get("heading") == section.get("heading")), section)
     target = int(section.get("target_words") or settings.AIOS_SECTION_TARGET_WORDS)
-    minimum = int(section.get("min_words") or min(settings.AIOS_SECTION_MIN_WORDS, max(1, target // 2)))
+    # By default a quarter of the target, between 8 words and AIOS_SECTION_MIN_WORDS: one full sentence
+    # at least, and a short section may be short.
+    default = min(settings.AIOS_SECTION_MIN_WORDS, max(8, target // 4), max(1, target // 2))
+    minimum = int(section.get("min_words") or default)
     return Rules(min_words=minimum, target_words=target, allow_markup=bool(section.get("allow_markup")),
                  language=language or "en")
 

@@ -60,10 +60,12 @@ class SectionUnusable(Exception):
 
 
 def clean_section_text(text: str, heading: str) -> str:
-    """Model output as a section body: without a repeated heading, and with any `## ` line turned into
-    a sub-heading, since a new section would shift every later one."""
+    """Model output as a section body: without the heading lines it may open with (its own heading
+    repeated, or a title of its own: a base model often starts that way), and with any later `## `
+    line turned into a sub-heading, since a new section would shift every later one (the acceptance
+    check then refuses a heading inside the body)."""
     lines = text.strip().split("\n")
-    if lines and re.fullmatch(r"#{1,6}\s*" + re.escape(heading.strip()) + r"\s*", lines[0].strip(), re.IGNORECASE):
+    while lines and (re.match(r"^[ \t]{0,3}#{1,6}([ \t]|$)", lines[0]) or not lines[0].strip()):
         lines = lines[1:]
     return re.sub(r"^## ", "### ", "\n".join(lines), flags=re.MULTILINE).strip()
 

@@ -27,8 +27,11 @@ from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 from ninja.utils import check_csrf
 
-from editorial.api import router as editorial_router
-from editorial.api_regen import router as regen_router
+from editorial.api import briefs as briefs_api
+from editorial.api import drafts as drafts_api
+from editorial.api import outline as outline_api
+from editorial.api import queue as queue_api
+from editorial.api import rewrites as rewrites_api
 from governance.api import router as governance_router
 from governance.models import ApiToken, IdempotencyRecord
 from governance.tokens import (
@@ -173,8 +176,11 @@ class SessionAuth(NinjaSessionAuth):
 
 
 api = NinjaAPI(title="AIOS Editorial API", version="1", urls_namespace="api", auth=[TokenAuth(), SessionAuth()])
-api.add_router("/", editorial_router)
-api.add_router("/", regen_router)  # regen: proposals and outlines (editorial/api_regen.py)
+api.add_router("/", briefs_api.router)
+api.add_router("/", drafts_api.router)
+api.add_router("/", queue_api.router)
+api.add_router("/", rewrites_api.router)
+api.add_router("/", outline_api.router)
 api.add_router("/", governance_router)
 
 

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from editorial.consumers import DraftConsumer, QueueConsumer
-from editorial.consumers_collab import NotificationConsumer
+from editorial.consumers import DraftConsumer, NotificationConsumer, QueueConsumer
 
 websocket_urlpatterns = [
     path("ws/drafts/<int:draft_id>/", DraftConsumer.as_asgi()),

@@ -357,13 +357,13 @@ def deep_cursor(user: Any, tab: str, sort: str, position: int) -> tuple[str, int
     """The keyset cursor that starts the page at `position` (0-based) of a queue, and the position used."""
     from django.db.models import Case, IntegerField, Value, When
 
-    from editorial import selectors
+    from editorial.queue import paging, selection
 
-    drafts = selectors.queue_drafts_for_user(user=user, tab=tab)
+    drafts = selection.queue_drafts_for_user(user=user, tab=tab)
     total = drafts.count()
     position = min(position, int(total * 0.8))
     if sort == "urgent":
-        rank = Case(*(When(brief__risk=r, then=Value(i)) for i, r in enumerate(selectors.URGENCY)),
+        rank = Case(*(When(brief__risk=r, then=Value(i)) for i, r in enumerate(paging.URGENCY)),
                     output_field=IntegerField())
         row = (drafts.annotate(rank=rank).order_by("rank", "status_changed_at", "pk")
                .values_list("brief__risk", "status_changed_at", "pk")[position - 1])
@@ -372,7 +372,7 @@ def deep_cursor(user: Any, tab: str, sort: str, position: int) -> tuple[str, int
         order = ("-status_changed_at", "-pk") if sort == "newest" else ("status_changed_at", "pk")
         row = ("all", *drafts.order_by(*order).values_list("status_changed_at", "pk")[position - 1])
         segment = "all"
-    cursor = selectors.QueueCursor(segment=segment, at=row[1], pk=row[2])
+    cursor = paging.QueueCursor(segment=segment, at=row[1], pk=row[2])
     return cursor.encode(), position
 
 

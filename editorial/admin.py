@@ -51,7 +51,7 @@ class NotificationAdmin(ReadOnlyHistoryAdmin):
 
 
 @admin.register(m.Proposal)
-class ProposalAdmin(ReadOnlyHistoryAdmin):  # regen: inspected here, decided on the draft page (audited)
+class ProposalAdmin(ReadOnlyHistoryAdmin):  # inspected here, decided on the draft page (audited)
     list_display = ["draft", "section_heading", "status", "requested_by", "decided_by", "created_at"]
     list_filter = ["status"]
     search_fields = ["draft__title", "section_heading", "instruction"]

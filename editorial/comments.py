@@ -20,9 +20,10 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from editorial.assignments import may_review
 from editorial.models import Comment, CommentThread, Draft, NotificationKind, Revision
+from editorial.notifications import notify
 from editorial.realtime import push_draft_event
-from editorial.services import may_review
 from governance.audit import audit_log
 from governance.permissions import draft_policy
 
@@ -203,8 +204,6 @@ def _add_comment(*, thread: CommentThread, draft: Draft, user: Any, body: str, m
               "mentions": [u.get_username() for u in mentions]},
     )
     if mentions:
-        from editorial.notifications import notify
-
         where = f"“{thread.quote[:60]}…”" if len(thread.quote) > 60 else (f"“{thread.quote}”" if thread.quote else "")
         notify(
             users=mentions, kind=NotificationKind.MENTION, draft=draft, actor=user,

@@ -7,7 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import KnowledgeDocument, PromptTemplate
-from editorial.services import MAX_CONTENT_CHARS
+from agents.pipeline import regenerate as regen_services
+from editorial.editing import MAX_CONTENT_CHARS
 from governance.models import Channel, Risk
 from governance.permissions import brands_for_user
 
@@ -76,3 +77,16 @@ class SignOffForm(forms.Form):
                                           ("reject", "reject")])
     revision = forms.IntegerField()
     comment = forms.CharField(max_length=4000, required=False)
+
+
+class RegenerateForm(forms.Form):
+    """Rewrite one section of the current revision with an instruction (the draft page's proposal panel)."""
+
+    section = forms.IntegerField(min_value=0, error_messages={"required": "Choose the section to rewrite."})
+    instruction = forms.CharField(
+        max_length=regen_services.MAX_INSTRUCTION,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say how the section should change, e.g. “shorter, warmer, cite the source”."},
+    )
+    base_revision = forms.IntegerField(widget=forms.HiddenInput)
+    key = forms.CharField(max_length=64, widget=forms.HiddenInput)

@@ -94,10 +94,6 @@ class Draft(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    @property
-    def is_generating(self) -> bool:
-        return self.status == self.Status.GENERATING
-
 
 class Revision(models.Model):
     """Immutable content. A change is a new revision whose parent is the one it was based on."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
@@ -24,6 +25,7 @@ from django.utils import timezone
 from editorial.models import Draft, Notification, NotificationKind, NotificationSetting
 from editorial.realtime import push_group, user_group
 from governance.audit import audit_log
+from governance.models import SignOff
 from governance.permissions import draft_policy
 
 log = logging.getLogger(__name__)
@@ -117,10 +119,6 @@ def push_unread(user_id: int, *, notification: dict | None = None) -> None:
 def people_who_acted(draft: Draft) -> list[Any]:
     """Everyone who acted earlier on the item: who asked for it, who wrote revisions of it by hand,
     who decided at its gates, and who is reviewing it."""
-    from django.contrib.auth import get_user_model
-
-    from governance.models import SignOff
-
     ids = {draft.brief.requested_by_id, draft.assignee_id}
     ids |= set(draft.revisions.filter(author_user__isnull=False).values_list("author_user_id", flat=True))
     ids |= set(SignOff.objects.filter(draft=draft, user__isnull=False).values_list("user_id", flat=True))

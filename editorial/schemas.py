@@ -18,7 +18,7 @@ Channel = Literal["blog", "newsletter", "social", "product", "press"]
 Risk = Literal["low", "medium", "high"]
 DraftStatus = Literal[
     "generating", "failed", "needs_human", "in_review", "changes_requested", "approved", "published", "rejected",
-    "retracted", "outline_review",  # regen: the outline checkpoint
+    "retracted", "outline_review",  # the outline checkpoint
 ]
 
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from agents.models import AgentRun
+from editorial.briefs import brief_create
 from editorial.models import Draft
 from editorial.revisions import revision_create
-from editorial.services import brief_create
 from tests.factories import World
 
 

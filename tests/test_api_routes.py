@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from agents.models import AgentRun
 from editorial.models import Draft, Revision
-from editorial.selectors import QueueFilters, queue_drafts_for_user
+from editorial.queue.selection import QueueFilters, queue_drafts_for_user
 from governance.models import Delivery, DeliveryAttempt, Finding, SignOff
 from governance.signoffs import signoff_record
 from governance.tokens import token_create

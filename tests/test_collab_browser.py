@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from editorial.editing import draft_edit
 from editorial.models import CommentThread, Notification
-from editorial.services import draft_edit
 from tests.factories import PASSWORD, build_world
 from tests.helpers import draft_in_review
 
@@ -60,7 +60,7 @@ SELECT = """(phrase) => {
 
 def test_select_comment_with_a_mention_and_the_badge_goes_up_live(live_stack, page: Page, browser: Browser,
                                                                    monkeypatch):
-    monkeypatch.setattr("editorial.services.pipeline_start", lambda **kw: None)  # a written draft, no agents
+    monkeypatch.setattr("editorial.briefs.pipeline_start", lambda **kw: None)  # a written draft, no agents
     world = build_world()
     draft = draft_in_review(world, content=ARTICLE)
     url = live_stack.url

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from editorial import comments
 from editorial.comments import comment_reply, thread_create, thread_reopen, thread_resolve, threads_for_draft
+from editorial.editing import draft_edit
 from editorial.models import Comment, CommentThread, Draft
-from editorial.services import draft_edit
 from governance.models import AuditEvent
 from tests.helpers import draft_in_review
 

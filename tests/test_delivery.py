@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from editorial.editing import draft_edit
 from editorial.models import Draft
-from editorial.services import draft_edit
 from governance.models import AuditEvent, Connector, Delivery, InboundCallback
 from governance.provenance import verify_manifest
 from governance.publishing.connectors import connector_finish_rotation, connector_rotate_secret

@@ -8,8 +8,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from editorial.editing import draft_edit
 from editorial.models import Draft, Revision
-from editorial.services import draft_edit
 from governance.models import Finding
 from governance.signoffs import signoff_record
 from tests.factories import PASSWORD

@@ -9,8 +9,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from editorial.editing import MAX_CONTENT_CHARS, draft_edit
 from editorial.models import Draft, Revision
-from editorial.services import MAX_CONTENT_CHARS, draft_edit
 from governance.models import AuditEvent, Gate, SignOff
 from tests.factories import PASSWORD
 from tests.helpers import draft_in_review

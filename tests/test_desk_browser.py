@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from editorial.editing import draft_edit
 from editorial.models import Revision
-from editorial.services import draft_edit
 from tests.factories import PASSWORD, build_world
 from tests.helpers import draft_in_review
 

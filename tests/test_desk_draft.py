@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from editorial.diffs import chunks, fold, section_changes, word_diff
+from editorial.editing import draft_edit, revision_restore
 from editorial.models import Draft, Revision
-from editorial.services import draft_edit, revision_restore
 from governance.models import AuditEvent
 from governance.signoffs import signoff_record
 from tests.helpers import draft_in_review

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from editorial.editing import EditConflict, draft_edit
 from editorial.models import Revision
-from editorial.services import EditConflict, draft_edit
 from tests.helpers import draft_in_review
 
 

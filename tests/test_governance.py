@@ -8,8 +8,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from editorial.briefs import brief_create
+from editorial.editing import draft_edit
 from editorial.models import Draft
-from editorial.services import brief_create, draft_edit
 from governance.gates import gate_states
 from governance.models import AuditEvent, Finding, Gate, ReviewLink, SignOff, Stage
 from governance.signoffs import finding_override, review_link_create, review_link_decide, signoff_record

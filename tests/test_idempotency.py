@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from editorial import services as editorial_services
+from editorial import briefs as editorial_briefs
 from editorial.models import Draft
 from governance import tokens
 from governance.models import IdempotencyRecord
@@ -138,16 +138,16 @@ def test_a_4xx_answer_is_replayed(client, world):
 def test_a_5xx_answer_is_not_stored_so_the_client_can_retry(world, monkeypatch):
     client = Client(raise_request_exception=False)
     _, raw = write_token(world.requester)
-    real = editorial_services.brief_create
+    real = editorial_briefs.brief_create
 
     def broken(**kwargs):
         raise RuntimeError("database fell over")
 
-    monkeypatch.setattr(editorial_services, "brief_create", broken)
+    monkeypatch.setattr(editorial_briefs, "brief_create", broken)
     failed = post_brief(client, brief_body(world), raw=raw)
     assert failed.status_code == 500 and failed["Content-Type"].startswith(PROBLEM)
     assert not IdempotencyRecord.objects.exists()
-    monkeypatch.setattr(editorial_services, "brief_create", real)
+    monkeypatch.setattr(editorial_briefs, "brief_create", real)
     retried = post_brief(client, brief_body(world), raw=raw)
     assert retried.status_code == 201 and not retried.has_header("Idempotent-Replayed")
     assert Draft.objects.count() == 1

@@ -394,18 +394,18 @@ def test_outsiders_and_non_staff_cannot_open_the_pages(world):
 
 
 def test_the_queue_agrees_with_the_gates_after_a_send_back(world):
-    from editorial import selectors
+    from editorial.queue.gates import gate_rules_for_user, open_gates_for
 
     world.gates["editorial"].reapprove_on_change = False
     world.gates["editorial"].save()
     draft = draft_in_review(world, risk="medium")
     _approve(world, draft)
-    rules = selectors.gate_rules_for_user(world.editor)
-    assert [g.name for g in selectors.open_gates_for([draft.pk], rules)[draft.pk]] == ["Brand"]
+    rules = gate_rules_for_user(world.editor)
+    assert [g.name for g in open_gates_for([draft.pk], rules)[draft.pk]] == ["Brand"]
     boss = staff("boss2", "agents.activate_modelversion")
     result = rollback.drafts_send_back(user=boss, model_version=world.model_version)
     assert [d.pk for d, _ in result.moved] == [draft.pk]
     draft.refresh_from_db()
     pending = [s.gate.pk for s in gate_states(draft) if s.status == "pending"]
-    assert [g.id for g in selectors.open_gates_for([draft.pk], rules)[draft.pk]] == pending
+    assert [g.id for g in open_gates_for([draft.pk], rules)[draft.pk]] == pending
     assert pending == [world.gates["editorial"].pk]

@@ -14,10 +14,11 @@ from django.urls import reverse
 
 from agents.models import AgentRun
 from agents.pipeline.kinds import run_fail
+from editorial.assignments import draft_assign
 from editorial.comments import thread_create
+from editorial.editing import draft_edit
 from editorial.models import Draft, Notification, NotificationKind, NotificationSetting
 from editorial.notifications import notify
-from editorial.services import draft_assign, draft_edit
 from governance.models import AuditEvent
 from governance.permissions import brand_member_remove
 from governance.signoffs import signoff_record

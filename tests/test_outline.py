@@ -13,6 +13,7 @@ from agents.models import PromptTemplateVersion
 from agents.pipeline.outline import OutlineInvalid, OutlineRow, outline_approve, outline_of
 from editorial import selectors
 from editorial.models import Draft
+from editorial.queue.selection import queue_drafts_for_user
 from governance.models import AuditEvent
 from governance.permissions import brand_member_add
 from tests.helpers import drive, file_brief
@@ -138,7 +139,7 @@ def test_an_outline_to_approve_is_in_the_requesters_and_editors_queues(checkpoin
     draft = paused(world)
 
     def mine(user):
-        return list(selectors.queue_drafts_for_user(user=user, tab="mine"))
+        return list(queue_drafts_for_user(user=user, tab="mine"))
 
     assert draft in mine(world.requester) and draft in mine(world.editor)
     assert draft not in mine(world.brand_reviewer) and draft not in mine(world.outsider)

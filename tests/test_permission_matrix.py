@@ -14,9 +14,9 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import AgentRun
+from editorial.briefs import brief_create
 from editorial.models import Draft
 from editorial.revisions import revision_create
-from editorial.services import brief_create
 from governance.models import AuditEvent, Delivery, Finding, FindingOverride, ReviewLink, SignOff
 from governance.signoffs import signoff_record
 from tests.factories import PASSWORD, build_world
@@ -113,7 +113,7 @@ CASES = [
 ]
 
 
-# --- comments on drafts (editorial/views_collab.py) ------------------------------------------------
+# --- comments on drafts (editorial/views/comments.py) ----------------------------------------------
 from editorial.comments import thread_create, thread_resolve  # noqa: E402
 from editorial.models import Comment, CommentThread  # noqa: E402
 

@@ -16,9 +16,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from agents.models import AgentRun
+from editorial.editing import draft_edit
 from editorial.models import Draft, Revision
 from editorial.revisions import revision_create
-from editorial.services import draft_edit
 from governance.models import AuditEvent, SignOff
 from governance.provenance import (
     canonical_json,

@@ -14,10 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import AgentRun
-from editorial import selectors
+from editorial.assignments import AlreadyClaimed, draft_assign, draft_claim, draft_unassign
 from editorial.models import Draft
+from editorial.queue import selection
+from editorial.queue.gates import gate_rules_for_user, open_gates_for
+from editorial.queue.selection import QueueFilters, queue_drafts_for_user
 from editorial.revisions import revision_create
-from editorial.services import AlreadyClaimed, draft_assign, draft_claim, draft_unassign
 from governance.gates import gate_states, get_actions
 from governance.models import AuditEvent, Finding, Gate, SignOff, Stage
 from governance.signoffs import signoff_record
@@ -51,7 +53,7 @@ def sign(world, draft, gate, user, decision="approve", comment=""):
 
 
 def mine(world, who, **filters) -> list[int]:
-    drafts = selectors.queue_drafts_for_user(user=world.user(who), filters=selectors.QueueFilters(**filters))
+    drafts = queue_drafts_for_user(user=world.user(who), filters=QueueFilters(**filters))
     return sorted(drafts.values_list("pk", flat=True))
 
 
@@ -103,7 +105,7 @@ def test_an_outsider_sees_nothing_of_the_brand(as_user, world):
         response = as_user("outsider").get(QUEUE, {"tab": tab})
         assert response.status_code == 200
         assert draft.title not in response.content.decode()
-    assert selectors.queue_drafts_for_user(user=world.outsider, tab="all").count() == 0
+    assert queue_drafts_for_user(user=world.outsider, tab="all").count() == 0
 
 
 def test_the_queue_page_shows_my_queue_most_urgent_first(as_user, world):
@@ -169,7 +171,7 @@ def test_the_queue_agrees_with_gate_states_on_which_gates_are_open(world):
             Finding.objects.create(revision=current, category="claims", severity="warning", message="A claim.")
         draft.refresh_from_db()
         drafts.append(draft)
-    sql = selectors.open_gates_for([d.pk for d in drafts], selectors.gate_rules_for_user(world.editor))
+    sql = open_gates_for([d.pk for d in drafts], gate_rules_for_user(world.editor))
     queues = {role: set(mine(world, role)) for role in roles}
     checked = 0
     for draft in drafts:
@@ -192,8 +194,7 @@ def test_filters_narrow_the_queue(world):
     draft_assign(draft=social, user=world.editor, assignee=world.brand_reviewer)
 
     def ids(**filters):
-        qs = selectors.queue_drafts_for_user(user=world.editor, tab="all",
-                                             filters=selectors.QueueFilters(**filters))
+        qs = queue_drafts_for_user(user=world.editor, tab="all", filters=QueueFilters(**filters))
         return sorted(qs.values_list("pk", flat=True))
 
     assert ids(channel="social") == [social.pk]
@@ -224,12 +225,11 @@ def test_a_common_word_is_searched_by_walking_the_queue_with_the_same_results(wo
     edited_away = make(world, content="A saffron special.")
     revision_create(draft=edited_away, content="A cinnamon special.", author_user=world.editor)
     def sql() -> str:
-        return str(selectors.queue_drafts_for_user(user=world.editor, tab="all",
-                                                   filters=selectors.QueueFilters(q="saffron")).query)
+        return str(queue_drafts_for_user(user=world.editor, tab="all", filters=QueueFilters(q="saffron")).query)
 
     rare = mine(world, "editor", q="saffron")
     assert "= ANY(" in sql() and "EXISTS" not in sql()  # read from the indexes into a list of ids
-    monkeypatch.setattr(selectors, "SEARCH_COMMON_ABOVE", -1)  # every word counts as common now
+    monkeypatch.setattr(selection, "SEARCH_COMMON_ABOVE", -1)  # every word counts as common now
     assert "EXISTS" in sql()  # tested row by row as the queue is walked
     assert mine(world, "editor", q="saffron") == rare == sorted([by_title.pk, by_text.pk])
 

@@ -11,17 +11,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 
+from agents.knowledge import document_ingest
+from agents.models import AgentRun, RunSection
 from agents.pipeline import regenerate as regen
 from agents.pipeline import writer
-from agents.models import AgentRun, RunSection
-from agents.pipeline.regenerate import ProposalConflict, proposal_accept, proposal_dismiss, section_regenerate
-from agents.pipeline.writer import clean_section_text
-from editorial.sections import replace_section, split_sections
-from agents.knowledge import document_ingest
 from agents.pipeline.kinds import run_execute
+from agents.pipeline.regenerate import ProposalConflict, proposal_accept, proposal_dismiss, section_regenerate
 from agents.pipeline.runs import TransientRunError
+from agents.pipeline.writer import clean_section_text
+from editorial.editing import draft_edit
 from editorial.models import Draft, Proposal, Revision
-from editorial.services import draft_edit
+from editorial.sections import replace_section, split_sections
 from governance.gates import gate_states
 from governance.models import AuditEvent, Finding
 from governance.signoffs import signoff_record

@@ -299,7 +299,7 @@ def test_an_editor_opens_a_shadow_output_from_the_draft_page_with_the_keyboard(l
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # our ORM calls from Playwright's thread
     world = build_world()
     shadow_version(live_stack.llm.base_url, name="Chat challenger")
-    from editorial.services import brief_create
+    from editorial.briefs import brief_create
 
     draft = brief_create(user=world.requester, brand=world.brand, title="Roast, shadowed", goal="Announce it",
                          audience="regulars", channel="blog", tone="warm", risk="low", template=world.template)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from editorial.editing import draft_edit
 from editorial.models import Draft
-from editorial.services import draft_edit
 from governance.gates import gate_states, get_actions
 from governance.models import AuditEvent, SignOff
 from governance.publishing.publish import draft_publish

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from agents.models import TriageCategory, TriageExample
 from agents.triage import triage_example_save, triage_predict
-from editorial.services import brief_create
+from editorial.briefs import brief_create
 from governance.gates import gate_states
 from governance.models import AuditEvent
 from tests.helpers import file_brief

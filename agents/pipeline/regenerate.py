@@ -33,11 +33,11 @@ from agents.pipeline.prompts import digest, prompt_framing, render_section_promp
 from agents.pipeline.runs import enqueue_run
 from agents.pipeline.writer import SectionEvents, write_section, writer_provenance
 from editorial.diffs import word_diff
+from editorial.editing import EDITABLE
 from editorial.models import Draft, Proposal, Revision
 from editorial.realtime import push_draft_event
 from editorial.revisions import person_revision_followup, revision_create
 from editorial.sections import Section, replace_section, split_sections
-from editorial.services import EDITABLE
 from governance.audit import audit_log
 from governance.permissions import draft_policy
 

@@ -1,4 +1,4 @@
-"""Comments on drafts and the notifications inbox: parse → service → render.
+"""Comments on drafts: start a thread, reply, resolve, re-open.
 
 Comment forms post with htmx and get the comments panel back (with the refusal in it, 4xx, when
 the input was refused); without JavaScript they post normally and return to the draft page.
@@ -12,13 +12,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from editorial import comments, notifications, selectors
-from editorial.models import Draft, NotificationKind
+from editorial import comments, selectors
+from editorial.draftpage import comments_panel_context
+from editorial.models import Draft
 
 PANEL = "editorial/comments.html#panel"
 
@@ -30,47 +29,12 @@ def _errors(exc: ValidationError) -> dict[str, list[str]]:
     return {"general": exc.messages}
 
 
-def panel_context(request: HttpRequest, draft: Draft, **extra: Any) -> dict[str, Any]:
-    """What the comments panel needs; the draft page draws it through the `comments_panel` tag."""
-    views = comments.threads_for_draft(user=request.user, draft=draft)
-    current = draft.current_revision
-    for v in views:
-        for c in v.comments:
-            c.html = comments.render_body(c)
-    open_threads = [v for v in views if not v.thread.is_resolved]
-    return {
-        "draft": draft,
-        "current": current,
-        "sections": comments.headings(current.content) if current else [],
-        "open_threads": open_threads,
-        "resolved_threads": [v for v in views if v.thread.is_resolved],
-        "marks": [
-            {"thread": v.thread.pk, "quote": v.thread.quote, "occurrence": v.occurrence}
-            for v in open_threads if v.thread.quote and v.current_start is not None
-        ],
-        "max_body": comments.MAX_BODY_CHARS,
-        "form": {},
-        "form_errors": {},
-        "reply_to": None,
-        "reply_body": "",
-        "reply_errors": [],
-        "panel_error": "",
-        "focus": "",
-        "status_text": "",
-        **extra,
-    }
-
-
 def _panel(request: HttpRequest, draft: Draft, *, status: int = 200, **extra: Any) -> HttpResponse:
-    return render(request, PANEL, panel_context(request, draft, **extra), status=status)
+    return render(request, PANEL, comments_panel_context(user=request.user, draft=draft, **extra), status=status)
 
 
 def _back_to_draft(draft: Draft, anchor: str = "comments") -> HttpResponse:
     return redirect(reverse("editorial:draft", args=[draft.pk]) + f"#{anchor}")
-
-
-def render_panel(request: HttpRequest, draft: Draft) -> str:
-    return render_to_string(PANEL, panel_context(request, draft), request=request)
 
 
 @login_required
@@ -156,59 +120,3 @@ def thread_resolve(request: HttpRequest, pk: int, thread_id: int) -> HttpRespons
 @require_POST
 def thread_reopen(request: HttpRequest, pk: int, thread_id: int) -> HttpResponse:
     return _thread_action(request, pk, thread_id, "reopen")
-
-
-# --- notifications -------------------------------------------------------------------------------
-
-@login_required
-@require_GET
-def notification_list(request: HttpRequest) -> HttpResponse:
-    items = notifications.notifications_for_user(user=request.user)
-    unread = notifications.unread_count(request.user.pk)
-    return render(request, "editorial/notifications.html", {"items": items, "unread": unread})
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return fallback
-
-
-@login_required
-@require_POST
-def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
-    """Mark one read; with `open` set, go on to what it is about."""
-    notification = notifications.notification_mark_read(user=request.user, pk=pk)
-    if request.POST.get("open") and url_has_allowed_host_and_scheme(notification.url, allowed_hosts=None):
-        return redirect(notification.url)  # only a path of this site
-    if request.htmx:
-        return render(request, "editorial/notifications.html#item", {"n": notification})
-    return redirect(_safe_next(request, reverse("editorial:notifications")))
-
-
-@login_required
-@require_POST
-def notification_read_all(request: HttpRequest) -> HttpResponse:
-    count = notifications.notification_mark_all_read(user=request.user)
-    messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read." if count
-                     else "Nothing was unread.")
-    return redirect(_safe_next(request, reverse("editorial:notifications")))
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def notification_settings(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        switches = {
-            kind: {"in_app": f"{kind}-in_app" in request.POST, "email": f"{kind}-email" in request.POST}
-            for kind in NotificationKind.values
-        }
-        notifications.settings_update(user=request.user, switches=switches)
-        messages.success(request, "Notification settings saved.")
-        return redirect("editorial:notification-settings")
-    return render(request, "editorial/notification_settings.html", {
-        "switches": notifications.settings_for_user(request.user),
-        "has_email": bool(request.user.email),
-    })

@@ -1,6 +1,7 @@
-"""/api/v1 routes of the proposal panel (rewrite one section with an instruction) and of the outline
-checkpoint: the same selectors and services as editorial/views_regen.py, so the API allows exactly what
-the page allows. A POST's `Idempotency-Key` also keys the rewrite's run, so a retried request starts one."""
+"""/api/v1 routes of the proposal panel: rewrite one section with an instruction, then accept or dismiss
+the proposal. The same selectors and services as editorial/views/rewrites.py, so the API allows exactly
+what the page allows. A POST's `Idempotency-Key` also keys the rewrite's run, so a retried request
+starts one."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,13 +11,13 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from agents.pipeline import outline as outline_services
-from agents.pipeline import regenerate as regen_services
 from agents.models import RunSection
+from agents.pipeline import regenerate as regen_services
 from editorial import selectors
-from editorial.api import revision_out
+from editorial.api.drafts import revision_out
 from editorial.models import Draft, Proposal
 from editorial.schemas import NO_NUL, ErrorOut, Id, InputSchema, RevisionOut, errors
+from editorial.sections import split_sections
 from governance.permissions import api_scope_required
 
 router = Router(tags=["proposals and outlines"])
@@ -59,25 +60,6 @@ class ConflictProblemOut(ErrorOut):
     code: str | None = "proposal_conflict"
 
 
-class OutlineSectionIn(InputSchema):
-    heading: str = Field(..., max_length=outline_services.MAX_HEADING, pattern=NO_NUL)
-    instruction: str = Field("", max_length=outline_services.MAX_INSTRUCTION, pattern=NO_NUL)
-
-
-class OutlineIn(InputSchema):
-    sections: list[OutlineSectionIn] = Field(..., max_length=outline_services.MAX_SECTIONS)
-
-
-class OutlineSectionOut(Schema):
-    heading: str
-    instruction: str = ""
-
-
-class OutlineOut(Schema):
-    draft_status: str
-    sections: list[OutlineSectionOut]
-    can_approve: bool
-
 
 def _name(user: Any) -> str | None:
     return user.get_username() if user is not None else None
@@ -86,7 +68,7 @@ def _name(user: Any) -> str | None:
 def proposal_out(p: Proposal) -> dict[str, Any]:
     text = ""
     if p.revision_id:
-        sections = regen_services.split_sections(p.revision.content)
+        sections = split_sections(p.revision.content)
         text = sections[p.section_index].body if p.section_index < len(sections) else ""
     elif p.status == Proposal.Status.RUNNING:
         text = RunSection.objects.filter(run_id=p.run_id, index=p.section_index).values_list("text", flat=True).first() or ""
@@ -175,38 +157,3 @@ def dismiss_proposal(request: HttpRequest, draft_id: Id, proposal_id: Id):
             return Status(409, {"detail": " ".join(exc.messages), "code": "already_decided"})
         raise
     return proposal_out(_proposal(draft, proposal.pk))
-
-
-@router.get("/drafts/{draft_id}/outline", operation_id="getOutline", response={200: OutlineOut, **errors(404, 422)})
-def get_outline(request: HttpRequest, draft_id: Id):
-    """The latest outline: the planner's, or the one a person approved."""
-    api_scope_required(request, "read")
-    draft = selectors.draft_get_for_user(user=request.user, pk=draft_id)
-    return {"draft_status": draft.status, "sections": outline_services.outline_of(draft),
-            "can_approve": draft.status == Draft.Status.OUTLINE_REVIEW
-            and outline_services.may_approve_outline(request.user, draft)}
-
-
-@router.post("/drafts/{draft_id}/outline", operation_id="approveOutline",
-             response={202: OutlineOut, **errors(404, 409, 422)})
-def approve_outline(request: HttpRequest, draft_id: Id, payload: OutlineIn):
-    """Approve the outline (edited: reorder, add, remove, rename) of a draft waiting in `outline_review`;
-    the draft is then written from it."""
-    api_scope_required(request, "write")
-    draft = selectors.draft_get_for_user(user=request.user, pk=draft_id)
-    rows = [outline_services.OutlineRow(heading=s.heading, instruction=s.instruction) for s in payload.sections]
-    try:
-        outline_services.outline_approve(draft=draft, user=request.user, rows=rows)
-    except outline_services.OutlineInvalid as exc:
-        raise ValidationError({
-            **{f"sections.{i}": row.errors for i, row in enumerate(exc.rows) if row.errors},
-            "__all__": exc.messages,
-        }) from exc
-    except ValidationError as exc:
-        if not Draft.objects.filter(pk=draft.pk, status=Draft.Status.OUTLINE_REVIEW).exists():
-            return Status(409, {"title": "Conflict", "status": 409, "detail": " ".join(exc.messages),
-                                "code": "no_outline_to_approve"})
-        raise
-    draft.refresh_from_db(fields=["status"])
-    return Status(202, {"draft_status": draft.status, "sections": outline_services.outline_of(draft),
-                        "can_approve": False})

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from agents.calls.backoff import backoff_delay  # standard library only, like this module's top level
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DB_NAME = "aios"
 
@@ -201,7 +203,7 @@ def kill_leftovers(proc: subprocess.Popen) -> None:
 
 def restart_delay(restarts: int, *, first: float = 1.0, cap: float = 30.0) -> float:
     """Seconds before the n-th restart in a row of a child that keeps dying: 1, 2, 4, … 30."""
-    return min(cap, first * 2 ** max(0, restarts - 1))
+    return backoff_delay(max(0, restarts - 1), base=first, cap=cap, jitter=False)
 
 
 class Supervised:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -33,12 +34,15 @@ def brief_create(
     risk: str,
     template: PromptTemplate,
     sources: list[KnowledgeDocument] | None = None,
+    language: str = "en",
 ) -> Draft:
     """File a brief; its draft appears as "generating" and the pipeline starts on commit."""
     if not user.has_perm("editorial.add_brief") or not brands_for_user(user).filter(pk=brand.pk).exists():
         raise PermissionDenied("You cannot file briefs for this brand.")
     if template.active_version_id is None:
         raise ValidationError({"template": "This template has no active version yet."})
+    if language not in dict(settings.AIOS_CONTENT_LANGUAGES):
+        raise ValidationError({"language": f"Choose one of: {', '.join(dict(settings.AIOS_CONTENT_LANGUAGES))}."})
     sources = sources or []
     workflow = workflow_for(brand=brand, channel=channel)
     if workflow is None:
@@ -52,7 +56,7 @@ def brief_create(
     triage, triaged_risk = brief_triage(title=title, goal=goal, audience=audience, risk=risk)
     brief = Brief.objects.create(
         brand=brand, title=title, goal=goal, audience=audience, channel=channel, tone=tone, risk=triaged_risk,
-        template=template, requested_by=user, triage=triage,
+        template=template, requested_by=user, triage=triage, language=language,
     )
     brief.sources.set(sources)
     draft = Draft.objects.create(

@@ -51,6 +51,7 @@ def draft_page_context(
     _annotate_timeline(revisions)
     # The `a` shortcut approves the first gate this person may approve now, or says why there is none.
     approve_gate = next((s for s in states if "approve" in s.actions), None)
+    quality = selectors.section_quality(draft) if draft.status != Draft.Status.GENERATING else []
     approve_refusal = "" if approve_gate else (
         "Nothing for you to approve here: "
         + signoff_refusal(draft=draft, user=user, decision="approve", states=states, blocking=blocking) + ".")
@@ -73,6 +74,8 @@ def draft_page_context(
                      .order_by("created_at", "id")),
         "shadow_count": draft.runs.filter(kind=AgentRun.Kind.SHADOW).count(),
         "live": selectors.live_snapshot(draft),
+        "quality": quality,
+        "unusable": next((q for q in quality if not q["usable"] and q["problems"]), None),
         "deliveries": list(draft.deliveries.select_related("connector").prefetch_related("attempts")),
         "can_edit": draft.status in EDITABLE and draft_policy.user_has_permission_for_instance(user, "edit", draft),
         "can_publish": draft.status == Draft.Status.APPROVED

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -21,6 +22,8 @@ class BriefForm(forms.Form):
     audience = forms.CharField(max_length=200, help_text="Who reads it?")
     channel = forms.ChoiceField(choices=Channel.choices)
     tone = forms.CharField(max_length=120, initial="clear and friendly")
+    language = forms.ChoiceField(choices=settings.AIOS_CONTENT_LANGUAGES, initial="en", required=False,
+                                 help_text="Every section is checked to be in this language.")
     risk = forms.ChoiceField(choices=Risk.choices, help_text="Medium adds a brand sign-off; high adds legal too.")
     template = forms.ModelChoiceField(queryset=PromptTemplate.objects.filter(active_version__isnull=False),
                                       empty_label=None)
@@ -39,6 +42,9 @@ class BriefForm(forms.Form):
             .select_related("brand")
         )
         self.fields["sources"].label_from_instance = lambda d: f"{d.title} ({d.brand})"
+
+    def clean_language(self) -> str:
+        return self.cleaned_data.get("language") or "en"  # a form posted without it (an older page) is English
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

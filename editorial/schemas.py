@@ -16,6 +16,7 @@ MAX_ID = 2**63 - 1  # BigAutoField
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Channel = Literal["blog", "newsletter", "social", "product", "press"]
 Risk = Literal["low", "medium", "high"]
+Language = Literal["en", "de", "fr", "es", "it", "nl", "pt"]  # settings.AIOS_CONTENT_LANGUAGES
 DraftStatus = Literal[
     "generating", "failed", "needs_human", "in_review", "changes_requested", "approved", "published", "rejected",
     "retracted", "outline_review",  # the outline checkpoint
@@ -35,6 +36,7 @@ class BriefIn(InputSchema):
     audience: str = Field(..., min_length=1, max_length=200, pattern=NO_NUL)
     channel: Channel
     tone: str = Field("clear and friendly", max_length=120, pattern=NO_NUL)
+    language: Language = Field("en", description="The language of the piece; every section is checked for it")
     risk: Risk = "low"
     template: str = Field(..., description="Prompt template slug", max_length=60, pattern=SLUG)
     sources: list[Id] = Field(
@@ -91,6 +93,25 @@ class RunOut(Schema):
     latency_ms: float | None
 
 
+class RejectedTryOut(Schema):
+    number: int = Field(description="Which try (1 is the first)")
+    problems: list[str]
+
+
+class SectionQualityOut(Schema):
+    """How one section of the latest write came out: usable or not (nothing unusable reaches review)."""
+
+    index: int
+    heading: str
+    usable: bool
+    tries: int = Field(description="Tries the writer made (each rejected one is written again, varied)")
+    finish_reason: str = Field(description="How the accepted text ended: stop, or length (then trimmed)")
+    trimmed: bool = Field(description="Cut at the length limit and trimmed to its last complete sentence")
+    rejected: list[RejectedTryOut] = Field(description="The tries that were not usable, with why")
+    problems: list[str] = Field(description="Why the section is not usable (empty when it is)")
+    text: str = Field(description="What the last try wrote, when no try was usable")
+
+
 class GateOut(Schema):
     gate: str
     status: str
@@ -128,6 +149,7 @@ class DraftOut(Schema):
     revisions: list[int]
     findings: list[FindingOut]
     gates: list[GateOut]
+    sections: list[SectionQualityOut] = Field(description="Quality of each section of the latest write")
     runs: list[RunOut]
     manifest_url: str | None = Field(
         description="Signed provenance manifest (JSON, Ed25519) of the published revision, else the current one"

@@ -73,3 +73,29 @@ def live_snapshot(draft: Draft) -> dict[str, Any]:
         "sections_done": sum(1 for s in sections if s["done"]),
         "tokens": tokens,
     }
+
+
+def section_quality(draft: Draft) -> list[dict[str, Any]]:
+    """How each section of the draft's latest write came out (agents/pipeline/acceptance.py): usable
+    or not, after how many tries, what was rejected and why, how the accepted text ended (a `length`
+    cut is trimmed to its last sentence). For a section no try made usable, its problems and what the
+    last try wrote, so a person can see it. Empty before anything was written."""
+    writer = draft.runs.filter(kind=AgentRun.Kind.WRITE).order_by("-created_at", "-id").first()
+    if writer is None:
+        return []
+    rows = []
+    for section in writer.sections.order_by("index"):
+        tries = section.tries or []
+        rejected = [{"number": t.get("try"), "problems": t.get("problems", [])} for t in tries if t.get("problems")]
+        rows.append({
+            "index": section.index,
+            "heading": section.heading,
+            "usable": section.done,
+            "tries": len(tries),
+            "finish_reason": section.finish_reason,
+            "trimmed": section.trimmed,
+            "rejected": rejected,
+            "problems": [] if section.done else list(section.problems or []),
+            "text": "" if section.done else section.text,
+        })
+    return rows

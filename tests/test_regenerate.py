@@ -443,7 +443,7 @@ def test_a_rewrite_streams_over_the_websocket_and_is_accepted_end_to_end(live_st
     proposal = Proposal.objects.get()
     assert proposal.status == "pending", proposal.run.error
     deltas = [e["delta"] for e in seen if e.get("kind") == "proposal" and "delta" in e]
-    assert len(deltas) > 1 and "".join(deltas).strip() == "Eleven euros for 250 g, online and in every shop"
+    assert len(deltas) > 1 and "".join(deltas).strip() == "Eleven euros for 250 g, online and in every shop."
     assert not any(e.get("kind") == "run" and "delta" in e for e in seen)  # nothing over the draft's own text
     assert Draft.objects.get().current_revision.number == 1
 

@@ -150,3 +150,48 @@ def test_lost_workers_do_not_use_up_the_runs_model_error_attempts(world, model_a
         run_execute(run_id=writer.pk)
     writer.refresh_from_db()
     assert (writer.status, writer.error_count) == ("queued", 1)
+
+
+# --- what editors and API clients see ---------------------------------------------------------------
+
+def test_the_desk_and_the_api_say_which_section_failed_why_and_show_what_was_written(world, model_at, settings,
+                                                                                       as_user):
+    settings.AIOS_SECTION_TRIES = 2
+    model_at.reply_next("<b>Buy</b> now <script>alert(1)</script>", n=2)
+    draft = file_brief(world)
+    drive(draft)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.NEEDS_HUMAN
+    page = as_user("editor").get(f"/drafts/{draft.pk}/").content.decode()
+    assert "Section quality" in page and "not usable after 2 tries" in page
+    assert "What the last try wrote" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)" not in page  # model output is untrusted HTML
+    assert "Write “Part 1” again" in page
+    body = as_user("editor").get(f"/api/v1/drafts/{draft.pk}").json()
+    first = body["sections"][0]
+    assert (first["heading"], first["usable"], first["tries"]) == ("Part 1", False, 2)
+    assert "contains HTML markup" in first["problems"] and "<script>" in first["text"]
+    queue = as_user("editor").get("/?tab=all").content.decode()
+    assert "Needs a human" in queue and "status=needs_human" in queue
+
+
+def test_a_usable_section_written_after_a_refused_try_says_so(world, model_at, as_user):
+    model_at.single_token_next("#")
+    draft = file_brief(world)
+    drive(draft)
+    page = as_user("editor").get(f"/drafts/{draft.pk}/").content.decode()
+    assert "usable after 2 tries" in page and "Refused tries (1)" in page and "usable, first try" in page
+    body = as_user("editor").get(f"/api/v1/drafts/{draft.pk}").json()
+    assert [s["tries"] for s in body["sections"]] == [2, 1]
+    assert body["sections"][0]["rejected"] == [{"number": 1, "problems": ["too short (0 words; at least 5)"]}]
+
+
+def test_a_brief_says_its_language_and_a_wrong_one_is_refused(world, as_user):
+    client = as_user("requester")
+    body = {"brand": world.brand.slug, "title": "Herbst", "goal": "Den Herbstkaffee ankündigen", "audience": "Gäste",
+            "channel": "blog", "template": world.template.slug, "language": "de"}
+    created = client.post("/api/v1/briefs", body, content_type="application/json")
+    assert created.status_code == 201
+    assert Draft.objects.get(pk=created.json()["id"]).brief.language == "de"
+    refused = client.post("/api/v1/briefs", {**body, "language": "xx"}, content_type="application/json")
+    assert refused.status_code == 422 and "language" in refused.text

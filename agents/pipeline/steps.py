@@ -74,7 +74,7 @@ def pipeline_retry(*, draft: Any, user: Any) -> AgentRun:
             [
                 RunSection(run=run, index=s.index, heading=s.heading, text=s.text, done=True,
                            tokens_in=s.tokens_in, tokens_out=s.tokens_out, prompt_hash=s.prompt_hash,
-                           cache_hit=s.cache_hit)
+                           cache_hit=s.cache_hit, finish_reason=s.finish_reason, trimmed=s.trimmed, tries=s.tries)
                 for s in failed.sections.filter(done=True)
             ],
             ignore_conflicts=True,

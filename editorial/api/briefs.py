@@ -73,6 +73,7 @@ def create_brief(request: HttpRequest, payload: BriefIn):
     draft = briefs.brief_create(
         user=request.user, brand=brand, title=payload.title, goal=payload.goal, audience=payload.audience,
         channel=payload.channel, tone=payload.tone, risk=payload.risk, template=template, sources=sources,
+        language=payload.language,
     )
     return Status(201, draft_out(request, selectors.draft_get_for_user(user=request.user, pk=draft.pk)))
 

@@ -46,6 +46,7 @@ def draft_out(request: HttpRequest, draft: Draft) -> dict[str, Any]:
         "findings": list(current.findings.values(*FINDING_FIELDS)) if current else [],
         "gates": [{"gate": s.gate.slug, "status": s.status, "reason": s.reason, "hard": s.is_hard}
                   for s in gate_states(draft)],
+        "sections": selectors.section_quality(draft),
         "runs": list(draft.runs.order_by("id").values(
             "id", "kind", "status", "attempt_count", "error", "tokens_in", "tokens_out", "latency_ms")),
         "manifest_url": request.build_absolute_uri(reverse("governance:manifest", kwargs={"pk": draft.pk}))

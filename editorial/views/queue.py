@@ -138,6 +138,8 @@ def _queue_context(request: HttpRequest, options: selection.QueueOptions, params
     return {
         "tabs": tabs,
         "tab": params.tab,
+        # Drafts no try could write usably (or whose model could not be called): a person decides.
+        "needs_human": selectors.drafts_for_user(user=request.user, status=Draft.Status.NEEDS_HUMAN).count(),
         "params": params,
         "filters": params.filters,
         "sort": params.sort,

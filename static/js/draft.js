@@ -106,6 +106,12 @@
     if (ev.retrying_in) progress("Model error: " + ev.error + " — retrying in " + ev.retrying_in + " s");
     if (ev.section === undefined) return;
     var s = ensure(ev.section, ev.heading);
+    if (ev.rejected) { // the acceptance check refused this try: the writer starts the section again
+      setText(s, "");
+      progress("“" + (ev.heading || "A section") + "” was not usable (" + ev.rejected.join("; ") +
+               ") — writing it again, try " + (ev.try + 1) + "…");
+      return;
+    }
     if (ev.reset) setText(s, "");
     if (ev.delta !== undefined) {
       var have = s.text.length;

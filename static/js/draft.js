@@ -57,8 +57,9 @@
     var pb = document.getElementById("progress");
     pb.setAttribute("aria-valuenow", state.done);
     pb.setAttribute("aria-valuemax", state.total);
+    var counts = state.done + " of " + state.total + " sections written · " + state.tokens + " tokens";
     document.getElementById("progress-text").textContent =
-      note || state.done + " of " + state.total + " sections written · " + state.tokens + " tokens";
+      note || (state.retryNote ? counts + " · " + state.retryNote : counts);
   }
 
   function applySnapshot(snap) {
@@ -108,10 +109,12 @@
     var s = ensure(ev.section, ev.heading);
     if (ev.rejected) { // the acceptance check refused this try: the writer starts the section again
       setText(s, "");
-      progress("“" + (ev.heading || "A section") + "” was not usable (" + ev.rejected.join("; ") +
-               ") — writing it again, try " + (ev.try + 1) + "…");
+      state.retryNote = "“" + (ev.heading || "a section") + "” was not usable (" +
+        ev.rejected.join("; ") + "): writing it again, try " + (ev.try + 1);
+      progress();
       return;
     }
+    if (ev.done) state.retryNote = "";
     if (ev.reset) setText(s, "");
     if (ev.delta !== undefined) {
       var have = s.text.length;

@@ -168,7 +168,10 @@ def start_stack(stack: ExitStack, *, sections: int, tokens: int, rate: float) ->
         "AIOS_LLM_BASE_URL": llm.base_url,
         "AIOS_LLM_MODEL": "test-model",
         "AIOS_LLM_MODE": "completion",
-        "AIOS_LLM_MAX_TOKENS": str(tokens),
+        # Room for the whole reply: a reply cut at max_tokens ("length") is trimmed to its last sentence,
+        # and the test server's tokens form none, so the section would be refused (nothing unusable
+        # reaches review). The test server still sends exactly T tokens, ending with a full stop.
+        "AIOS_LLM_MAX_TOKENS": str(tokens * 2),
         "AIOS_PUBLIC_URL": url,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

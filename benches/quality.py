@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -222,7 +223,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         sections = list(RunSection.objects.filter(run__draft_id__in=ids, run__kind=AgentRun.Kind.WRITE)
                         .select_related("run__draft__brief__brand", "run__prompt_version", "run__model_version"))
         tries = [len(s.tries) for s in sections if s.tries]
-        reasons = Counter(p.split(" (")[0] for s in sections for t in s.tries for p in t.get("problems", []))
+        # Grouped by kind of problem: "too short (3 words; …)" and "repeats the sentence “…”" are reasons.
+        reasons = Counter(re.split(r" \(| “", p)[0] for s in sections for t in s.tries for p in t.get("problems", []))
         aios_tokens = sum(t.get("tokens_out", 0) for s in sections for t in s.tries)
         # The model server writes one stream at a time, so AIOS's figure is tokens over the time any
         # write step was running (the union of their intervals), not the sum of their latencies.

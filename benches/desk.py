@@ -240,10 +240,10 @@ def seed(world: Any, *, drafts: int, per_draft: int) -> Seeded:
                    + random() * interval '6 hours' AS created_at,
                random() AS s, random() AS w, random() AS a
         FROM generate_series(1, {drafts}) AS n;
-        INSERT INTO editorial_brief (id, brand_id, title, goal, audience, channel, tone, risk, triage, template_id,
-                                     requested_by_id, created_at)
-        SELECT r.n, r.brand_id, 'Brief ' || r.n, 'Tell people about it', 'coffee lovers', r.channel, 'warm', r.risk,
-               '{{}}'::jsonb, ({template_ids})[r.template_ix], r.requested_by_id, r.created_at
+        INSERT INTO editorial_brief (id, brand_id, title, goal, audience, channel, tone, language, risk, triage,
+                                     template_id, requested_by_id, created_at)
+        SELECT r.n, r.brand_id, 'Brief ' || r.n, 'Tell people about it', 'coffee lovers', r.channel, 'warm', 'en',
+               r.risk, '{{}}'::jsonb, ({template_ids})[r.template_ix], r.requested_by_id, r.created_at
         FROM bench_rows r;
     """)
     # Statuses: the newest 30% are still moving (mostly in review); older ones are mostly published.

@@ -167,6 +167,7 @@ def test_the_desk_and_the_api_say_which_section_failed_why_and_show_what_was_wri
     assert "What the last try wrote" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)" not in page  # model output is untrusted HTML
     assert "Write “Part 1” again" in page
+    assert "not written yet" in page  # Part 2 was never reached: not "not usable"
     body = as_user("editor").get(f"/api/v1/drafts/{draft.pk}").json()
     first = body["sections"][0]
     assert (first["heading"], first["usable"], first["tries"]) == ("Part 1", False, 2)

@@ -25,6 +25,21 @@ def validation_messages(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
+def refusal_on_form(form: forms.Form, call: Any) -> int | None:
+    """Run a service `call`; when it refuses, its reasons become the form's errors. Returns the HTTP
+    status of the refusal (403 not allowed, 400 not valid), or None when the service did the work."""
+    try:
+        call()
+    except PermissionDenied as exc:
+        form.add_error(None, str(exc))
+        return 403
+    except ValidationError as exc:
+        for message in validation_messages(exc):
+            form.add_error(None, message)
+        return 400
+    return None
+
+
 def viewable(model_admin: admin.ModelAdmin, request: HttpRequest, queryset, pk: int, missing: str):
     """The object behind one of the admin's own pages: 404 when it does not exist, 403 without view permission."""
     obj = queryset.filter(pk=pk).first()

@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from guardian.admin import GuardedModelAdmin
 
-from agents.admin.pages import ImpactMixin, ReasonForm, validation_messages, viewable
+from agents.admin.pages import ImpactMixin, ReasonForm, refusal_on_form, viewable
 from agents.modelops import templates
 from agents.models import PromptTemplate, PromptTemplateVersion
 from agents.pipeline.prompts import BRIEF_FIELDS
@@ -246,20 +246,13 @@ class PromptTemplateAdmin(ImpactMixin, GuardedModelAdmin):
         last_change = templates.prompttemplate_last_change(template)
         status = 200
         if request.method == "POST" and form.is_valid():
-            try:
-                if action == "activate":
-                    templates.prompttemplate_activate(user=request.user, template=template, version=version,
-                                                      reason=form.cleaned_data["reason"])
-                else:
-                    templates.prompttemplate_rollback(user=request.user, template=template,
-                                                      reason=form.cleaned_data["reason"])
-            except PermissionDenied as exc:
-                form.add_error(None, str(exc))
-                status = 403
-            except ValidationError as exc:
-                for message in validation_messages(exc):
-                    form.add_error(None, message)
-                status = 400
+            reason = form.cleaned_data["reason"]
+            refused = refusal_on_form(form, lambda: (
+                templates.prompttemplate_activate(user=request.user, template=template, version=version, reason=reason)
+                if action == "activate" else
+                templates.prompttemplate_rollback(user=request.user, template=template, reason=reason)))
+            if refused:
+                status = refused
             else:
                 template.refresh_from_db()
                 messages.success(request, f"v{template.active_version.number} is now the active version of "

@@ -11,14 +11,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from guardian.admin import GuardedModelAdmin
 
-from agents.admin.pages import ImpactMixin, ReasonForm, validation_messages, viewable
+from agents.admin.pages import ImpactMixin, ReasonForm, refusal_on_form, viewable
 from agents.modelops import versions
 from agents.models import ModelVersion
 
@@ -208,19 +207,12 @@ class ModelVersionAdmin(ImpactMixin, GuardedModelAdmin):
         status = 200
         if request.method == "POST":
             if form.is_valid():
-                try:
-                    if action == "activate":
-                        service(user=request.user, version=version, rollout_share=form.cleaned_data["rollout_share"],
-                                others=form.other_changes(), reason=form.cleaned_data["reason"])
-                    else:
-                        service(user=request.user, version=version, reason=form.cleaned_data["reason"])
-                except PermissionDenied as exc:
-                    form.add_error(None, str(exc))
-                    status = 403
-                except ValidationError as exc:
-                    for message in validation_messages(exc):
-                        form.add_error(None, message)
-                    status = 400
+                extra = ({"rollout_share": form.cleaned_data["rollout_share"], "others": form.other_changes()}
+                         if action == "activate" else {})
+                refused = refusal_on_form(form, lambda: service(user=request.user, version=version,
+                                                                reason=form.cleaned_data["reason"], **extra))
+                if refused:
+                    status = refused
                 else:
                     version.refresh_from_db()
                     messages.success(request, f"{label}: done. {version.name} is now {version.get_status_display().lower()}"

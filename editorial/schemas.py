@@ -192,6 +192,7 @@ class BriefBase(Schema):
     title: str
     brand: str
     channel: str
+    language: str
     risk: str
     template: str
     requested_by: str

@@ -194,5 +194,7 @@ def test_a_brief_says_its_language_and_a_wrong_one_is_refused(world, as_user):
     created = client.post("/api/v1/briefs", body, content_type="application/json")
     assert created.status_code == 201
     assert Draft.objects.get(pk=created.json()["id"]).brief.language == "de"
+    brief_id = Draft.objects.get(pk=created.json()["id"]).brief_id
+    assert client.get(f"/api/v1/briefs/{brief_id}").json()["language"] == "de"
     refused = client.post("/api/v1/briefs", {**body, "language": "xx"}, content_type="application/json")
     assert refused.status_code == 422 and "language" in refused.text

@@ -22,7 +22,7 @@ router = Router(tags=["editorial"])
 def _brief_base(brief: Brief) -> dict[str, Any]:
     return {
         "id": brief.pk, "title": brief.title, "brand": brief.brand.slug, "channel": brief.channel,
-        "risk": brief.risk, "template": brief.template.slug, "requested_by": brief.requested_by.username,
+        "language": brief.language, "risk": brief.risk, "template": brief.template.slug, "requested_by": brief.requested_by.username,
         "created_at": brief.created_at,
     }
 

@@ -47,3 +47,47 @@ def test_a_requester_who_may_not_publish_is_refused_before_the_time_is_read(as_u
                                          {"publish_at": "9999-12-31T23:59", "tz_offset_minutes": "99999999999999"})
     assert response.status_code == 403
     assert nothing_saved(draft, audits)
+
+
+# --- NUL characters in free text (one path: aios/text_input.py) ---------------------------------
+
+def counts() -> tuple:
+    from editorial.models import Comment, CommentThread, Revision
+    from governance.models import ReviewLink, SignOff
+    return (Comment.objects.count(), CommentThread.objects.count(), Revision.objects.count(),
+            ReviewLink.objects.count(), SignOff.objects.count(), AuditEvent.objects.count())
+
+
+NUL_POSTS = {
+    "comment body": lambda d, w: (reverse("editorial:comments", args=[d.pk]), {"body": "Hi\x00there", "section": "0"}),
+    "comment reply": lambda d, w: (reverse("editorial:thread-reply", args=[d.pk, 1]), {"body": "Re\x00ply"}),
+    "retract reason": lambda d, w: (reverse("governance:retract", args=[d.pk]), {"reason": "Wrong\x00fact"}),
+    "review-link recipient": lambda d, w: (reverse("governance:review-link", args=[d.pk, w.gates["editorial"].pk]),
+                                           {"recipient": "ann\x00@example.com", "hours": "72"}),
+    "bulk send-back reason": lambda d, w: (reverse("editorial:queue-bulk"),
+                                           {"action": "send_back", "reason": "No\x00pe", "drafts": [d.pk]}),
+    "restore note": lambda d, w: (reverse("editorial:revision-restore", args=[d.pk, d.current_revision_id]),
+                                  {"note": "Back\x00again"}),
+    "external reviewer comment": lambda d, w: (reverse("governance:external-review", args=[d.pk, "tok"]),
+                                               {"decision": "approve", "comment": "Fine\x00by me"}),
+}
+
+
+@pytest.mark.parametrize("field", list(NUL_POSTS))
+def test_a_nul_character_in_free_text_is_a_400_with_a_message(as_user, world, draft, field):
+    url, data = NUL_POSTS[field](draft, world)
+    before = counts()
+    response = as_user("editor").post(url, data)
+    assert response.status_code == 400
+    assert "NUL character" in text_of(response)
+    assert counts() == before
+
+
+def test_a_nul_character_in_an_api_json_string_is_a_400_problem(as_user, draft):
+    before = counts()
+    response = as_user("editor").post(f"/api/v1/drafts/{draft.pk}/retract", data='{"reason": "Wrong\\u0000fact"}',
+                                      content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "nul_character"
+    assert counts() == before

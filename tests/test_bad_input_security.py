@@ -91,3 +91,20 @@ def test_a_nul_character_in_an_api_json_string_is_a_400_problem(as_user, draft):
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "nul_character"
     assert counts() == before
+
+
+# --- review-link recipient, policy check ----------------------------------------------------------
+
+def test_a_5000_character_review_link_recipient_is_a_400_naming_the_limit(as_user, world, draft):
+    before = counts()
+    response = as_user("editor").post(reverse("governance:review-link", args=[draft.pk, world.gates["editorial"].pk]),
+                                      {"recipient": "x" * 5000, "hours": "72"})
+    assert response.status_code == 400
+    assert "Name the recipient in at most 200 characters." in text_of(response)
+    assert counts() == before
+
+
+def test_a_policy_check_of_a_revision_that_is_not_a_number_is_a_400_with_a_message(as_user, draft):
+    response = as_user("editor").get(reverse("governance:policy-check"), {"revision": "abc"})
+    assert response.status_code == 400
+    assert "The revision must be given by its number." in text_of(response)

@@ -108,3 +108,26 @@ def test_a_policy_check_of_a_revision_that_is_not_a_number_is_a_400_with_a_messa
     response = as_user("editor").get(reverse("governance:policy-check"), {"revision": "abc"})
     assert response.status_code == 400
     assert "The revision must be given by its number." in text_of(response)
+
+
+# --- forged cursors -------------------------------------------------------------------------------
+
+def forged(created: str, pk: int = 1) -> str:
+    import base64
+    import json
+    raw = json.dumps([created, pk]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/queue", "/api/v1/briefs"])
+@pytest.mark.parametrize("created", ["2026-01-01T00:00:00+16:00", "2026-01-01T00:00:00-23:59"])
+def test_a_forged_api_cursor_with_a_wide_utc_offset_is_read_in_utc_not_a_database_error(as_user, draft, path,
+                                                                                          created):
+    response = as_user("editor").get(path, {"cursor": forged(created, pk=2**62)})
+    assert response.status_code == 200
+    assert response.json()["items"] == []
+
+
+def test_a_forged_queue_cursor_beyond_the_id_range_starts_again(as_user, draft):
+    response = as_user("editor").get(reverse("editorial:queue"), {"after": "all.0.9999999999999999999"})
+    assert response.status_code == 200

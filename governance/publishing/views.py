@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from editorial.draftpage import draft_page_render
 from editorial.selectors import draft_get_for_user
+from editorial.views.redirects import next_url
 from governance.models import Connector, Delivery
 from governance.permissions import brands_for_user, error_text
 from governance.publishing.delivery import InboundReplay, delivery_replay, inbound_callback_record
@@ -96,7 +97,7 @@ def replay_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
         messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Replaying {delivery.webhook_id} to {delivery.connector.name}.")
-    return redirect(request.POST.get("next") or reverse("governance:dead-letters"))
+    return redirect(next_url(request, reverse("governance:dead-letters")))  # never another site
 
 
 def _problem(status: int, title: str, detail: str) -> JsonResponse:

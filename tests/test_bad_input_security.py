@@ -65,7 +65,8 @@ NUL_POSTS = {
     "review-link recipient": lambda d, w: (reverse("governance:review-link", args=[d.pk, w.gates["editorial"].pk]),
                                            {"recipient": "ann\x00@example.com", "hours": "72"}),
     "bulk send-back reason": lambda d, w: (reverse("editorial:queue-bulk"),
-                                           {"action": "send_back", "reason": "No\x00pe", "drafts": [d.pk]}),
+                                           {"action": "send_back", "reason": "No\x00pe", "ids": [d.pk],
+                                            "confirm": "yes"}),
     "restore note": lambda d, w: (reverse("editorial:revision-restore", args=[d.pk, d.current_revision_id]),
                                   {"note": "Back\x00again"}),
     "external reviewer comment": lambda d, w: (reverse("governance:external-review", args=[d.pk, "tok"]),
@@ -131,3 +132,36 @@ def test_a_forged_api_cursor_with_a_wide_utc_offset_is_read_in_utc_not_a_databas
 def test_a_forged_queue_cursor_beyond_the_id_range_starts_again(as_user, draft):
     response = as_user("editor").get(reverse("editorial:queue"), {"after": "all.0.9999999999999999999"})
     assert response.status_code == 200
+
+
+# --- assigning to another brand's user --------------------------------------------------------------
+
+def messages_of(response) -> list[str]:
+    """The messages the page after the redirect shows (which uses them up)."""
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_assigning_to_another_brands_user_answers_as_for_an_unknown_name(as_user, world, draft):
+    client = as_user("editor")
+    answers = []
+    for name in ("otto", "nobody-by-this-name"):
+        response = client.post(reverse("editorial:draft-assign", args=[draft.pk]), {"assignee": name}, follow=True)
+        assert response.redirect_chain[0][1] == 302
+        answers.append(messages_of(response))
+    assert answers[0] == answers[1] == ["Choose who to assign it to."]
+    assert "Otto" not in text_of(client.get(reverse("editorial:queue")))
+    draft.refresh_from_db()
+    assert draft.assignee is None
+
+
+def test_bulk_assigning_to_another_brands_user_answers_as_for_an_unknown_name(as_user, world, draft):
+    client = as_user("editor")
+    answers = []
+    for name in ("otto", "nobody-by-this-name"):
+        response = client.post(reverse("editorial:queue-bulk"), {"action": "assign", "assignee": name,
+                                                                 "ids": [draft.pk]}, follow=True)
+        assert response.redirect_chain[0][1] == 302
+        answers.append(messages_of(response))
+    assert answers[0] == answers[1] == ["Choose who to assign the items to; nothing was changed."]
+    draft.refresh_from_db()
+    assert draft.assignee is None

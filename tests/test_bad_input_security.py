@@ -84,13 +84,20 @@ def test_a_nul_character_in_free_text_is_a_400_with_a_message(as_user, world, dr
     assert counts() == before
 
 
-def test_a_nul_character_in_an_api_json_string_is_a_400_problem(as_user, draft):
-    before = counts()
-    response = as_user("editor").post(f"/api/v1/drafts/{draft.pk}/retract", data='{"reason": "Wrong\\u0000fact"}',
-                                      content_type="application/json")
+def test_a_nul_character_in_a_json_body_outside_the_api_is_a_400_problem(client, world):
+    response = client.post(reverse("governance:cms-callback", args=[world.connector.pk]),
+                           data='{"type": "delivery.failed\\u0000"}', content_type="application/json")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "nul_character"
+
+
+def test_the_api_keeps_its_own_422_naming_the_field_for_a_nul(as_user, draft):
+    before = counts()
+    response = as_user("editor").post(f"/api/v1/drafts/{draft.pk}/retract", data='{"reason": "Wrong\\u0000fact"}',
+                                      content_type="application/json")
+    assert response.status_code == 422
+    assert "reason" in response.content.decode()
     assert counts() == before
 
 

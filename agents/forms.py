@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
 from django.utils import timezone
 
 from agents.knowledge import FORMATS, MAX_TITLE
+
+MAX_EXPIRY_YEARS = 100
 
 
 class KnowledgeUploadForm(forms.Form):
@@ -22,6 +24,12 @@ class KnowledgeUploadForm(forms.Form):
     expires_on = forms.DateField(required=False, label="Expires on (optional)",
                                  help_text="After this day the document is no longer used for drafts.",
                                  widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_expires_on(self) -> date | None:
+        day = self.cleaned_data.get("expires_on")
+        if day is not None and day > timezone.localdate() + timedelta(days=366 * MAX_EXPIRY_YEARS):
+            raise forms.ValidationError(f"Choose an expiry day within the next {MAX_EXPIRY_YEARS} years.")
+        return day
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

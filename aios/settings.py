@@ -271,3 +271,5 @@ AIOS_API_MAX_BODY_BYTES = env.int("AIOS_API_MAX_BODY_BYTES", default=1024 * 1024
 AIOS_API_SESSION_RATE_LIMIT_PER_MINUTE = env.int("AIOS_API_SESSION_RATE_LIMIT_PER_MINUTE", default=600)
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
                   "aios.api.ApiMiddleware")
+# After the API's size limit: a NUL character in any field or JSON string is a 400, never a database error.
+MIDDLEWARE.insert(MIDDLEWARE.index("aios.api.ApiMiddleware") + 1, "aios.text_input.TextInputMiddleware")

@@ -75,10 +75,11 @@ def draft_assign(*, draft: Draft, user: Any, assignee: Any) -> Draft:
     """Hand the item to `assignee`, who must be a member of its brand."""
     if not may_review(user, draft):
         raise PermissionDenied("Only members of this brand who edit or sign can assign it.")
-    if assignee is None:
+    # Someone who may not see the draft gets the same answer as an unknown name: other brands'
+    # people are not revealed.
+    if assignee is None or not assignee.is_active or \
+            not draft_policy.user_has_permission_for_instance(assignee, "view", draft):
         raise ValidationError({"assignee": "Choose who to assign it to."})
-    if not assignee.is_active or not draft_policy.user_has_permission_for_instance(assignee, "view", draft):
-        raise ValidationError({"assignee": f"{_name(assignee)} is not a member of {draft.brand}."})
     draft = _lock(draft)
     if draft.assignee_id == assignee.pk:
         return draft

@@ -131,6 +131,9 @@ def review_link_create(
         raise PermissionDenied(f"Only signers of the {gate.name} gate can send a review link for it.")
     if not recipient.strip():
         raise ValidationError({"recipient": "Say who receives the link."})
+    longest = ReviewLink._meta.get_field("recipient").max_length
+    if len(recipient.strip()) > longest:
+        raise ValidationError({"recipient": f"Name the recipient in at most {longest} characters."})
     if not 1 <= hours <= REVIEW_LINK_MAX_HOURS:
         raise ValidationError({"hours": f"A link lasts between 1 and {REVIEW_LINK_MAX_HOURS} hours."})
     state = next((s for s in gate_states(draft) if s.gate.pk == gate.pk), None)

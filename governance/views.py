@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from editorial.draftpage import draft_page_render
 from editorial.models import Revision
 from editorial.rendering import highlight_findings, render_markdown
 from editorial.selectors import draft_get_for_user
@@ -55,8 +56,11 @@ def review_link_create_view(request: HttpRequest, pk: int, gate_id: int) -> Http
                                          recipient=request.POST.get("recipient", ""), hours=hours)
     except ValueError:
         messages.error(request, "The link's lifetime must be a whole number of hours.")
+        return draft_page_render(request, draft, status=400)
     except (ValidationError, PermissionDenied) as exc:
+        # The draft page again, with the reason: refused input is a 4xx, not a redirect.
         messages.error(request, error_text(exc))
+        return draft_page_render(request, draft, status=403 if isinstance(exc, PermissionDenied) else 400)
     else:
         url = request.build_absolute_uri(reverse("governance:external-review", args=[draft.pk, token]))
         messages.success(
@@ -98,10 +102,14 @@ def policy_check(request: HttpRequest) -> HttpResponse:
     """Run the brand's active rules on pasted text, or on any revision the user may read."""
     brands = brands_for_user(request.user)
     text, channel, brand_id, revision = "", "blog", request.POST.get("brand") or request.GET.get("brand"), None
-    if request.GET.get("revision"):
+    status = 200
+    if request.GET.get("revision", "").isdigit():
         revision = get_object_or_404(Revision, pk=request.GET["revision"])
         draft = draft_get_for_user(user=request.user, pk=revision.draft_id)
         text, channel, brand_id = revision.content, draft.brief.channel, str(draft.brand_id)
+    elif request.GET.get("revision"):
+        messages.error(request, "The revision must be given by its number.")
+        status = 400
     brand = brands.filter(pk=brand_id).first() if brand_id and str(brand_id).isdigit() else brands.first()
     findings = None
     if request.method == "POST":
@@ -116,7 +124,7 @@ def policy_check(request: HttpRequest) -> HttpResponse:
         "brands": brands, "brand": brand, "channels": Channel.choices, "channel": channel, "text": text,
         "findings": findings, "revision": revision,
         "highlighted": highlight_findings(text, findings or []) if findings is not None else "",
-    })
+    }, status=status)
 
 
 # --- provenance manifests ----------------------------------------------------------------------------------

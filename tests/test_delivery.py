@@ -310,6 +310,19 @@ def test_bad_callbacks_are_refused_with_a_problem_and_change_nothing(client, wor
     assert delivery.remote_id == "" and not InboundCallback.objects.exists()
 
 
+@pytest.mark.parametrize("target", ["https://evil.example/phish", "//evil.example/x", "javascript:alert(1)",
+                                    "/deliveries/dead/?page=2"])
+def test_the_dead_letter_replay_goes_back_only_to_a_page_of_this_site(client, world, cms, target):
+    """Issue 15: `next` was followed anywhere (an open redirect), and `javascript:` was a 500."""
+    draft = approved(world)
+    delivery = draft_publish(draft=draft, user=world.editor)[0]
+    Delivery.objects.filter(pk=delivery.pk).update(status="dead")
+    assert client.login(username="eddie", password=PASSWORD)
+    response = client.post(reverse("governance:replay", args=[delivery.pk]), {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == (target if target.startswith("/deliveries") else reverse("governance:dead-letters"))
+
+
 def test_the_dead_letter_replay_is_refused_for_other_brands(client, world, cms):
     draft = approved(world)
     delivery = draft_publish(draft=draft, user=world.editor)[0]

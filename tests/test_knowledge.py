@@ -87,6 +87,7 @@ def test_an_editor_uploads_text_markdown_and_html_and_each_is_chunked_embedded_a
         ({"file": ("a.txt", b"file text"), "text": "pasted too"}, "not both"),
         ({"file": ("a.txt", b"ok"), "title": ""}, "This field is required."),
         ({"file": ("a.txt", b"ok"), "expires_on": "2001-01-01"}, "in the past"),
+        ({"file": ("a.txt", b"ok"), "expires_on": "9999-12-31"}, "within the next 100 years"),  # issue 15: was a 500
     ],
 )
 def test_bad_uploads_get_a_clear_message_and_change_nothing(client, kb_world, settings, data, message):

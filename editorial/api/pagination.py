@@ -5,6 +5,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -30,6 +31,8 @@ def cursor_decode(cursor: str) -> tuple[datetime, int]:
         created_at = datetime.fromisoformat(created)
         if timezone.is_naive(created_at) or type(pk) is not int or not 1 <= pk <= MAX_ID:
             raise ValueError("not a cursor")
+        # In UTC, as cursor_encode writes it: PostgreSQL refuses offsets of 16 hours or more.
+        created_at = created_at.astimezone(dt_timezone.utc)
     except (ValueError, TypeError, binascii.Error, OverflowError) as exc:
         raise ValidationError({"cursor": "Not a cursor this API gave out; start again without one."}) from exc
     return created_at, pk

@@ -10,6 +10,7 @@ from django.db.models import BooleanField, Case, IntegerField, QuerySet, Value, 
 from django.db.models.expressions import RawSQL
 
 from editorial.models import Draft
+from editorial.schemas import MAX_ID
 from governance.models import Risk
 
 QUEUE_PAGE_SIZE = 25
@@ -42,7 +43,10 @@ class QueueCursor:
             at = _EPOCH + timedelta(microseconds=int(match.group(2)))
         except OverflowError:
             return None
-        return cls(segment=match.group(1), at=at, pk=int(match.group(3)))
+        pk = int(match.group(3))
+        if not 1 <= pk <= MAX_ID:
+            return None
+        return cls(segment=match.group(1), at=at, pk=pk)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from editorial.models import Draft
 from editorial.queue import paging, selection
 from editorial.views.redirects import next_url
 from governance.models import Channel, Risk
-from governance.permissions import error_text
+from governance.permissions import brand_members, brands_for_user, error_text
 from governance.signoffs import signoffs_bulk
 
 
@@ -210,7 +210,9 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
     assignee = None
     if action == "assign":
         username = request.POST.get("assignee", "")
-        assignee = get_user_model().objects.filter(username=username, is_active=True).first() if username else None
+        # Only people of the requester's brands: another brand's username is as unknown as a made-up one.
+        people = brand_members(list(brands_for_user(request.user))) if username else []
+        assignee = next((person for person in people if person.username == username), None)
         if assignee is None:
             messages.error(request, "Choose who to assign the items to; nothing was changed.")
             return redirect(back)

@@ -2,7 +2,7 @@
 replay, and the signed hook where a CMS confirms or fails a delivery."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.contrib import messages
@@ -16,7 +16,9 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from editorial.draftpage import draft_page_render
 from editorial.selectors import draft_get_for_user
+from editorial.views.redirects import next_url
 from governance.models import Connector, Delivery
 from governance.permissions import brands_for_user, error_text
 from governance.publishing.delivery import InboundReplay, delivery_replay, inbound_callback_record
@@ -41,26 +43,37 @@ def retract_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def schedule_view(request: HttpRequest, pk: int) -> HttpResponse:
-    draft = draft_get_for_user(user=request.user, pk=pk)
+    # The right comes first: someone who may not publish is refused before anything is read.
+    draft = draft_get_for_user(user=request.user, pk=pk, action="publish")
     try:
         if request.POST.get("cancel"):
             draft_unschedule(draft=draft, user=request.user)
             messages.success(request, "Schedule cancelled.")
         else:
-            raw = request.POST.get("publish_at", "")
-            when = parse_datetime(raw) if raw else None
-            if when is None:
-                raise ValidationError({"publish_at": "Give a date and time."})
-            if timezone.is_naive(when):
-                offset = int(request.POST.get("tz_offset_minutes") or 0)  # the browser's offset from UTC
-                when = (when + timedelta(minutes=offset)).replace(tzinfo=dt_timezone.utc)
+            when = _publish_at(request)
             draft_schedule(draft=draft, user=request.user, publish_at=when)
             messages.success(request, f"Scheduled for {when.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC.")
-    except ValueError:
-        messages.error(request, "That time could not be read.")
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))
+        return draft_page_render(request, draft, status=403 if isinstance(exc, PermissionDenied) else 400)
     return redirect("editorial:draft", pk=draft.pk)
+
+
+def _publish_at(request: HttpRequest) -> datetime:
+    """The form's time; a naive one is in the browser's offset from UTC (at most a day either way)."""
+    raw = request.POST.get("publish_at", "")
+    try:
+        when = parse_datetime(raw) if raw else None
+        if when is not None and timezone.is_naive(when):
+            offset = int(request.POST.get("tz_offset_minutes") or 0)
+            if abs(offset) > 24 * 60:
+                raise ValueError("offset out of range")
+            when = (when + timedelta(minutes=offset)).replace(tzinfo=dt_timezone.utc)
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError({"publish_at": "That time could not be read."}) from exc
+    if when is None:
+        raise ValidationError({"publish_at": "Give a date and time."})
+    return when
 
 
 @login_required
@@ -84,7 +97,7 @@ def replay_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
         messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Replaying {delivery.webhook_id} to {delivery.connector.name}.")
-    return redirect(request.POST.get("next") or reverse("governance:dead-letters"))
+    return redirect(next_url(request, reverse("governance:dead-letters")))  # never another site
 
 
 def _problem(status: int, title: str, detail: str) -> JsonResponse:

@@ -19,7 +19,6 @@ from agents.pipeline.runs import run_create
 from editorial.models import Draft
 from editorial.realtime import push_draft_event
 from editorial.transitions import draft_transition
-from governance.audit import audit_log
 from governance.permissions import draft_policy
 
 Kind = AgentRun.Kind

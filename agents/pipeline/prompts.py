@@ -54,8 +54,8 @@ def render_section_prompt(
     return version.system_text.format_map(fields), template.format_map(fields)
 
 
-def prompt_framing(version: PromptTemplateVersion, *, mode: str = "completion") -> str:
-    """The template's own wording around the brief's fields (placeholders removed): what a section
-    must not read back (agents/pipeline/acceptance.py's echo check)."""
+def prompt_framing(version: PromptTemplateVersion, *, mode: str = "completion", extra: str = "") -> str:
+    """The template's own wording around the brief's fields (placeholders and fences removed), plus
+    any `extra` framing a step adds: what a section must not read back (acceptance.py's echo check)."""
     template = version.chat_prompt if mode == "chat" and version.chat_prompt else version.section_prompt
-    return re.sub(r"\{[^{}]*\}", " ", f"{version.system_text}\n{template}")
+    return re.sub(r"\{[^{}]*\}|<<<|>>>", " ", f"{version.system_text}\n{template}\n{extra}")

@@ -15,7 +15,6 @@ and `regenerate_failed` here.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 import uuid
 from typing import Any
@@ -216,7 +215,7 @@ def regenerate_step(run: AgentRun) -> None:
     rules = rules_for({"heading": section.heading}, version=run.prompt_version, language=brief.language)
     written = write_section(
         run=run, section=checkpoint, system=system, prompt=prompt, rules=rules, instruction=proposal.instruction,
-        framing=prompt_framing(run.prompt_version) + "\n" + re.sub(r"\{[^{}]*\}|<<<|>>>", " ", REWRITE_FRAMING),
+        framing=prompt_framing(run.prompt_version, extra=REWRITE_FRAMING),
         max_tokens=max_tokens_for(rules, cap=int(run.model_version.parameters.get("max_tokens",
                                                                                   settings.AIOS_LLM_MAX_TOKENS))),
         deadline=time.monotonic() + time_limit if time_limit else None, time_limit=time_limit,

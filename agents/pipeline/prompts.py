@@ -48,7 +48,9 @@ def render_section_prompt(
             f"<<<\n{material}\n>>>"
         ),
     )
-    for name, value in {**variable_defaults(version.variables), **(variables or {})}.items():
+    # The brief's own values (a bulk row's) over the schema defaults; an explicit preview's over both.
+    given = {**variable_defaults(version.variables), **(getattr(brief, "variables", None) or {}), **(variables or {})}
+    for name, value in given.items():
         fields.setdefault(name, value)  # a variable never replaces a brief field
     template = version.chat_prompt if mode == "chat" and version.chat_prompt else version.section_prompt
     return version.system_text.format_map(fields), template.format_map(fields)

@@ -187,6 +187,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Agent run reliability (agents/pipeline/runs.py, recovery.py; agents/calls/) -------
 # A run "running" without a heartbeat for this long lost its worker and is claimed again.
 AIOS_RUN_STALE_SECONDS = env.float("AIOS_RUN_STALE_SECONDS", default=90.0)
+# A run "queued" this long (since queued or last claimed) lost its task message with a killed worker
+# and is sent again (the claim makes a duplicate harmless). Above the budget recheck wait.
+AIOS_RUN_LOST_MESSAGE_SECONDS = env.float("AIOS_RUN_LOST_MESSAGE_SECONDS", default=600.0)
 # A run survives this many lost workers (killed mid-run) before it fails; model errors have their own,
 # smaller allowance (agents/pipeline/runs.py MAX_ATTEMPTS).
 AIOS_RUN_MAX_TAKEOVERS = env.int("AIOS_RUN_MAX_TAKEOVERS", default=10)

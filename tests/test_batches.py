@@ -9,7 +9,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from agents.models import AgentRun
 from agents.pipeline import runs
 from agents.pipeline.prompts import render_section_prompt
 from editorial.batches import services

@@ -181,7 +181,7 @@ def batch_start_due() -> list[int]:
     kicked = []
     due = Batch.objects.select_for_update(skip_locked=True).filter(
         Q(status=Status.SCHEDULED, start_at__lte=now)
-        | Q(status=Status.RUNNING, fed_at__lt=now - timedelta(seconds=max(30, 10 * settings.AIOS_BULK_FEED_SECONDS)))
+        | Q(status=Status.RUNNING, fed_at__lt=now - timedelta(seconds=max(5, 10 * settings.AIOS_BULK_FEED_SECONDS)))
     )
     for batch in due:
         if batch.status == Status.SCHEDULED:

@@ -205,7 +205,8 @@ def in_flight(*, brand_id: int | None = None) -> int:
 def batch_feed(*, batch_id: int, token: str) -> bool:
     """One tick: file the next rows while the caps allow; finish the batch when nothing is left.
     Returns whether the chain should tick again."""
-    batch = Batch.objects.select_for_update().select_related("brand", "template", "created_by").filter(pk=batch_id).first()
+    batch = (Batch.objects.select_for_update(of=("self",)).select_related("brand", "template", "created_by")
+             .filter(pk=batch_id).first())  # the batch row only: a lock on its brand would block every brief filed
     if batch is None or batch.feeder != token:
         return False
     batch.fed_at = timezone.now()

@@ -221,13 +221,15 @@ def batch_feed(*, batch_id: int, token: str) -> bool:
             for row in batch.rows.filter(status=RowStatus.PENDING).order_by("number")[:room]:
                 filed += _file_row(batch, row)
     counts = batch_counts(batch)
-    transaction.on_commit(lambda: push_group(batch_group(batch.pk), "batch.event", counts))
     writing = counts["writing"]
     if batch.status == Status.RUNNING and counts["pending"] == 0 and writing == 0:
         batch.status, batch.finished_at, batch.feeder = Status.FINISHED, timezone.now(), ""
         batch.save(update_fields=["status", "finished_at", "feeder"])
         audit_log(action="batches.batch.finish", obj=batch, label="batch feeder", data={"old": Status.RUNNING,
                                                                                         "new": Status.FINISHED, **counts})
+        counts.update(status=batch.status, status_display=batch.get_status_display())
+    transaction.on_commit(lambda: push_group(batch_group(batch.pk), "batch.event", counts))
+    if batch.status == Status.FINISHED:
         return False
     keep_going = batch.status == Status.RUNNING or writing > 0
     if keep_going:

@@ -2,6 +2,8 @@
 estimate, start or schedule, watch the progress bar, pause, resume, cancel."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -41,6 +43,8 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             )
         except services.BatchInvalid as exc:
             invalid = exc
+            if data["name"] == Path(upload.name).stem:  # named after the file: the next file renames it
+                form.fields["name"].widget.attrs["data-from-file"] = data["name"]
         except ValidationError as exc:
             form.add_error(None, exc.messages)
         else:

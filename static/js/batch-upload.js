@@ -49,8 +49,12 @@
         list.appendChild(o);
       });
       found.textContent = cols.length ? "Columns: " + cols.join(", ") : "No column names found in the file's start.";
+      // The batch's name follows the file until the person types one of their own.
       var name = document.getElementById("id_name");
-      if (name && !name.value) name.value = file.name.replace(/\.[^.]+$/, "");
+      if (name && (!name.value || name.getAttribute("data-from-file") === name.value)) {
+        name.value = file.name.replace(/\.[^.]+$/, "");
+        name.setAttribute("data-from-file", name.value);
+      }
     });
   });
 })();

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "governance",
     "agents",
     "editorial",
+    "editorial.insights",
     "aios.demo_cms",
 ]
 
@@ -163,6 +164,8 @@ CELERY_BEAT_SCHEDULE = {
     # A run whose worker died (kill -9, lost machine) is re-queued long before the broker's
     # visibility timeout would bring its message back (agents/recovery.py).
     "sweep-stale-runs": {"task": "agents.sweep_stale_runs", "schedule": env.float("AIOS_SWEEP_SECONDS", default=30.0)},
+    # Insights rollups follow the audit log (editorial/insights/facts.py): figures are at most this stale.
+    "insights-refresh": {"task": "insights.refresh", "schedule": env.float("AIOS_INSIGHTS_REFRESH_SECONDS", default=60.0)},
 }
 
 # --- Agent run reliability (agents/pipeline/runs.py, recovery.py; agents/calls/) -------

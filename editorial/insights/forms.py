@@ -79,12 +79,13 @@ class CompareForm(forms.Form):
         data = super().clean()
         if self.errors:
             return data
+        a, b = data["a"], data["b"]
         model = ModelVersion if data["dimension"] == "model_version" else PromptTemplateVersion
-        found = {v.pk: v for v in model.objects.filter(pk__in=[data["a"], data["b"]])}
-        for key in ("a", "b"):
-            if data[key] not in found:
-                self.add_error(key, "No such version.")
-        if data["a"] == data["b"]:
-            self.add_error("b", "Choose two different versions.")
+        found = {v.pk: v for v in model.objects.filter(pk__in=[a, b])}
         data["versions"] = found
+        if a == b:
+            self.add_error("b", "Choose two different versions.")
+        for key, pk in (("a", a), ("b", b)):
+            if pk not in found:
+                self.add_error(key, "No such version.")
         return data

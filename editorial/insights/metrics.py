@@ -15,7 +15,7 @@ from django.db.models.functions import TruncDay, TruncWeek
 from django.utils import timezone
 
 from editorial.insights.models import DraftFact, FindingFact, GateFact, ReasonFact
-from governance.models import Brand
+from governance.models import Brand, Channel
 from governance.permissions import brands_for_user
 
 INSIGHTS_PERM = "insights.view_insights"
@@ -89,7 +89,7 @@ METRICS: list[Metric] = [
     Metric("failed_runs_per_draft", "Failed runs per draft", "Escalations", "per draft", "ratio", "failed_runs"),
     Metric("mttr_s", "Mean time to recover", "Escalations", "s", "ratio", "recover_s", over="recoveries"),
     Metric("findings_per_1000_words", "Policy findings per 1,000 words", "Findings", "per 1,000 words", "ratio",
-           "findings", over="words", scale=1000.0),
+           "finding_count", over="words", scale=1000.0),
     Metric("override_rate", "Override rate (blocking findings)", "Findings", "%", "ratio", "overrides",
            over="blocking_findings"),
     Metric("unsupported_rate", "Unsupported-claim rate", "Findings", "%", "ratio", "unsupported",
@@ -200,6 +200,8 @@ def _label(row: dict[str, Any], by: str) -> tuple[Any, str]:
         return None, "(none)"
     if by == "prompt_version":
         return key, f"{row[names[1]]} v{row[names[2]]}"
+    if by == "channel":
+        return key, Channel(key).label if key in Channel.values else key
     return key, str(row[names[-1]])
 
 
@@ -241,10 +243,10 @@ def per_draft_values(filters: Filters) -> list[dict[str, Any]]:
     """The per-draft columns a comparison resamples (one query)."""
     return list(facts_for(filters).annotate(
         sent_back=Q(send_backs__gt=0), reviewed=Q(generation_s__isnull=False),
-        findings=Sum("findings__count", default=0),
+        finding_count=Sum("findings__count", default=0),
     ).values(
         "generation_s", "ttft_ms", "write_tokens", "write_s", "cost", "published", "edited", "edit_share",
         "section_rewrites", "approval_s", "to_publish_s", "sent_back", "rejected", "reviewed", "needs_human",
-        "failed_runs", "recover_s", "recoveries", "findings", "words", "overrides", "blocking_findings",
+        "failed_runs", "recover_s", "recoveries", "finding_count", "words", "overrides", "blocking_findings",
         "unsupported", "factual_sentences",
     ))

@@ -107,3 +107,64 @@ def seed_history(world: World) -> History:
            (500, S.GENERATING, S.IN_REVIEW), (900, S.IN_REVIEW, S.REJECTED))
     _signoff(world, d3, "editorial", "reject", t1 + timedelta(seconds=900), "Off brand")
     return History(drafts=[d1, d2, d3], other_model=other)
+
+
+REASONS = ["Too salesy.", "Off brand", "Facts not supported by the sources", "Too long for the channel"]
+
+
+def seed_busy_month(world: World, *, drafts: int = 120, seed: int = 7) -> ModelVersion:
+    """`drafts` drafts over the last four weeks, half by the world's model version and half by a
+    "Challenger" that is faster, cheaper and edited less: a page worth looking at, and a comparison
+    with clear differences. Returns the challenger."""
+    import random
+
+    from django.utils import timezone
+
+    rng = random.Random(seed)
+    challenger = ModelVersion.objects.create(name="Challenger", base_url="http://127.0.0.1:9/v1", model="m")
+    now = timezone.now()
+    for i in range(drafts):
+        new = i % 2 == 1
+        model = challenger if new else world.model_version
+        filed = now - timedelta(days=i % 28, hours=rng.randint(1, 12))
+        roll = rng.random()
+        status = (S.REJECTED if roll < 0.08 else S.NEEDS_HUMAN if roll < 0.12 else S.IN_REVIEW if roll < 0.2
+                  else S.APPROVED if roll < 0.35 else S.PUBLISHED)
+        draft = _draft(world, title=f"Piece {i}", filed=filed, status=status, model=model)
+        gen = rng.uniform(25, 45) if new else rng.uniform(50, 90)
+        write = _run(draft, AgentRun.Kind.WRITE, cost=f"{rng.uniform(0.015, 0.025) if new else rng.uniform(0.03, 0.05):.4f}",
+                     ttft_ms=rng.uniform(150, 300) if new else rng.uniform(300, 600), tokens_out=rng.randint(400, 700),
+                     latency_ms=gen * 700)
+        agent = _revision(draft, 1, AGENT_TEXT, run=write)
+        final = agent
+        if status in (S.APPROVED, S.PUBLISHED) and rng.random() < (0.25 if new else 0.6):
+            final = _revision(draft, 2, AGENT_TEXT.replace("five six", "5 and 6"), user=world.editor)
+        Draft.objects.filter(pk=draft.pk).update(
+            current_revision=final, published_revision=final if status == S.PUBLISHED else None)
+        draft.current_revision = final
+        if status == S.NEEDS_HUMAN:
+            _moves(draft, filed, (gen, S.GENERATING, S.NEEDS_HUMAN))
+            continue
+        steps = [(gen, S.GENERATING, S.IN_REVIEW)]
+        latency = gen + rng.uniform(600, 5400 if new else 14400)
+        if status == S.REJECTED or rng.random() < 0.15:
+            reason = rng.choice(REASONS)
+            decision = "reject" if status == S.REJECTED else "request_changes"
+            steps.append((gen + 900, S.IN_REVIEW, S.REJECTED if status == S.REJECTED else S.CHANGES_REQUESTED))
+            _signoff(world, draft, "editorial", decision, filed + timedelta(seconds=gen + 900), reason)
+            if status == S.REJECTED:
+                _moves(draft, filed, *steps)
+                continue
+            steps.append((gen + 1800, S.CHANGES_REQUESTED, S.IN_REVIEW))
+            latency += 1800
+        if status in (S.APPROVED, S.PUBLISHED):
+            steps.append((latency, steps[-1][2], S.APPROVED))
+            _signoff(world, draft, "editorial", "approve", filed + timedelta(seconds=latency * 0.6))
+            _signoff(world, draft, "brand", "approve", filed + timedelta(seconds=latency))
+        if status == S.PUBLISHED:
+            steps.append((latency + 300, S.APPROVED, S.PUBLISHED))
+        _moves(draft, filed, *steps)
+        if rng.random() < 0.3:
+            Finding.objects.create(revision=final, category=rng.choice(["banned_term", "claims", "disclaimer"]),
+                                   severity="warning", message="m")
+    return challenger

@@ -31,8 +31,8 @@ class InsightsFilterForm(forms.Form):
     channel = forms.ChoiceField(choices=[("", "Any channel"), *Channel.choices], required=False)
     template = forms.ModelChoiceField(queryset=PromptTemplate.objects.order_by("name"), required=False,
                                       to_field_name="slug", empty_label="Any template")
-    start = forms.DateField(required=False, label="From")
-    end = forms.DateField(required=False, label="To")
+    start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     interval = forms.ChoiceField(choices=[(k, k.title()) for k in INTERVALS], required=False, label="Per")
     by = forms.ChoiceField(choices=[(k, k.replace("_", " ").capitalize()) for k in DIMENSIONS], required=False,
                            label="Break down by")
@@ -66,8 +66,21 @@ class InsightsFilterForm(forms.Form):
             model_version=data["model_version"].pk if data.get("model_version") else None,
             prompt_version=data["prompt_version"].pk if data.get("prompt_version") else None,
             channel=data.get("channel") or "", template=data["template"].pk if data.get("template") else None,
-            interval=data.get("interval") or "day", by=data.get("by") or "model_version",
+            interval=data.get("interval") or ("day" if (data["end"] - data["start"]).days <= 45 else "week"),
+            by=data.get("by") or "model_version",
         )
+
+    def scope_label(self) -> str:
+        """"all my brands, 9 Sep 2026 – 7 Dec 2026, model version X": what the figures cover, in words."""
+        data = self.cleaned_data
+        parts = [data["brand"].name if data.get("brand") else "all my brands",
+                 f"{data['start']:%-d %b %Y} – {data['end']:%-d %b %Y}"]
+        for name in ("model_version", "prompt_version", "template"):
+            if data.get(name):
+                parts.append(f"{name.replace('_', ' ')} {self.fields[name].label_from_instance(data[name])}")
+        if data.get("channel"):
+            parts.append(f"channel {dict(self.fields['channel'].choices)[data['channel']]}")
+        return ", ".join(parts)
 
 
 class CompareForm(forms.Form):

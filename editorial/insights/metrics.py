@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet, Sum
+from django.db.models import Aggregate, Avg, Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncWeek
 from django.utils import timezone
 
@@ -206,7 +206,8 @@ def _label(row: dict[str, Any], by: str) -> tuple[Any, str]:
 
 
 def insights_compute(filters: Filters) -> dict[str, Any]:
-    """Summary, time series, breakdown by `filters.by`, per-gate latency, reasons and findings: 6 queries."""
+    """Summary, time series, breakdown by `filters.by` (with its findings), per-gate latency, reasons and
+    findings: 7 queries."""
     facts = facts_for(filters)
     summary_row = facts.aggregate(**_aggregates())
     finding_rows = list(FindingFact.objects.filter(fact__in=facts).values("category")
@@ -219,10 +220,13 @@ def insights_compute(filters: Filters) -> dict[str, Any]:
         for r in facts.annotate(period=trunc("created_at")).values("period").annotate(**_aggregates()).order_by("period")
     ]
     names = DIMENSIONS[filters.by]
+    group = names[0].removesuffix("_id")
+    group_findings = {r["key"]: r["n"] for r in FindingFact.objects.filter(fact__in=facts)
+                      .values(key=F(f"fact__{group}")).annotate(n=Sum("count")).order_by()}
     breakdown = []
     for r in facts.values(*names).annotate(**_aggregates()).order_by("-a_drafts")[:50]:
         key, label = _label(r, filters.by)
-        breakdown.append({"key": key, "label": label, **figures(r)})
+        breakdown.append({"key": key, "label": label, **figures(r, group_findings.get(key, 0))})
     gates = list(GateFact.objects.filter(fact__in=facts).values("gate_id", "gate__name").annotate(
         n=Count("pk"), p50_s=Percentile("seconds", 0.5), p95_s=Percentile("seconds", 0.95),
     ).order_by("gate__stage__order", "gate_id"))

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from agents.models import ModelVersion, PromptTemplateVersion
 from editorial.insights.compare import MIN_N, versions_compare
 from editorial.insights.forms import CompareForm, InsightsFilterForm
-from editorial.insights.metrics import METRICS, insights_brands_for_user, insights_compute
+from editorial.insights.metrics import METRICS, default_period, insights_brands_for_user, insights_compute
 
 CHART_KEYS = ("drafts", "published", "generation_p50_s", "generation_p95_s", "edit_rate", "send_back_rate",
               "cost_per_published", "approval_p50_s")
@@ -31,7 +31,11 @@ def _chart_data(result: dict) -> dict:
 
 def _common(request: HttpRequest) -> tuple[InsightsFilterForm, dict]:
     brands = insights_brands_for_user(request.user)
-    form = InsightsFilterForm(request.GET, brands=brands)
+    data = request.GET.copy()
+    if not data.get("start") and not data.get("end"):  # show the period the figures cover
+        start, end = default_period()
+        data["start"], data["end"] = start.isoformat(), end.isoformat()
+    form = InsightsFilterForm(data, brands=brands)
     models = [{"pk": v.pk, "label": v.name} for v in ModelVersion.objects.order_by("-created_at", "-pk")]
     prompts = [{"pk": v.pk, "label": f"{v.template.name} v{v.number}"} for v in
                PromptTemplateVersion.objects.select_related("template").order_by("template__name", "-number")]
@@ -49,7 +53,8 @@ def insights_page(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         filters = form.filters()
         result = insights_compute(filters)
-        context.update(result=result, filters=filters, chart=_chart_data(result))
+        context.update(result=result, filters=filters, chart=_chart_data(result), scope_label=form.scope_label(),
+                       by_label=dict(form.fields["by"].choices)[filters.by].lower())
     else:
         status = 400
     template = "insights/page.html"
@@ -80,6 +85,7 @@ def insights_compare(request: HttpRequest) -> HttpResponse:
         rows = versions_compare(filters=form.filters(), dimension=dimension, a=a, b=b)
         context.update(
             rows=rows, version_a=versions[a], version_b=versions[b], dimension=dimension, min_n=MIN_N,
+            scope_label=form.scope_label(),
             impact_url=_impact_url(dimension, versions[b]) if request.user.is_staff else "",
         )
     else:

@@ -48,7 +48,9 @@
       case "reasons":
         var reasons = data.reasons || [];
         var o = base(""); o.indexAxis = "y"; o.scales = { x: { beginAtZero: true } };
-        return { type: "bar", data: { labels: reasons.map(function (r) { return r.reason || "(no reason given)"; }), datasets: [
+        return { type: "bar", data: { labels: reasons.map(function (r) {
+          return (r.reason || "(no reason given)") + (r.decision === "reject" ? " · rejected" : " · sent back");
+        }), datasets: [
           { label: "Times", data: reasons.map(function (r) { return r.n; }), backgroundColor: SOFT },
         ] }, options: o };
       case "breakdown":

@@ -12,15 +12,16 @@ def format_value(value: Any, unit: str) -> str:
     if value is None:
         return "—"
     value = float(value)
+    if value < 0:
+        return "−" + format_value(-value, unit)
     if unit == "s":
-        sign, v = ("−" if value < 0 else ""), abs(value)
-        if v < 90:
-            return f"{sign}{v:.1f} s"
-        if v < 5400:
-            return f"{sign}{v / 60:.1f} min"
-        if v < 172800:
-            return f"{sign}{v / 3600:.1f} h"
-        return f"{sign}{v / 86400:.1f} d"
+        if value < 90:
+            return f"{value:.1f} s"
+        if value < 5400:
+            return f"{value / 60:.1f} min"
+        if value < 172800:
+            return f"{value / 3600:.1f} h"
+        return f"{value / 86400:.1f} d"
     if unit == "ms":
         return f"{value:,.0f} ms"
     if unit == "$":

@@ -144,7 +144,7 @@ def facts_for(filters: Filters) -> QuerySet[DraftFact]:
     return facts
 
 
-def _aggregates() -> dict[str, Any]:
+def rollup_aggregates() -> dict[str, Any]:
     """SQL aggregates of one group of facts; `figures` turns them into the metrics."""
     reviewed = Q(generation_s__isnull=False)
     return {
@@ -209,7 +209,7 @@ def insights_compute(filters: Filters) -> dict[str, Any]:
     """Summary, time series, breakdown by `filters.by` (with its findings), per-gate latency, reasons and
     findings: 7 queries."""
     facts = facts_for(filters)
-    summary_row = facts.aggregate(**_aggregates())
+    summary_row = facts.aggregate(**rollup_aggregates())
     finding_rows = list(FindingFact.objects.filter(fact__in=facts).values("category")
                         .annotate(n=Sum("count")).order_by("-n", "category"))
     total_findings = sum(r["n"] for r in finding_rows)
@@ -217,14 +217,14 @@ def insights_compute(filters: Filters) -> dict[str, Any]:
     trunc = INTERVALS[filters.interval]
     series = [
         {"period": r["period"].date().isoformat(), **figures(r)}
-        for r in facts.annotate(period=trunc("created_at")).values("period").annotate(**_aggregates()).order_by("period")
+        for r in facts.annotate(period=trunc("created_at")).values("period").annotate(**rollup_aggregates()).order_by("period")
     ]
     names = DIMENSIONS[filters.by]
     group = names[0].removesuffix("_id")
     group_findings = {r["key"]: r["n"] for r in FindingFact.objects.filter(fact__in=facts)
                       .values(key=F(f"fact__{group}")).annotate(n=Sum("count")).order_by()}
     breakdown = []
-    for r in facts.values(*names).annotate(**_aggregates()).order_by("-a_drafts")[:50]:
+    for r in facts.values(*names).annotate(**rollup_aggregates()).order_by("-a_drafts")[:50]:
         key, label = _label(r, filters.by)
         breakdown.append({"key": key, "label": label, **figures(r, group_findings.get(key, 0))})
     gates = list(GateFact.objects.filter(fact__in=facts).values("gate_id", "gate__name").annotate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 
 
@@ -109,3 +110,43 @@ class FindingFact(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["fact", "category"], name="finding_fact_unique")]
+
+
+class AlertRule(models.Model):
+    """A threshold on one metric, for a brand and/or a model or prompt version, evaluated over the last
+    `window_days` (editorial/insights/alerts.py). It fires once when the figure crosses the threshold
+    and re-arms when it is back on the right side."""
+
+    class Direction(models.TextChoices):
+        ABOVE = "above", "rises above"
+        BELOW = "below", "falls below"
+
+    name = models.CharField(max_length=120)
+    metric = models.CharField(max_length=40, help_text="A metric of the Insights page, or today's spend / daily cap.")
+    direction = models.CharField(max_length=5, choices=Direction.choices, default=Direction.ABOVE)
+    threshold = models.FloatField(help_text="Shares as fractions (0.4 = 40%), times in seconds, money in dollars.")
+    brand = models.ForeignKey("governance.Brand", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="+", help_text="Empty: every brand.")
+    model_version = models.ForeignKey("agents.ModelVersion", null=True, blank=True, on_delete=models.CASCADE,
+                                      related_name="+")
+    prompt_version = models.ForeignKey("agents.PromptTemplateVersion", null=True, blank=True,
+                                       on_delete=models.CASCADE, related_name="+")
+    min_drafts = models.PositiveIntegerField(default=20, help_text="Judge only over at least this many drafts.")
+    window_days = models.PositiveSmallIntegerField(default=7, help_text="Drafts filed in the last N days.")
+    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+",
+                                        help_text="Told in the app and by e-mail (only those who see the brand).")
+    is_active = models.BooleanField(default=True)
+    firing = models.BooleanField(default=False, editable=False)
+    last_value = models.FloatField(null=True, blank=True, editable=False)
+    last_n = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    fired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

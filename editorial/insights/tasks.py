@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from aios.celery import app
+from editorial.insights.alerts import alerts_evaluate
 from editorial.insights.facts import facts_refresh
 
 
 @app.task(name="insights.refresh", ignore_result=True)
 def refresh() -> int:
-    return facts_refresh()
+    """Take in the latest events, then judge the alert rules on the fresh figures (and today's spend)."""
+    refreshed = facts_refresh()
+    alerts_evaluate()
+    return refreshed

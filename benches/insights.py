@@ -168,7 +168,9 @@ class Scenario:
     headers: dict[str, str] = field(default_factory=dict)
     required: bool = True
     times_ms: list[float] = field(default_factory=list)
+    cold_ms: list[float] = field(default_factory=list)
     queries: int = 0
+    cold_queries: int = 0
     drafts: int = 0
 
 
@@ -176,6 +178,8 @@ def measure(scenarios: list[Scenario], users: dict[str, Any], *, runs: int) -> N
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+
+    from editorial.insights.metrics import insights_generation_bump
 
     for s in scenarios:
         client = Client()
@@ -195,7 +199,16 @@ def measure(scenarios: list[Scenario], users: dict[str, Any], *, runs: int) -> N
             t0 = time.perf_counter()
             client.get(s.path, s.params, **s.headers)
             s.times_ms.append((time.perf_counter() - t0) * 1000)
-        say(f"  {s.name}: p95 {percentile(s.times_ms, 95):.1f} ms, {s.queries} queries, {s.drafts:,} drafts")
+        # Cold: the first view after a refresh pass (a new generation), computed from the fact rows.
+        for i in range(max(5, runs // 3)):
+            insights_generation_bump()
+            with CaptureQueriesContext(connection) as captured:
+                t0 = time.perf_counter()
+                client.get(s.path, s.params, **s.headers)
+                s.cold_ms.append((time.perf_counter() - t0) * 1000)
+            s.cold_queries = len(captured)
+        say(f"  {s.name}: p95 {percentile(s.times_ms, 95):.1f} ms ({s.queries} queries), first after a refresh "
+            f"p95 {percentile(s.cold_ms, 95):.1f} ms ({s.cold_queries} queries), {s.drafts:,} drafts")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -280,10 +293,12 @@ def report(r: dict[str, Any]) -> None:
         print(f"  seed {r['seed_s']:.0f} s; full facts rebuild (first backfill) {r['rebuild_s']:.0f} s "
               f"({r['drafts'] / max(r['rebuild_s'], 0.001):,.0f} drafts/s); a quiet refresh pass {r['quiet_s'] * 1000:.0f} ms")
     print(f"  {r['runs']} timed requests each, in-process, whole request:")
-    print(f"    {'scenario':<32} {'p50 ms':>7} {'p95 ms':>7} {'queries':>7} {'drafts':>8}")
+    print(f"    {'scenario':<32} {'p50 ms':>7} {'p95 ms':>7} {'queries':>7} | {'first after a refresh: p50':>26} "
+          f"{'p95':>7} {'queries':>7} {'drafts':>8}")
     for s in scenarios:
         print(f"    {s.name:<32} {percentile(s.times_ms, 50):7.1f} {percentile(s.times_ms, 95):7.1f} "
-              f"{s.queries:7d} {s.drafts:8,}{'' if s.required else '  (context)'}")
+              f"{s.queries:7d} | {percentile(s.cold_ms, 50):26.1f} {percentile(s.cold_ms, 95):7.1f} {s.cold_queries:7d} "
+              f"{s.drafts:8,}{'' if s.required else '  (context)'}")
     default = [s for s in required if "2 years" not in s.name]
     worst = max(default, key=lambda s: percentile(s.times_ms, 95))
     worst_all = max(required, key=lambda s: percentile(s.times_ms, 95))
@@ -293,9 +308,17 @@ def report(r: dict[str, Any]) -> None:
     ratio = percentile(worst_all.times_ms, 95) / p95 if p95 else float("nan")
     print(f"  p95 over the whole two years: {percentile(worst_all.times_ms, 95):.1f} ms ({worst_all.name}), "
           f"{ratio:.1f}× the 90-day figure")
-    page_q = {s.queries for s in required if s.path == "/insights/"}
-    api_q = {s.queries for s in required if s.path.startswith("/api/")}
-    print(f"  queries: page {sorted(page_q)}, API {sorted(api_q)} — the same at "
+    cold = max(default, key=lambda s: percentile(s.cold_ms, 95))
+    cold_all = max(required, key=lambda s: percentile(s.cold_ms, 95))
+    print(f"  first view after a refresh pass (computed from the fact rows, then kept until the next pass): p95 "
+          f"{percentile(cold.cold_ms, 95):.1f} ms over 90 days ({cold.name}), "
+          f"{percentile(cold_all.cold_ms, 95):.1f} ms over two years ({cold_all.name}): "
+          f"{'met' if percentile(cold.cold_ms, 95) <= TARGET_P95_MS else 'MISSED'} for 90 days")
+    page_q = {s.queries for s in required if s.path == "/insights/"} | {s.cold_queries for s in required
+                                                                        if s.path == "/insights/"}
+    api_q = {s.queries for s in required if s.path.startswith("/api/")} | {s.cold_queries for s in required
+                                                                           if s.path.startswith("/api/")}
+    print(f"  queries (kept / first after a refresh): page {sorted(page_q)}, API {sorted(api_q)} — the same at "
           f"{min(s.drafts for s in required):,} and {max(s.drafts for s in required):,} drafts")
     print(f"  whole run {r['elapsed']:.0f} s; load average (1 min) {r['load'][0]:.2f} before measuring, "
           f"{r['load'][1]:.2f} after, on {os.cpu_count()} CPUs")
@@ -304,11 +327,15 @@ def report(r: dict[str, Any]) -> None:
     result: dict[str, Any] = {"drafts": r["drafts"], "revisions": r["revisions"],
                               "seed_s": round(r["seed_s"], 1) if r["seed_s"] is not None else None,
                               "facts_rebuild_s": round(r["rebuild_s"], 1), "quiet_refresh_ms": round(r["quiet_s"] * 1000, 1),
-                              "p95_ms": round(p95, 1), "p95_2y_ms": round(percentile(worst_all.times_ms, 95), 1)}
+                              "p95_ms": round(p95, 1), "p95_2y_ms": round(percentile(worst_all.times_ms, 95), 1),
+                              "cold_p95_ms": round(percentile(cold.cold_ms, 95), 1),
+                              "cold_p95_2y_ms": round(percentile(cold_all.cold_ms, 95), 1)}
     for key, s in zip(keys, scenarios):
         result[f"{key}_p50_ms"] = round(percentile(s.times_ms, 50), 1)
         result[f"{key}_p95_ms"] = round(percentile(s.times_ms, 95), 1)
         result[f"{key}_queries"] = s.queries
+        result[f"{key}_cold_p95_ms"] = round(percentile(s.cold_ms, 95), 1)
+        result[f"{key}_cold_queries"] = s.cold_queries
         result[f"{key}_drafts"] = s.drafts
     result["elapsed_s"] = round(r["elapsed"], 1)
     result["load_avg_1min"] = round(max(r["load"]), 2)

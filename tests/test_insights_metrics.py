@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 
 from editorial.insights.facts import facts_refresh
-from editorial.insights.metrics import Filters, insights_compute
+from editorial.insights.metrics import Filters, insights_compute, insights_figures
 from editorial.insights.models import DraftFact, StatusChange
 from editorial.models import Draft
 from editorial.transitions import draft_transition
@@ -115,3 +115,15 @@ def test_the_refresh_follows_audited_moves_and_runs_twice_harmlessly(world):
     assert list(StatusChange.objects.filter(draft=draft).values_list("old", "new")) == [("in_review", "approved")]
     fact = DraftFact.objects.get(draft=draft)
     assert fact.status == "approved" and fact.approved and fact.edited is False
+
+
+def test_figures_are_kept_until_the_next_refresh_pass(world):
+    seed_history(world)
+    facts_refresh(everything=True)
+    filters = Filters(brands=[world.brand.pk], start=date(2026, 11, 1), end=date(2026, 11, 30))
+    assert insights_figures(filters)["summary"]["drafts"] == 3
+    DraftFact.objects.filter(status="rejected").delete()
+    assert insights_figures(filters)["summary"]["drafts"] == 3  # served from the cache: no pass since
+    facts_refresh(everything=True)  # the pass rebuilds the row and starts a new generation
+    DraftFact.objects.filter(status="rejected").delete()
+    assert insights_figures(filters)["summary"]["drafts"] == 2

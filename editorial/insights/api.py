@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
 from editorial.insights.forms import InsightsFilterForm
-from editorial.insights.metrics import METRIC_KEYS, insights_brands_for_user, insights_compute
+from editorial.insights.metrics import METRIC_KEYS, insights_brands_for_user, insights_figures
 from editorial.schemas import errors
 from governance.permissions import api_scope_required
 
@@ -67,7 +67,7 @@ def metrics(request: HttpRequest, query: Query[MetricsQuery]):
     if not form.is_valid():
         raise ValidationError({field: list(messages) for field, messages in form.errors.items()})
     filters = form.filters()
-    result = insights_compute(filters)
+    result = insights_figures(filters)
     if CSV_TYPE in request.headers.get("Accept", ""):
         if query.table == "breakdown":
             return _csv(result["breakdown"], ["key", "label"])

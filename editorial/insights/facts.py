@@ -23,6 +23,7 @@ from django.utils import timezone
 from agents.grounding import grounding_summary
 from agents.models import AgentRun
 from editorial.diffs import word_diff
+from editorial.insights.metrics import insights_generation_bump
 from editorial.insights.models import DraftFact, FeedCursor, FindingFact, GateFact, ReasonFact, StatusChange
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent, Finding, FindingOverride, SignOff
@@ -102,6 +103,10 @@ def facts_refresh(*, everything: bool = False) -> int:
         facts_rebuild(draft_ids=ids[start:start + FACT_BATCH])
     cursor.last_audit_id, cursor.refreshed_at = last, started
     cursor.save(update_fields=["last_audit_id", "refreshed_at"])
+    if ids:
+        # Now (a page computed meanwhile from the old rows is dropped) and once the rows are visible.
+        insights_generation_bump()
+        transaction.on_commit(insights_generation_bump)
     return len(ids)
 
 

@@ -5,10 +5,15 @@ Each figure is defined once in `METRICS` (key, label, unit, how it is computed f
 the page, the API, the comparison and the CSV all say the same thing."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Aggregate, Avg, Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncWeek
@@ -18,7 +23,12 @@ from editorial.insights.models import DraftFact, FindingFact, GateFact, ReasonFa
 from governance.models import Brand, Channel
 from governance.permissions import brands_for_user
 
+log = logging.getLogger(__name__)
 INSIGHTS_PERM = "insights.view_insights"
+# Figures change only when a refresh pass has run: a computed page is kept under the pass's generation
+# (bumped by every pass), so a repeated view costs a cache read and is never staler than the rollups.
+GENERATION_KEY = "insights:generation"
+CACHE_SECONDS = 3600
 # Who edits drafts (the desk's "edit" action) sees the insights of their brands; brand leads get
 # `insights.view_insights` through their group; staff see all of theirs.
 EDITOR_PERM = "editorial.add_revision"
@@ -254,3 +264,31 @@ def per_draft_values(filters: Filters) -> list[dict[str, Any]]:
         "failed_runs", "recover_s", "recoveries", "finding_count", "words", "overrides", "blocking_findings",
         "unsupported", "factual_sentences",
     ))
+
+
+def insights_generation_bump() -> None:
+    """Called by every refresh pass: figures computed before it are no longer served."""
+    try:
+        cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+    except Exception:  # the cache is an optimisation: never fail a refresh for it
+        log.warning("insights: could not bump the cache generation", exc_info=True)
+
+
+def insights_figures(filters: Filters) -> dict[str, Any]:
+    """`insights_compute`, served from the cache while no refresh pass has run since it was computed."""
+    try:
+        cache.add(GENERATION_KEY, uuid.uuid4().hex, None)
+        generation = cache.get(GENERATION_KEY)
+        digest = hashlib.sha256(repr(dataclasses.astuple(filters)).encode()).hexdigest()
+        key = f"insights:figures:{generation}:{digest}"
+        found = cache.get(key)
+    except Exception:
+        log.warning("insights: cache unavailable, computing", exc_info=True)
+        return insights_compute(filters)
+    if found is None:
+        found = insights_compute(filters)
+        try:
+            cache.set(key, found, CACHE_SECONDS)
+        except Exception:
+            log.warning("insights: could not keep the figures", exc_info=True)
+    return found

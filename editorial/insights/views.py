@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from agents.models import ModelVersion, PromptTemplateVersion
 from editorial.insights.compare import MIN_N, versions_compare
 from editorial.insights.forms import CompareForm, InsightsFilterForm
-from editorial.insights.metrics import METRICS, default_period, insights_brands_for_user, insights_compute
+from editorial.insights.metrics import METRICS, default_period, insights_brands_for_user, insights_figures
 
 CHART_KEYS = ("drafts", "published", "generation_p50_s", "generation_p95_s", "edit_rate", "send_back_rate",
               "cost_per_published", "approval_p50_s")
@@ -52,7 +52,7 @@ def insights_page(request: HttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         filters = form.filters()
-        result = insights_compute(filters)
+        result = insights_figures(filters)
         context.update(result=result, filters=filters, chart=_chart_data(result), scope_label=form.scope_label(),
                        by_label=dict(form.fields["by"].choices)[filters.by].lower())
     else:

@@ -33,7 +33,8 @@ class InsightsFilterForm(forms.Form):
                                       to_field_name="slug", empty_label="Any template")
     start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    interval = forms.ChoiceField(choices=[(k, k.title()) for k in INTERVALS], required=False, label="Per")
+    interval = forms.ChoiceField(choices=[("", "Auto (weeks past 45 days)"), *[(k, k.title()) for k in INTERVALS]],
+                                 required=False, label="Per")
     by = forms.ChoiceField(choices=[(k, k.replace("_", " ").capitalize()) for k in DIMENSIONS], required=False,
                            label="Break down by")
 

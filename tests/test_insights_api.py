@@ -71,3 +71,12 @@ def test_bad_parameters_are_problems_naming_the_field(client, world, history):
     bad_slice = client.get(URL, {"by": "colour"}, **auth)
     assert bad_slice.status_code == 422 and bad_slice["Content-Type"] == "application/problem+json"
     assert client.post(URL, **auth).status_code == 405
+
+
+@pytest.mark.parametrize("params", [
+    {"model_version": "99999999999999999999999"}, {"prompt_version": "-1"}, {"template": "x" * 500},
+    {"start": "2026-02-30"}, {"channel": "\x00"}, {"start": "2000-01-01", "end": "2026-01-01"},
+])
+def test_nonsense_parameters_are_422_problems(client, world, history, params):
+    response = client.get(URL, params, **bearer(world.editor))
+    assert response.status_code == 422 and response["Content-Type"] == "application/problem+json"

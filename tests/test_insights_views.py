@@ -142,3 +142,20 @@ def test_comparing_a_version_with_itself_or_a_missing_one_is_refused(as_user, hi
     assert same.status_code == 400 and "Choose two different versions." in same.content.decode()
     missing = client.get(reverse("insights:compare"), {"dimension": "prompt_version", "a": 1, "b": 999999})
     assert missing.status_code == 400 and "No such version." in missing.content.decode()
+
+
+@pytest.mark.parametrize("params", [
+    {"model_version": "99999999999999999999999"}, {"prompt_version": "-1"}, {"template": "x" * 500},
+    {"start": "2026-02-30"}, {"end": "99999-01-01"}, {"interval": "hour"}, {"by": "colour"}, {"channel": "\x00"},
+    {"start": "2000-01-01", "end": "2026-01-01"},
+])
+def test_nonsense_filters_are_a_400_never_a_500(as_user, history, params):
+    assert as_user("editor").get(reverse("insights:page"), params).status_code == 400
+
+
+@pytest.mark.parametrize("params", [
+    {"a": "99999999999999999999999", "b": "1", "dimension": "model_version"}, {"a": "x", "b": "1"},
+    {"dimension": "brand", "a": "1", "b": "2"}, {},
+])
+def test_a_nonsense_comparison_is_a_400_never_a_500(as_user, history, params):
+    assert as_user("editor").get(reverse("insights:compare"), params).status_code == 400

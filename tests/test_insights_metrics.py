@@ -6,10 +6,12 @@ from datetime import date
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from editorial.insights.facts import facts_refresh
-from editorial.insights.metrics import Filters, insights_compute, insights_figures
+from editorial.insights.metrics import Filters, default_period, insights_compute, insights_figures
 from editorial.insights.models import DraftFact, StatusChange
+from editorial.insights.tasks import refresh
 from editorial.models import Draft
 from editorial.transitions import draft_transition
 from tests.helpers import draft_in_review
@@ -127,3 +129,13 @@ def test_figures_are_kept_until_the_next_refresh_pass(world):
     facts_refresh(everything=True)  # the pass rebuilds the row and starts a new generation
     DraftFact.objects.filter(status="rejected").delete()
     assert insights_figures(filters)["summary"]["drafts"] == 2
+
+
+def test_the_refresh_task_warms_the_default_views_of_each_brand(world, django_assert_max_num_queries):
+    draft = draft_in_review(world)
+    Draft.objects.filter(pk=draft.pk).update(status_changed_at=timezone.now())
+    assert refresh() >= 1
+    start, end = default_period()
+    with django_assert_max_num_queries(0):
+        for brands in ([world.brand.pk], [world.other_brand.pk], [world.other_brand.pk, world.brand.pk]):
+            insights_figures(Filters(brands=brands, start=start, end=end, interval="week"))

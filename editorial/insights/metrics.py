@@ -292,3 +292,18 @@ def insights_figures(filters: Filters) -> dict[str, Any]:
         except Exception:
             log.warning("insights: could not keep the figures", exc_info=True)
     return found
+
+
+WARM_BRANDS = 50
+
+
+def insights_warm() -> int:
+    """Compute the default view (the last 90 days, by week, by model version) for every brand alone and
+    for all brands together, so that the first look after a refresh pass is served from the cache too.
+    Run by the beat task after a pass that changed something; returns the number of views computed."""
+    start, end = default_period()
+    brand_ids = list(Brand.objects.order_by("name").values_list("pk", flat=True))
+    sets = [[pk] for pk in brand_ids[:WARM_BRANDS]] + ([brand_ids] if len(brand_ids) > 1 else [])
+    for brands in sets:
+        insights_figures(Filters(brands=brands, start=start, end=end, interval="week"))
+    return len(sets)

@@ -64,13 +64,12 @@ def _exporters(environ: Mapping[str, str]) -> list[Any]:
     return exporters
 
 
-def tracing_setup(*, role: str, span_exporter: Any = None, environ: Mapping[str, str] = os.environ) -> Any:
+def tracing_setup(*, role: str, environ: Mapping[str, str] = os.environ) -> Any:
     """Install the tracer provider and the instrumentations for a process (`role`: web or worker);
-    the provider, or None when tracing is off. Safe to call twice. `span_exporter` replaces the
-    configured exporters (the tests pass an in-memory one)."""
+    the provider, or None when tracing is off. Safe to call twice."""
     if _state["provider"] is not None:
         return _state["provider"]
-    if span_exporter is None and not tracing_wanted(environ):
+    if not tracing_wanted(environ):
         return None
     try:
         from opentelemetry import trace
@@ -78,18 +77,15 @@ def tracing_setup(*, role: str, span_exporter: Any = None, environ: Mapping[str,
         from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError as exc:
         raise RuntimeError(f"OTEL_* variables ask for tracing but OpenTelemetry is not installed ({exc}): "
                            "install the `otel` extra, e.g. pip install '.[otel]'.") from exc
 
     service = environ.get("OTEL_SERVICE_NAME") or f"aios-{role}"
     provider = TracerProvider(resource=Resource.create({"service.name": service, "aios.role": role}))
-    if span_exporter is not None:
-        provider.add_span_processor(SimpleSpanProcessor(span_exporter))
-    else:
-        for exporter in _exporters(environ):
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+    for exporter in _exporters(environ):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     # httpx for webhook deliveries; httpx2 for the model calls (the openai SDK 3 runs on it).
     instrumentors: list[Any] = [CeleryInstrumentor(), HTTPXClientInstrumentor(), HTTPX2ClientInstrumentor()]

@@ -140,3 +140,17 @@ def test_the_api_refuses_an_outsider_and_a_token_without_the_scope(world, approv
     _, write_only = token_create(user=world.editor, name="w", scopes=["write"], expires_in_days=30,
                              created_by=world.editor)
     assert client.get("/api/v1/corrections", HTTP_AUTHORIZATION=f"Bearer {write_only}").status_code == 403
+
+
+def test_a_span_the_pipeline_recorded_as_personal_data_is_masked_even_where_the_detector_sees_none(
+        world, approved, as_user):
+    from governance.models import Finding
+
+    agent = approved.revisions.order_by("number").first()
+    start = agent.content.index("autumn roast")
+    Finding.objects.create(revision=agent, category="personal_data", severity="blocking", start=start,
+                           end=start + len("autumn roast"), text="autumn roast", message="Personal data: a name.")
+    grant(world.editor)
+    first = lines(as_user("editor").get("/corrections/export.jsonl"))[0]
+    assert "autumn roast" not in first["agent_text"] and first["agent_text"].startswith(f"Our {MASK} is")
+    assert "autumn roast" in first["approved_text"]  # recorded on the agent's revision only

@@ -41,6 +41,8 @@ if str(BASE_DIR) not in sys.path:
 BENCH_VAR = BASE_DIR / "var" / "bench-ops"
 DB_NAME = "aios_ops"
 TOKEN = "bench-scrape-token"
+IN_FLIGHT = 200  # runs queued or running at any time
+RECENT = 300  # runs finished within the metrics window
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
@@ -90,26 +92,30 @@ def start_services(stack: ExitStack) -> dict[str, str]:
 
 
 def seed_runs(draft_id: int, *, total: int, start: int) -> float:
-    """Runs numbered start..total-1 on one draft: 99.9% finished long ago, the rest in flight or just
-    finished. One INSERT … SELECT generate_series."""
+    """Runs numbered start..total-1 on one draft, finished days ago, except the newest IN_FLIGHT (queued
+    or running) and RECENT (finished a minute ago, some failed): a live system's in-flight work does not
+    grow with its history. Earlier in-flight runs finish first. One INSERT … SELECT generate_series."""
     from django.db import connection
 
     t0 = time.monotonic()
     with connection.cursor() as cursor:
+        cursor.execute("UPDATE agents_agentrun SET status = 'succeeded', finished_at = now() - interval '2 days' "
+                       "WHERE status IN ('queued', 'running') OR finished_at > now() - interval '1 day'")
         cursor.execute("""
             INSERT INTO agents_agentrun (draft_id, kind, status, attempt_count, error_count, claimed_by,
                 idempotency_key, model_name, input, prompt_hash, sources, output, tokens_in, tokens_out, cost,
                 reserved_cost, cache_hits, error, created_at, finished_at)
-            SELECT %s, (ARRAY['plan','retrieve','write','check'])[1 + g %% 4],
-                   CASE WHEN g %% 1000 = 1 THEN 'queued' WHEN g %% 1000 = 2 THEN 'running'
-                        WHEN g %% 50 = 3 THEN 'failed' ELSE 'succeeded' END,
+            SELECT %(draft)s, (ARRAY['plan','retrieve','write','check'])[1 + g %% 4],
+                   CASE WHEN g > %(total)s - %(in_flight)s THEN (ARRAY['queued','running'])[1 + g %% 2]
+                        WHEN g > %(total)s - %(in_flight)s - %(recent)s AND g %% 5 = 0 THEN 'failed'
+                        ELSE 'succeeded' END,
                    1, 0, '', 'bench:' || g, 'm', '{}', '', '[]', '{}', 10, 20, 0, 0, 0, '',
-                   now() - make_interval(secs => g),
-                   CASE WHEN g %% 1000 IN (1, 2) THEN NULL
-                        WHEN g %% 1000 = 4 THEN now() - interval '1 minute'
-                        ELSE now() - interval '2 days' - make_interval(secs => g) END
-            FROM generate_series(%s, %s - 1) AS g
-        """, [draft_id, start, total])
+                   now() - make_interval(secs => %(total)s - g),
+                   CASE WHEN g > %(total)s - %(in_flight)s THEN NULL
+                        WHEN g > %(total)s - %(in_flight)s - %(recent)s THEN now() - interval '1 minute'
+                        ELSE now() - interval '2 days' - make_interval(secs => %(total)s - g) END
+            FROM generate_series(%(start)s, %(total)s - 1) AS g
+        """, {"draft": draft_id, "start": start, "total": total, "in_flight": IN_FLIGHT, "recent": RECENT})
         cursor.execute("ANALYZE agents_agentrun")
     return time.monotonic() - t0
 

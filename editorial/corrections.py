@@ -87,9 +87,21 @@ def corrections_drafts(filters: CorrectionFilters) -> QuerySet[Draft]:
     return drafts.select_related("brand", "model_version", "prompt_version__template").order_by("pk")
 
 
-def mask_personal_data(text: str, spans: Iterable[tuple[int, int]] = ()) -> tuple[str, int]:
-    """`text` with each personal-data span (found here, or given) replaced by MASK; and how many."""
+def detected_spans(text: str, cache: dict[str, list[tuple[int, int]]] | None = None) -> list[tuple[int, int]]:
+    """The detector's personal-data spans of `text`; `cache` (one export's) spares a section the reviewers
+    left unchanged a second pass."""
+    if cache is not None and text in cache:
+        return cache[text]
     found = [(f.start, f.end) for f in find_personal_data(text) if f.start is not None and f.end is not None]
+    if cache is not None:
+        cache[text] = found
+    return found
+
+
+def mask_personal_data(text: str, spans: Iterable[tuple[int, int]] = (),
+                       cache: dict[str, list[tuple[int, int]]] | None = None) -> tuple[str, int]:
+    """`text` with each personal-data span (found here, or given) replaced by MASK; and how many."""
+    found = detected_spans(text, cache)
     merged: list[list[int]] = []
     for start, end in sorted([*found, *spans]):
         if merged and start <= merged[-1][1]:
@@ -110,7 +122,8 @@ def _recorded_spans(revision_ids: list[int]) -> dict[int, list[tuple[int, int]]]
     return spans
 
 
-def _sections(revision: Revision, recorded: list[tuple[int, int]]) -> dict[str, tuple[int, str, int]]:
+def _sections(revision: Revision, recorded: list[tuple[int, int]],
+              cache: dict[str, list[tuple[int, int]]]) -> dict[str, tuple[int, str, int]]:
     """heading → (index, masked body, spans masked); a recorded span counts where it overlaps the body."""
     result = {}
     for section in split_sections(revision.content):
@@ -119,7 +132,7 @@ def _sections(revision: Revision, recorded: list[tuple[int, int]]) -> dict[str, 
         body_start = section.start + offset
         inside = [(max(s, body_start) - body_start, min(e, body_start + len(section.body)) - body_start)
                   for s, e in recorded if s < body_start + len(section.body) and e > body_start]
-        body, masked = mask_personal_data(section.body, inside)
+        body, masked = mask_personal_data(section.body, inside, cache)
         result.setdefault(section.heading, (section.index, body, masked))
     return result
 
@@ -138,10 +151,10 @@ def _provenance(draft: Draft, agent: Revision, approved: Revision) -> dict[str, 
     }
 
 
-def correction_lines(draft: Draft, agent: Revision, approved: Revision,
-                     recorded: dict[int, list[tuple[int, int]]]) -> Iterator[dict[str, Any]]:
-    before = _sections(agent, recorded.get(agent.pk, []))
-    after = _sections(approved, recorded.get(approved.pk, []))
+def correction_lines(draft: Draft, agent: Revision, approved: Revision, recorded: dict[int, list[tuple[int, int]]],
+                     cache: dict[str, list[tuple[int, int]]]) -> Iterator[dict[str, Any]]:
+    before = _sections(agent, recorded.get(agent.pk, []), cache)
+    after = _sections(approved, recorded.get(approved.pk, []), cache)
     provenance = _provenance(draft, agent, approved)
     for heading, (index, agent_text, masked_before) in sorted(before.items(), key=lambda item: item[1][0]):
         approved_text, masked_after = after.get(heading, (None, None, 0))[1:]
@@ -176,7 +189,8 @@ def _stream(drafts: QuerySet[Draft]) -> Iterator[str]:
         ids = {d.agent_revision_pk for d in batch} | {d.approved_revision_pk for d in batch}
         revisions = Revision.objects.select_related("author_run").in_bulk(ids)
         recorded = _recorded_spans(list(ids))
+        cache: dict[str, list[tuple[int, int]]] = {}  # this batch's only: personal data is not kept around
         for draft in batch:
             agent, approved = revisions[draft.agent_revision_pk], revisions[draft.approved_revision_pk]
-            for line in correction_lines(draft, agent, approved, recorded):
+            for line in correction_lines(draft, agent, approved, recorded, cache):
                 yield json.dumps(line, ensure_ascii=False) + "\n"

@@ -151,9 +151,9 @@ def measure_full_count(runs: int) -> list[float]:
     return times
 
 
-AGENT = ("## Back for the season\n\nOur autumn roast is guaranteed to delight; write to jane.doe@example.com.\n\n"
-         "## How it tastes\n\nNotes of cherry and cocoa, with a long finish.\n\n"
-         "## Where to buy\n\nCall +1 212 555 0100 or visit 12 Market Street, Springfield.")
+AGENT = ("## Back for the season\n\nRoast no. {i} is guaranteed to delight; write to jane{i}@example.com.\n\n"
+         "## How it tastes\n\nNotes of cherry and cocoa, with a long finish, batch {i}.\n\n"
+         "## Where to buy\n\nCall +1 212 555 0100 or visit {i} Market Street, Springfield.")
 
 
 def seed_corrections(world: Any, drafts: int) -> float:
@@ -164,8 +164,9 @@ def seed_corrections(world: Any, drafts: int) -> float:
 
     t0 = time.monotonic()
     for i in range(drafts):
-        draft = draft_in_review(world, content=AGENT)
-        revision_create(draft=draft, content=AGENT.replace("guaranteed", "designed").replace("cocoa", f"cocoa {i}"),
+        # Every draft's text its own (no two alike); the editor changes one section of three.
+        draft = draft_in_review(world, content=AGENT.format(i=i))
+        revision_create(draft=draft, content=AGENT.format(i=i).replace("guaranteed", "designed"),
                         author_user=world.editor, parent=draft.current_revision)
         draft = Draft.objects.get(pk=draft.pk)
         signoff_record(draft=draft, gate=world.gates["editorial"], user=world.editor, decision="approve",

@@ -11,8 +11,8 @@ on several machines):
 * **Everything else is read at scrape time** by `OperationsCollector` from where it already lives,
   with a handful of aggregate queries: Celery queue depth (Valkey/Redis list lengths per queue),
   agent runs in flight and finished in the last window by kind and status, breaker states, budget
-  spend against caps, and deliveries by status. No worker counts anything, so workers need no
-  multiprocess set-up and any machine's scrape sees the whole system.
+  spend against caps, and webhook deliveries waiting or lately delivered. No worker counts anything,
+  so workers need no multiprocess set-up and any machine's scrape sees the whole system.
 
 Access: a bearer token (`AIOS_METRICS_TOKEN`) or a client address in `AIOS_METRICS_ALLOW_IPS`
 (addresses or networks). With neither set the endpoint answers 403: it is off.
@@ -219,12 +219,22 @@ class OperationsCollector:
         yield from (spend, caps)
 
     def _deliveries(self) -> Iterator[Metric]:
-        deliveries = GaugeMetricFamily("aios_deliveries", "Webhook deliveries to CMS connectors by status.",
-                                       labels=["status"])
-        counts = dict(Delivery.objects.values_list("status").annotate(n=Count("id")).order_by())
-        for status in Delivery.Status.values:
-            deliveries.add_metric([status], counts.get(status, 0))
-        yield deliveries
+        # Through the (status, delivered_at) index: the waiting ones, and those delivered in the window.
+        waiting = GaugeMetricFamily("aios_deliveries_waiting",
+                                    "Webhook deliveries not yet delivered: pending, retrying, or dead letters.",
+                                    labels=["status"])
+        open_states = [Delivery.Status.PENDING, Delivery.Status.RETRYING, Delivery.Status.DEAD]
+        counts = dict(Delivery.objects.filter(status__in=open_states).values_list("status")
+                      .annotate(n=Count("id")).order_by())
+        for status in open_states:
+            waiting.add_metric([status], counts.get(status, 0))
+        window = settings.AIOS_METRICS_WINDOW_SECONDS
+        delivered = GaugeMetricFamily("aios_deliveries_delivered_recent",
+                                      f"Webhook deliveries confirmed in the last {window:g} seconds.")
+        since = timezone.now() - timedelta(seconds=window)
+        delivered.add_metric([], Delivery.objects.filter(status=Delivery.Status.DELIVERED,
+                                                         delivered_at__gte=since).count())
+        yield from (waiting, delivered)
 
 
 class _Registered:

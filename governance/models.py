@@ -284,6 +284,8 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "deliveries"
+        # Deliveries waiting (pending, retrying, dead) and delivered lately, counted at every metrics scrape.
+        indexes = [models.Index(fields=["status", "delivered_at"], name="delivery_status_delivered_idx")]
 
 
 class DeliveryAttempt(models.Model):

@@ -141,9 +141,12 @@ def test_breaker_states_budgets_and_deliveries_are_reported(world, scrape):
     if today.day > 1:
         SpendDay.objects.create(brand=world.brand, day=today.replace(day=1), spent=Decimal("4"))
     draft = draft_in_review(world)
-    for n, status in enumerate(["delivered", "delivered", "dead"]):
+    now = timezone.now()
+    for n, (status, delivered_at) in enumerate([("delivered", now), ("delivered", now - timedelta(hours=3)),
+                                                ("dead", None), ("retrying", None)]):
         Delivery.objects.create(connector=world.connector, draft=draft, revision=draft.current_revision,
-                                event_type="draft.published", webhook_id=f"msg_{n}", payload={}, status=status)
+                                event_type="draft.published", webhook_id=f"msg_{n}", payload={}, status=status,
+                                delivered_at=delivered_at)
     text = scrape()
     name = world.model_version.name
     assert value(text, "aios_model_breaker_state", model_version=name, state="open") == 1
@@ -153,9 +156,10 @@ def test_breaker_states_budgets_and_deliveries_are_reported(world, scrape):
     assert value(text, "aios_budget_spend", brand="northwind", period="month", kind="spent_and_reserved") == (
         7.0 if today.day > 1 else 3.0)
     assert value(text, "aios_budget_cap", brand="northwind", period="day") == 10
-    assert value(text, "aios_deliveries", status="delivered") == 2
-    assert value(text, "aios_deliveries", status="dead") == 1
-    assert value(text, "aios_deliveries", status="retrying") == 0
+    assert value(text, "aios_deliveries_delivered_recent") == 1  # the other was three hours ago
+    assert value(text, "aios_deliveries_waiting", status="dead") == 1
+    assert value(text, "aios_deliveries_waiting", status="retrying") == 1
+    assert value(text, "aios_deliveries_waiting", status="pending") == 0
 
 
 def test_the_scrape_costs_the_same_few_queries_however_many_runs_exist(world, scrape, django_assert_max_num_queries):

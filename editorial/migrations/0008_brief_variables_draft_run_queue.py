@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('editorial', '0006_brief_language'),
+        ('editorial', '0007_notification_kind_insights_alert'),
     ]
 
     operations = [

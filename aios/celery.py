@@ -10,4 +10,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aios.settings")
 app = Celery("aios")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # `<app>.tasks` of each app, and the tasks modules of packages inside apps (governance.publishing).
-app.autodiscover_tasks(["agents", "governance", "governance.publishing", "editorial"])
+app.autodiscover_tasks(["agents", "governance", "governance.publishing", "editorial", "editorial.campaigns"])

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "governance",
     "agents",
     "editorial",
+    "editorial.campaigns",
     "aios.demo_cms",
 ]
 

@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("", include("aios.demo_cms.urls")),
     path("", include("agents.urls")),
+    path("", include("editorial.campaigns.urls")),
     path("", include("editorial.urls")),
 ]

@@ -2,7 +2,7 @@
 old and new status, in the caller's transaction, and browsers watching the draft hear of it on commit."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -27,6 +27,16 @@ MOVES: dict[str, frozenset[str]] = {
     S.RETRACTED: frozenset({S.IN_REVIEW, S.APPROVED}),
     S.REJECTED: frozenset(),
 }
+
+
+# Hooks (draft, old, new) -> None called in the caller's transaction after a status change; higher
+# layers register them (a campaign starts its variants when its master is approved).
+STATUS_HOOKS: list[Callable[[Draft, str, str], None]] = []
+
+
+def status_hook_register(hook: Callable[[Draft, str, str], None]) -> None:
+    if hook not in STATUS_HOOKS:
+        STATUS_HOOKS.append(hook)
 
 
 def transition_allowed(old: str, new: str) -> bool:
@@ -76,4 +86,6 @@ def draft_transition(
                    **(event or {})}
         draft_id = draft.pk
         transaction.on_commit(lambda: push_draft_event(draft_id, message))
+        for hook in STATUS_HOOKS:
+            hook(draft, old, to)
     return draft

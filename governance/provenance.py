@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -146,6 +146,17 @@ def _person(user: Any) -> dict[str, Any] | None:
 def _audit_ref(event: AuditEvent | None) -> dict[str, Any] | None:
     # Ties a manifest entry to the hash-chained audit log, where it can be checked independently.
     return {"id": event.pk, "hash": event.hash} if event is not None else None
+
+
+# Hooks (draft, revision) -> dict of extra top-level manifest keys (a campaign's variant says it is one,
+# with its master and segment version); registered by higher layers, never imported here. A hook's
+# keys never replace the manifest's own.
+MANIFEST_HOOKS: list[Callable[[Draft, Revision], dict[str, Any]]] = []
+
+
+def manifest_hook_register(hook: Callable[[Draft, Revision], dict[str, Any]]) -> None:
+    if hook not in MANIFEST_HOOKS:
+        MANIFEST_HOOKS.append(hook)
 
 
 def manifest_for(revision: Revision) -> dict[str, Any]:
@@ -294,4 +305,7 @@ def manifest_for(revision: Revision) -> dict[str, Any]:
             if publication is not None else None
         ),
     }
+    for hook in MANIFEST_HOOKS:
+        for key, value in hook(draft, revision).items():
+            manifest.setdefault(key, value)
     return _plain(manifest)

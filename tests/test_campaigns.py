@@ -164,3 +164,25 @@ def test_the_payload_and_the_signed_manifest_say_the_piece_is_a_variant(world):
                                connector=world.connector)
     assert payload["data"]["variant"]["id"] == variant.pk
     assert "variant" not in manifest_for(master.current_revision)
+
+
+def test_a_variant_whose_every_gate_is_inherited_is_approved_when_it_reaches_review(
+        world, django_capture_on_commit_callbacks):
+    from editorial.transitions import draft_transition
+
+    cw = campaign_world(world)
+    InheritedGate.objects.create(gate=world.gates["editorial"])
+    approve_master(cw)
+    quiet, risky = sorted(variants_written(cw, {"Students": SAME_BUT_ONE, "Families": WITH_BANNED}),
+                          key=lambda v: v.segment.name != "Students")
+    for v in (quiet, risky):  # what the check step does: generating → in review, through the transition
+        Draft.objects.filter(pk=v.draft_id).update(status=Draft.Status.GENERATING)
+        with django_capture_on_commit_callbacks(execute=True):
+            draft_transition(draft=Draft.objects.get(pk=v.draft_id), to=Draft.Status.IN_REVIEW,
+                             action="editorial.draft.ready_for_review")
+    assert Draft.objects.get(pk=quiet.draft_id).status == Draft.Status.APPROVED
+    assert Draft.objects.get(pk=risky.draft_id).status == Draft.Status.IN_REVIEW
+    from governance.audit import AuditEvent
+
+    event = AuditEvent.objects.get(action="campaigns.variant.approve_inherited")
+    assert event.data["inherited"][0]["gate"] == "editorial"

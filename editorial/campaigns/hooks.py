@@ -8,7 +8,7 @@ from django.db import transaction
 from agents.pipeline.prompts import section_framing_hook_register
 from aios.celery import app
 from editorial.campaigns.framing import variant_section_framing
-from editorial.campaigns.inheritance import variant_gate_inheritance
+from editorial.campaigns.inheritance import variant_gate_inheritance, variant_settle
 from editorial.campaigns.models import Campaign, ExperimentArm, Variant
 from editorial.campaigns.services import VARIANTS_START_TASK
 from editorial.models import Draft, Revision
@@ -18,10 +18,17 @@ from governance.provenance import manifest_hook_register
 from governance.publishing.delivery import payload_hook_register
 
 
-def master_approved(draft: Draft, old: str, new: str) -> None:
-    """A campaign's master was approved: its variants are written (on commit, by a worker)."""
+def status_changed(draft: Draft, old: str, new: str) -> None:
+    """A variant reaching review may already be settled by its master's sign-offs; a master approved
+    starts its variants (on commit, by a worker) and may settle the variants waiting for it."""
+    if new == Draft.Status.IN_REVIEW and Variant.objects.filter(draft_id=draft.pk).exists():
+        transaction.on_commit(lambda: variant_settle(draft_id=draft.pk), robust=True)
     if new != Draft.Status.APPROVED or old in (Draft.Status.APPROVED, Draft.Status.PUBLISHED):
         return
+    waiting = list(Variant.objects.filter(master_id=draft.pk, draft__status=Draft.Status.IN_REVIEW)
+                   .values_list("draft_id", flat=True))
+    if waiting:
+        transaction.on_commit(lambda: [variant_settle(draft_id=pk) for pk in waiting], robust=True)
     campaign_id = (Campaign.objects.filter(master_id=draft.pk, mode=Campaign.Mode.AFTER_APPROVAL,
                                            variants_started_at__isnull=True).values_list("pk", flat=True).first())
     if campaign_id is not None:
@@ -71,6 +78,6 @@ def variant_manifest(draft: Draft, revision: Revision) -> dict[str, Any]:
 def register() -> None:
     section_framing_hook_register(variant_section_framing)
     gate_state_hook_register(variant_gate_inheritance)
-    status_hook_register(master_approved)
+    status_hook_register(status_changed)
     payload_hook_register(variant_payload)
     manifest_hook_register(variant_manifest)

@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db import transaction
+
 from agents.grounding import split_sentences
 from editorial.campaigns.models import InheritedGate, Variant
-from governance.gates import GateState, gate_states
+from editorial.models import Draft
+from editorial.transitions import draft_transition
+from governance.gates import GateState, all_hard_gates_approved, gate_states
 from governance.models import Finding
 
 
@@ -75,3 +79,21 @@ def variant_gate_inheritance(draft: Any, states: list[GateState]) -> None:
         state.note = ("Inherited from the master's sign-off"
                       + (f" by {signer.get_full_name() or signer.get_username()}" if signer else "")
                       + ": the sentences this variant changed raise no new findings.")
+
+
+@transaction.atomic
+def variant_settle(*, draft_id: int) -> bool:
+    """A variant in review whose every hard gate is now satisfied (some by the master's sign-off, so
+    nobody signs it again) is approved, audited with the sign-offs it inherited. Called on commit when
+    a variant reaches review, when its master is approved, and by the grid's bulk approval."""
+    draft = Draft.objects.select_for_update(of=("self",)).filter(pk=draft_id, variant__isnull=False).first()
+    if draft is None or draft.status != Draft.Status.IN_REVIEW:
+        return False
+    states = gate_states(draft)
+    inherited = [s for s in states if s.inherited_from is not None]
+    if not inherited or not all_hard_gates_approved(states):
+        return False
+    draft_transition(draft=draft, to=Draft.Status.APPROVED, action="campaigns.variant.approve_inherited",
+                     label="inherited from the master's sign-off",
+                     data={"inherited": [{"gate": s.gate.slug, "signoff": s.inherited_from.pk} for s in inherited]})
+    return True

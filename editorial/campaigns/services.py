@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from agents.models import KnowledgeDocument, PromptTemplate
 from editorial.briefs import brief_create
+from editorial.campaigns.inheritance import variant_settle
 from editorial.campaigns.models import ARM_LABELS, Campaign, Segment, Variant
 from editorial.models import Draft
 from governance.audit import audit_log
@@ -137,6 +138,9 @@ def campaign_bulk_decide(
         raise ValidationError("Tick at least one variant of this campaign.")
     outcomes = []
     for variant in variants:
+        if decision == "approve" and variant_settle(draft_id=variant.draft_id):
+            outcomes.append(BulkOutcome(variant, True, "every gate inherited from the master"))
+            continue
         try:
             signoffs = signoffs_bulk(draft=variant.draft, user=user, decision=decision, comment=comment)
         except (PermissionDenied, ValidationError) as exc:

@@ -110,6 +110,7 @@ def grid_context(campaign: Campaign, user) -> dict:
     return {
         "campaign": campaign, "rows": rows, "channels": [(c, channel_labels.get(c, c)) for c in campaign.channels],
         "variants": variants, "counts": sorted(counts.items()),
+        "missing": len(segments) * len(campaign.channels) * campaign.arms - len(variants),
         "master_approved": campaign.master.status in (Draft.Status.APPROVED, Draft.Status.PUBLISHED),
     }
 
@@ -120,7 +121,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = selectors.campaign_get_for_user(user=request.user, pk=pk)
     context = grid_context(campaign, request.user)
     context["experiments"] = list(campaign.experiments.select_related("winner"))
-    context["can_start"] = (user_can_create_campaigns(request.user, campaign.brand)
+    context["can_start"] = (context["missing"] > 0 and user_can_create_campaigns(request.user, campaign.brand)
                             and (context["master_approved"] or campaign.mode == Campaign.Mode.PARALLEL))
     template = "campaigns/detail.html#grid" if request.htmx else "campaigns/detail.html"
     return render(request, template, context)

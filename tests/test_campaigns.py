@@ -186,3 +186,14 @@ def test_a_variant_whose_every_gate_is_inherited_is_approved_when_it_reaches_rev
 
     event = AuditEvent.objects.get(action="campaigns.variant.approve_inherited")
     assert event.data["inherited"][0]["gate"] == "editorial"
+
+
+def test_a_variant_section_that_reads_back_the_rewrite_framing_is_refused(world):
+    from agents.pipeline.acceptance import check_section, rules_for
+    from agents.pipeline.prompts import prompt_framing
+
+    echo = ("Here is the approved text for all readers, so rewrite it for this audience: keep its facts and "
+            "claims, change the wording, emphasis and examples.")
+    rules = rules_for({"heading": "Part 1"}, version=world.template.active_version, language="en")
+    problems = check_section(echo, rules, framing=prompt_framing(world.template.active_version))
+    assert any("repeats the prompt's wording" in p for p in problems), problems

@@ -36,11 +36,16 @@ class SectionFraming:
 # Hooks (brief, heading) -> SectionFraming | None, registered by higher layers (a campaign's variant
 # carries its master's approved text and its audience); this module never imports them.
 SECTION_FRAMING_HOOKS: list[Callable[..., SectionFraming | None]] = []
+# The hooks' own fixed wording: part of every prompt_framing, so a section that reads it back is
+# refused like one that reads back the template (acceptance.py's echo check).
+HOOK_WORDING: list[str] = []
 
 
-def section_framing_hook_register(hook: Callable[..., SectionFraming | None]) -> None:
+def section_framing_hook_register(hook: Callable[..., SectionFraming | None], *, wording: str = "") -> None:
     if hook not in SECTION_FRAMING_HOOKS:
         SECTION_FRAMING_HOOKS.append(hook)
+        if wording:
+            HOOK_WORDING.append(wording)
 
 
 def section_framings(*, brief: Any, heading: str) -> list[SectionFraming]:
@@ -86,4 +91,5 @@ def prompt_framing(version: PromptTemplateVersion, *, mode: str = "completion", 
     """The template's own wording around the brief's fields (placeholders and fences removed), plus
     any `extra` framing a step adds: what a section must not read back (acceptance.py's echo check)."""
     template = version.chat_prompt if mode == "chat" and version.chat_prompt else version.section_prompt
-    return re.sub(r"\{[^{}]*\}|<<<|>>>", " ", f"{version.system_text}\n{template}\n{extra}")
+    hooks = "\n".join(HOOK_WORDING)
+    return re.sub(r"\{[^{}]*\}|<<<|>>>", " ", f"{version.system_text}\n{template}\n{extra}\n{hooks}")

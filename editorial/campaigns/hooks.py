@@ -7,7 +7,7 @@ from django.db import transaction
 
 from agents.pipeline.prompts import section_framing_hook_register
 from aios.celery import app
-from editorial.campaigns.framing import variant_section_framing
+from editorial.campaigns.framing import WORDING, variant_section_framing
 from editorial.campaigns.inheritance import variant_gate_inheritance, variant_settle
 from editorial.campaigns.models import Campaign, ExperimentArm, Variant
 from editorial.campaigns.services import VARIANTS_START_TASK
@@ -76,7 +76,7 @@ def variant_manifest(draft: Draft, revision: Revision) -> dict[str, Any]:
 
 
 def register() -> None:
-    section_framing_hook_register(variant_section_framing)
+    section_framing_hook_register(variant_section_framing, wording=WORDING)
     gate_state_hook_register(variant_gate_inheritance)
     status_hook_register(status_changed)
     payload_hook_register(variant_payload)

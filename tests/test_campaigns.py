@@ -197,3 +197,26 @@ def test_a_variant_section_that_reads_back_the_rewrite_framing_is_refused(world)
     rules = rules_for({"heading": "Part 1"}, version=world.template.active_version, language="en")
     problems = check_section(echo, rules, framing=prompt_framing(world.template.active_version))
     assert any("repeats the prompt's wording" in p for p in problems), problems
+
+
+def test_a_variant_goes_through_the_normal_pipeline_with_the_masters_section_in_its_prompt(world, model_at):
+    from tests.helpers import drive
+
+    cw = campaign_world(world)
+    master = cw.campaign.master
+    drive(master)
+    master.refresh_from_db()
+    assert master.status == Draft.Status.IN_REVIEW
+    override_blocking(master, world.editor)
+    signoff_record(draft=master, gate=world.gates["editorial"], user=world.editor, decision="approve",
+                   revision_id=master.current_revision_id)
+    variant = campaign_variants_start(campaign=cw.campaign, user=world.editor)[0]
+    model_at.requests.clear()
+    drive(variant.draft)
+    variant.draft.refresh_from_db()
+    assert variant.draft.status == Draft.Status.IN_REVIEW
+    assert [r.kind for r in variant.draft.runs.order_by("id")] == ["plan", "retrieve", "write", "check"]
+    part_two = master.current_revision.content.split("## Part 2\n\n")[1].strip()
+    prompts = [r["prompt"] for r in model_at.requests]
+    assert len(prompts) == 2 and part_two in prompts[1] and part_two not in prompts[0]
+    assert all(f"Audience: {variant.segment.name}" in p for p in prompts)

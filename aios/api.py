@@ -32,6 +32,7 @@ from editorial.api import drafts as drafts_api
 from editorial.api import outline as outline_api
 from editorial.api import queue as queue_api
 from editorial.api import rewrites as rewrites_api
+from editorial.campaigns import api as campaigns_api
 from governance.api import router as governance_router
 from governance.models import ApiToken, IdempotencyRecord
 from governance.tokens import (
@@ -182,6 +183,7 @@ api.add_router("/", queue_api.router)
 api.add_router("/", rewrites_api.router)
 api.add_router("/", outline_api.router)
 api.add_router("/", governance_router)
+api.add_router("/", campaigns_api.router)
 
 
 # --- exception handlers -----------------------------------------------------------------------

@@ -147,3 +147,28 @@ def test_promoting_needs_the_right_to_publish(world):
         experiment_promote(experiment=experiment, user=world.brand_reviewer, winner=b)
     assert Experiment.objects.get(pk=experiment.pk).status == Experiment.Status.RUNNING
     assert Campaign.objects.count() == 1
+
+
+def test_the_api_gives_the_campaign_grid_and_the_experiment_results_to_readers_only(client, world):
+    from governance.tokens import token_create
+
+    def bearer(user, scope):
+        _, raw = token_create(user=user, name=scope, scopes=[scope], expires_in_days=1, created_by=user)
+        return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+    campaign, experiment, a, b = ab_test(world)
+    OutcomeReport.objects.create(report_id="a", experiment=experiment, variant=a, connector=world.connector,
+                                 impressions=1000, clicks=0, conversions=200)
+    OutcomeReport.objects.create(report_id="b", experiment=experiment, variant=b, connector=world.connector,
+                                 impressions=1000, clicks=0, conversions=250)
+    auth = bearer(world.brand_reviewer, "read")
+    grid = client.get(f"/api/v1/campaigns/{campaign.pk}", **auth)
+    assert grid.status_code == 200
+    body = grid.json()
+    assert body["master_draft_id"] == campaign.master_id and len(body["variants"]) == 4
+    assert {v["status"] for v in body["variants"]} == {"approved", "in_review"}
+    results = client.get(f"/api/v1/experiments/{experiment.pk}/results", **auth).json()
+    assert results["arms"][1]["p_value"] == pytest.approx(0.00742, abs=1e-5)
+    assert client.get(f"/api/v1/experiments/{experiment.pk}/results?metric=bogus", **auth).status_code == 422
+    assert client.get(f"/api/v1/campaigns/{campaign.pk}", **bearer(world.outsider, "read")).status_code == 404
+    assert client.get(f"/api/v1/campaigns/{campaign.pk}", **bearer(world.brand_reviewer, "write")).status_code == 403

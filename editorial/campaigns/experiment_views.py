@@ -56,7 +56,8 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if metric not in METRICS:
         metric = "conversions"
     return render(request, "campaigns/experiment.html", {
-        "experiment": experiment, "campaign": experiment.campaign, "results": experiment_results(experiment, metric=metric),
+        "experiment": experiment, "campaign": experiment.campaign,
+        "results": experiment_results(experiment, metric=metric),
         "metric": metric, "metrics": METRICS.items(),
         "can_promote": user_can_run_experiments(request.user, experiment.campaign),
     })
@@ -75,7 +76,8 @@ def experiment_promote_view(request: HttpRequest, pk: int) -> HttpResponse:
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))
     else:
-        messages.success(request, f"Variant {winner.variant.arm} promoted: published to everyone, the others retracted.")
+        messages.success(request, f"Variant {winner.variant.arm} promoted: published to everyone, "
+                                  "the others retracted.")
     return redirect("campaigns:experiment", pk=experiment.pk)
 
 

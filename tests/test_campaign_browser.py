@@ -80,3 +80,36 @@ def test_a_variant_whose_changes_raise_a_finding_says_why_it_needs_its_own_sign_
     expect(page.locator(".gate-note")).to_contain_text("Needs its own sign-off")
     expect(page.locator(".new-findings")).to_contain_text("guaranteed")
     page.screenshot(path=str(SHOTS / "variant-own-signoff.png"), full_page=True)
+
+
+def test_the_experiment_segments_and_new_campaign_pages(campaign, page: Page):
+    from editorial.campaigns.experiments import experiment_create
+    from editorial.campaigns.models import OutcomeReport
+
+    url, cw = campaign
+    a = cw.campaign.variants.get(segment__name="Students", channel="blog")
+    b = cw.campaign.variants.get(segment__name="Students", channel="newsletter")
+    # two arms of one audience need the same channel; move B there for the picture
+    type(b).objects.filter(pk=b.pk).update(channel="blog", arm="B")
+    b.refresh_from_db()
+    experiment = experiment_create(user=cw.world.editor, campaign=cw.campaign, name="Student headline",
+                                   variants=[a, b], shares=[50, 50])
+    for variant, conversions in ((a, 200), (b, 250)):
+        OutcomeReport.objects.create(report_id=f"r{variant.pk}", experiment=experiment, variant=variant,
+                                     connector=cw.world.connector, impressions=1000, clicks=300,
+                                     conversions=conversions)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, url, "eddie", f"/campaigns/experiments/{experiment.pk}/")
+    expect(page.get_by_role("cell", name="+25.0%")).to_be_visible()
+    expect(page.get_by_text("significant", exact=True)).to_be_visible()
+    page.screenshot(path=str(SHOTS / "experiment.png"), full_page=True)
+    page.get_by_role("link", name="Click rate").click()
+    expect(page.get_by_text("not significant")).to_be_visible()
+
+    page.goto(f"{url}/campaigns/segments/")
+    expect(page.get_by_role("cell", name="Students")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "segments.png"), full_page=True)
+    page.goto(f"{url}/campaigns/new/")
+    page.get_by_role("button", name="File the campaign").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "campaign-new-errors.png"), full_page=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from aios.admin_history import ReadOnlyHistoryAdmin
 from editorial.campaigns import models as m
@@ -23,7 +24,10 @@ class SegmentAdminForm(forms.ModelForm):
         fields = ["brand", "name"]
 
     def clean_traits(self) -> list[str]:
-        return clean_traits(self.cleaned_data["traits"])
+        try:
+            return clean_traits(self.cleaned_data["traits"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,6 +45,9 @@ class SegmentVersionInline(admin.TabularInline):
     can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:
+        return False  # versions are history, written by segment_save
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -60,9 +67,6 @@ class SegmentAdmin(admin.ModelAdmin):
         )
         obj.pk, obj.active_version = version.segment_id, version
         obj.refresh_from_db()
-
-    def save_related(self, request, form, formsets, change) -> None:
-        pass  # the versions are history, written by segment_save
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

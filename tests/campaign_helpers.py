@@ -37,7 +37,8 @@ def grant(world: World) -> None:
 
 def segments(world: World) -> list[Segment]:
     students = segment_save(user=world.editor, brand=world.brand, name="Students", description="On a budget",
-                            traits=["short on time", "price-minded"], language="en", channels=["newsletter"])
+                            traits=["short on time", "price-minded"], language="en",
+                            channels=["blog", "newsletter"])
     families = segment_save(user=world.editor, brand=world.brand, name="Families",
                             traits=["weekend breakfasts"], language="en")
     return [students.segment, families.segment]

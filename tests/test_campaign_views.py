@@ -83,6 +83,10 @@ def test_the_grid_shows_every_segment_and_channel_with_each_variants_state(cw, a
     for segment in ("Students", "Families"):
         assert segment in html
     assert html.count("data-variant-draft=") == 2 and "In review" in html
+    cw.campaign.channels = ["blog", "social"]  # Students do not take social media
+    cw.campaign.save()
+    html = as_user("editor").get(reverse("campaigns:detail", args=[cw.campaign.pk])).content.decode()
+    assert "not a preferred channel of this segment" in html and "Write 1 missing variant" in html
     assert "js/campaign.js" in html and "<script>" not in html
     partial = as_user("editor").get(reverse("campaigns:detail", args=[cw.campaign.pk]), HTTP_HX_REQUEST="true")
     assert partial.content.decode().lstrip().startswith('<div id="grid"')

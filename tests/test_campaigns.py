@@ -77,8 +77,10 @@ def test_variants_wait_for_the_approved_master_and_start_when_it_is_approved(wor
 
 
 def test_a_parallel_campaign_writes_its_variants_with_the_master(world):
-    cw = campaign_world(world, mode=Campaign.Mode.PARALLEL, arms=2, channels=("blog", "newsletter"))
-    assert cw.campaign.variants.count() == 2 * 2 * 2
+    cw = campaign_world(world, mode=Campaign.Mode.PARALLEL, arms=2, channels=("blog", "newsletter", "social"))
+    # Students prefer the blog and the newsletter; Families take every channel
+    assert cw.campaign.variants.filter(segment__name="Students").count() == 2 * 2
+    assert cw.campaign.variants.filter(segment__name="Families").count() == 3 * 2
     assert set(cw.campaign.variants.values_list("arm", flat=True)) == {"A", "B"}
     assert not cw.campaign.variants.filter(master_revision__isnull=False).exists()
 

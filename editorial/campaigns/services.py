@@ -80,6 +80,12 @@ def variant_title(master_title: str, segment: Segment, arm: str, arms: int) -> s
     return master_title[: 200 - len(suffix)] + suffix
 
 
+def campaign_cells(campaign: Campaign, segment: Segment) -> list[str]:
+    """The campaign's channels this segment takes: all of them, or those among its preferred channels."""
+    preferred = segment.active_version.channels if segment.active_version else []
+    return [c for c in campaign.channels if not preferred or c in preferred]
+
+
 @transaction.atomic
 def campaign_variants_start(*, campaign: Campaign, user: Any) -> list[Variant]:
     """File one brief per missing segment × channel × arm, written from the master's approved text
@@ -95,7 +101,7 @@ def campaign_variants_start(*, campaign: Campaign, user: Any) -> list[Variant]:
     created: list[Variant] = []
     for segment in campaign.segments.select_related("active_version").order_by("name"):
         version = segment.active_version
-        for channel in campaign.channels:
+        for channel in campaign_cells(campaign, segment):
             for arm in ARM_LABELS[: campaign.arms]:
                 if (segment.pk, channel, arm) in existing:
                     continue

@@ -18,6 +18,7 @@ from editorial.campaigns.models import Campaign, Variant
 from editorial.campaigns.segments import segment_get_for_user, segment_save, segments_for_user, user_can_edit_segments
 from editorial.campaigns.services import (
     campaign_bulk_decide,
+    campaign_cells,
     campaign_create,
     campaign_variants_start,
     user_can_create_campaigns,
@@ -99,7 +100,8 @@ def grid_context(campaign: Campaign, user) -> dict:
     channel_labels = dict(Channel.choices)
     rows = [
         {"segment": s, "cells": [
-            {"channel": c, "variants": [v for v in variants if v.segment_id == s.pk and v.channel == c]}
+            {"channel": c, "preferred": c in campaign_cells(campaign, s),
+             "variants": [v for v in variants if v.segment_id == s.pk and v.channel == c]}
             for c in campaign.channels
         ]}
         for s in segments
@@ -110,7 +112,7 @@ def grid_context(campaign: Campaign, user) -> dict:
     return {
         "campaign": campaign, "rows": rows, "channels": [(c, channel_labels.get(c, c)) for c in campaign.channels],
         "variants": variants, "counts": sorted(counts.items()),
-        "missing": len(segments) * len(campaign.channels) * campaign.arms - len(variants),
+        "missing": sum(len(campaign_cells(campaign, s)) for s in segments) * campaign.arms - len(variants),
         "master_approved": campaign.master.status in (Draft.Status.APPROVED, Draft.Status.PUBLISHED),
     }
 

@@ -11,6 +11,7 @@ from editorial.campaigns import hooks
 from editorial.campaigns.models import Campaign, InheritedGate, Variant
 from editorial.campaigns.segments import segment_save
 from editorial.campaigns.services import VARIANTS_START_TASK, campaign_variants_start
+from editorial.campaigns.tasks import variants_start
 from editorial.models import Draft
 from governance.gates import gate_states
 from governance.provenance import manifest_for
@@ -67,7 +68,8 @@ def test_variants_wait_for_the_approved_master_and_start_when_it_is_approved(wor
     assert master.status == Draft.Status.APPROVED
     assert sent == [(VARIANTS_START_TASK, [cw.campaign.pk])]
 
-    created = campaign_variants_start(campaign=cw.campaign, user=world.editor)
+    variants_start(cw.campaign.pk)  # what the worker runs for that message
+    created = list(cw.campaign.variants.select_related("segment", "draft", "segment_version"))
     assert {(v.segment.name, v.channel) for v in created} == {("Students", "blog"), ("Families", "blog")}
     variant = created[0]
     assert variant.master == master and variant.master_revision_id == master.current_revision_id

@@ -142,3 +142,22 @@ def test_segments_are_edited_by_brand_leads_as_new_versions(world, as_user):
     assert as_user("outsider").get(reverse("campaigns:segment-edit", args=[segment.pk])).status_code == 404
     listing = as_user("brand_reviewer").get(reverse("campaigns:segments")).content.decode()
     assert "Students" in listing and "exam season" in listing
+
+
+def test_an_ab_test_is_started_from_ticked_variants_with_the_split_given(world, as_user):
+    from editorial.campaigns.models import Experiment
+
+    cw = campaign_world(world, arms=2)
+    approve_master(cw)
+    variants_written(cw, {"Students": CHANGED, "Families": MASTER})
+    a, b = cw.campaign.variants.filter(segment__name="Students", channel="blog").order_by("arm")
+    response = as_user("editor").post(reverse("campaigns:experiment-new", args=[cw.campaign.pk]),
+                                      {"ids": [a.pk, b.pk], "split": "70,30", "name": "Headline"})
+    experiment = Experiment.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("campaigns:experiment", args=[experiment.pk])
+    assert dict(experiment.arms.values_list("variant__arm", "share")) == {"A": 70, "B": 30}
+    bad = as_user("editor").post(reverse("campaigns:experiment-new", args=[cw.campaign.pk]),
+                                 {"ids": [a.pk, b.pk], "split": "70,70", "name": "Again"}, follow=True)
+    assert "add up to 100" in bad.content.decode() and Experiment.objects.count() == 1
+    assert as_user("outsider").post(reverse("campaigns:experiment-new", args=[cw.campaign.pk]),
+                                    {"ids": [a.pk, b.pk], "name": "x"}).status_code == 404

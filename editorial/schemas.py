@@ -68,6 +68,8 @@ class QueueFilters(Schema):
                                          description="Waiting in its current status at most this many hours")
     q: str | None = Field(None, max_length=200, pattern=NO_NUL,
                           description="Words in the title or the current text (full-text search, English)")
+    sources: Literal["changed"] | None = Field(
+        None, description="`changed`: a knowledge document it rests on changed since its last approval")
 
 
 class RevisionOut(Schema):
@@ -230,6 +232,7 @@ class QueueItemOut(Schema):
     publish_at: datetime | None
     created_at: datetime
     status_changed_at: datetime
+    sources_changed: int = Field(0, description="Open \"sources changed\" flags (cleared by approval)")
 
 
 class QueuePage(Schema):

@@ -82,7 +82,6 @@ from governance.detectors.personal_data import PERSONAL_DATA_KINDS, find_persona
 from governance.detectors.readability import Limit, too_hard, too_long
 from governance.models import Channel
 
-
 # --- validation ---------------------------------------------------------------------------------
 
 def _show(value: Any) -> str:

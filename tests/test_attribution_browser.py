@@ -20,7 +20,7 @@ SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
 AGENT = ("## Back for the season\n\nAutumn Ember is a medium-dark roast from Huila. It is roasted for 14 minutes "
          "and tastes of plum and cocoa.\n\n## How to brew it\n\nUse fifteen grams for a large cup and water just "
          "off the boil.")
-EDITED = (AGENT.replace("tastes of plum and cocoa", "tastes of baked plum, cocoa and a little smoke")
+EDITED = (AGENT.replace("water just off the boil", "water at 94 degrees")
           + "\n\nAsk our baristas for a tasting on Saturdays.")
 
 
@@ -37,7 +37,7 @@ def test_the_toggle_tints_agent_and_human_text_with_a_legend_from_the_keyboard(t
     group_with("editors", "agents.add_knowledgedocument")
     draft = draft_in_review(world, content=AGENT)
     document = KnowledgeDocument.objects.create(brand=world.brand, title="Roast notes", body="Roasted 14 minutes.")
-    fact = "It is roasted for 14 minutes and tastes of plum and cocoa."
+    fact = "Autumn Ember is a medium-dark roast from Huila."
     start = AGENT.index(fact)
     Revision.objects.filter(pk=draft.current_revision_id).update(provenance={"model": "m", "sentences": [
         {"section": "Back for the season", "start": start, "end": start + len(fact), "chunk_id": 1,
@@ -49,7 +49,8 @@ def test_the_toggle_tints_agent_and_human_text_with_a_legend_from_the_keyboard(t
     page.set_viewport_size({"width": 1280, "height": 1000})
     sign_in(page, live_server.url, "eddie", f"/drafts/{draft.pk}/")
     expect(page.locator("#sources-changed")).to_contain_text("Roast notes")
-    toggle = page.get_by_role("button", name="Show who wrote what")
+    toggle = page.locator("#attribution-toggle")
+    expect(toggle).to_have_text("Show who wrote what")
     tinted = page.locator("#reading-attribution")
     expect(tinted).to_be_hidden()
     for _ in range(80):  # reach the toggle with the keyboard alone
@@ -61,12 +62,13 @@ def test_the_toggle_tints_agent_and_human_text_with_a_legend_from_the_keyboard(t
     expect(tinted).to_be_visible()
     expect(page.locator("#reading")).to_be_hidden()
     expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(toggle).to_have_text("Hide who wrote what")
     legend = page.locator("#attribution-legend")
     expect(legend).to_be_visible()
     expect(legend).to_contain_text("Written by a person")
     expect(legend).to_contain_text("Agent text rewritten by a person")
     expect(tinted.locator(".attr-human")).to_contain_text("Ask our baristas for a tasting on Saturdays.")
-    expect(tinted.locator(".attr-edited").first).to_contain_text("baked plum")
+    expect(tinted.locator(".attr-edited")).to_have_text("at 94 degrees")
     expect(tinted.locator("h2 .attr-agent").first).to_have_text("Back for the season")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "attribution-toggle.png", full_page=True)

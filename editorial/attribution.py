@@ -17,11 +17,13 @@ demand for the draft page.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from editorial.diffs import word_diff
@@ -35,6 +37,10 @@ FORMAT = "aios-ai-disclosure/1"
 _WORD = re.compile(r"\w+")
 
 Runs = list[tuple[int, str]]  # (length, label), covering the text in order
+# Runs of every revision worked out are cached: the next revision then costs one word diff.
+CACHE_VERSION = 1  # bump when the labelling changes
+CACHE_SECONDS = 30 * 24 * 3600
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,8 @@ def apply_revision(old_runs: Runs, old: str, new: str, *, by_agent: bool) -> Run
 def _lineage(revision: Revision) -> tuple[list[Revision], dict[int, Revision]]:
     """The revision and its parents, oldest first (one query for the draft's revisions)."""
     by_pk = {r.pk: r for r in Revision.objects.filter(draft_id=revision.draft_id)
-             .only("pk", "parent_id", "content", "author_run_id", "author_user_id", "provenance")}
+             .only("pk", "draft_id", "parent_id", "content", "content_hash", "author_run_id", "author_user_id",
+                   "provenance")}
     line, seen, row = [], set(), by_pk.get(revision.pk, revision)
     while row is not None and row.pk not in seen:
         seen.add(row.pk)
@@ -141,21 +148,56 @@ def _lineage(revision: Revision) -> tuple[list[Revision], dict[int, Revision]]:
     return list(reversed(line)), by_pk
 
 
+def _cache_key(revision: Revision) -> str:
+    # The hash guards against a database re-created under the same cache (ids used again).
+    return f"attribution:{CACHE_VERSION}:{revision.draft_id}:{revision.pk}:{revision.content_hash[:16]}"
+
+
+def _known_runs(line: list[Revision]) -> dict[int, Runs]:
+    """Runs already worked out for revisions of the line: stored attributions, then the cache (a
+    revision never changes, so neither do its runs; a cache that is down only costs time)."""
+    stored = Attribution.objects.filter(revision_id__in=[r.pk for r in line]).only("revision_id", "spans")
+    known = {row.revision_id: _runs_from_spans(row.spans) for row in stored}
+    wanted = {_cache_key(r): r.pk for r in line if r.pk not in known}
+    try:
+        cached = cache.get_many(list(wanted)) if wanted else {}
+    except Exception:  # noqa: BLE001 - the cache is an optimisation
+        log.warning("attribution cache unavailable", exc_info=True)
+        cached = {}
+    for key, value in cached.items():
+        known[wanted[key]] = [tuple(run) for run in value]
+    return known
+
+
+def _runs_from_spans(spans: list[list[Any]]) -> Runs:
+    return [(end - start, label) for start, end, label in spans]
+
+
 def revision_runs(revision: Revision) -> Runs:
-    """Label runs over `revision.content`, from the history that led to it."""
+    """Label runs over `revision.content`, from the history that led to it. Starts from the newest
+    revision of the line whose runs are known (stored or cached): one word diff per newer revision."""
     line, by_pk = _lineage(revision)
-    labelled: dict[int, Runs] = {}
-    runs: Runs = []
-    text = ""
-    for row in line:
+    known = _known_runs(line)
+    start = max((i for i, row in enumerate(line) if row.pk in known), default=-1)
+    labelled: dict[int, Runs] = {row.pk: known[row.pk] for row in line[: start + 1] if row.pk in known}
+    runs: Runs = known[line[start].pk] if start >= 0 else []
+    text = line[start].content if start >= 0 else ""
+    fresh: dict[str, Runs] = {}
+    for row in line[start + 1:]:
         restored = (row.provenance or {}).get("restored_from") if row.author_user_id else None
         source = by_pk.get(restored.get("revision")) if isinstance(restored, dict) else None
-        if source is not None and source.content == row.content and source.pk in labelled:
-            runs = labelled[source.pk]
+        if source is not None and source.content == row.content and source.pk != row.pk:
+            runs = labelled[source.pk] if source.pk in labelled else revision_runs(source)
         else:
             runs = apply_revision(runs, text, row.content, by_agent=row.author_run_id is not None)
         labelled[row.pk] = runs
+        fresh[_cache_key(row)] = runs
         text = row.content
+    if fresh:
+        try:
+            cache.set_many(fresh, timeout=CACHE_SECONDS)
+        except Exception:  # noqa: BLE001 - the cache is an optimisation
+            log.warning("attribution cache unavailable", exc_info=True)
     return runs
 
 
@@ -181,8 +223,12 @@ def _section_ranges(content: str) -> list[tuple[int | None, str, int, int]]:
 
 def attribute(revision: Revision) -> AttributionResult:
     """Compute the attribution of a revision's text (nothing stored)."""
-    content = revision.content
-    spans = _spans(revision_runs(revision))
+    return summarise(revision_id=revision.pk, content=revision.content, runs=revision_runs(revision))
+
+
+def summarise(*, revision_id: int, content: str, runs: Runs) -> AttributionResult:
+    """Word counts, whole and per section, of a text labelled by `runs`."""
+    spans = _spans(runs)
     labels = [""] * len(content)
     for start, end, label in spans:
         labels[start:end] = [label] * (end - start)
@@ -193,7 +239,7 @@ def attribute(revision: Revision) -> AttributionResult:
             counts[labels[match.start()] or HUMAN] += 1
         sections.append(SectionAttribution(index=index, heading=heading, words=counts))
     words = {label: sum(s.words[label] for s in sections) for label in LABELS}
-    return AttributionResult(revision_id=revision.pk, words=words, sections=sections, spans=spans)
+    return AttributionResult(revision_id=revision_id, words=words, sections=sections, spans=spans)
 
 
 # --- stored ------------------------------------------------------------------------------------------

@@ -126,3 +126,36 @@ def test_a_text_a_person_replaced_whole_has_no_ai_share(world):
     result = attribute(mine)
     assert result.words == {AGENT: 0, EDITED: 5, HUMAN: 0}
     assert result.ai_share == Decimal("0.0000")
+
+
+def test_a_new_revision_costs_one_word_diff_once_its_parent_was_attributed(world, monkeypatch):
+    from editorial import attribution
+
+    _, (*_, r4, r5) = history(world)
+    attribute(r4)
+    calls = []
+    real = attribution.word_diff
+    monkeypatch.setattr(attribution, "word_diff", lambda old, new: calls.append(1) or real(old, new))
+    r6 = draft_edit(draft=Draft.objects.get(pk=r5.draft_id), user=world.editor, base_revision_id=r5.pk,
+                    content=r5.content + " Thank you.")
+    assert labels(r6)["Thank"] == HUMAN and len(calls) == 1  # r5 (a restore) came from r2's cached labels
+    calls.clear()
+    attribute(r6)
+    assert calls == []  # now cached itself
+
+
+def test_without_the_cache_the_attribution_is_the_same(world, monkeypatch):
+    from editorial import attribution
+
+    _, (*_, r4, r5) = history(world)
+    expected = attribute(r4)
+
+    class Down:
+        def get_many(self, keys):
+            raise ConnectionError("cache down")
+
+        def set_many(self, values, timeout=None):
+            raise ConnectionError("cache down")
+
+    monkeypatch.setattr(attribution, "cache", Down())
+    assert attribute(r4) == expected

@@ -185,8 +185,10 @@ def render_markdown_with_attribution(text: str, spans: Iterable[tuple[int, int, 
             piece_end = end if line_end == -1 else line_end
             if pos == 0 or text[pos - 1] == "\n":
                 pos = _LINE_PREFIX.match(text, pos, piece_end).end()
-            if text[pos:piece_end].strip():
-                marks.append((pos, piece_end, label))
+            piece = text[pos:piece_end]
+            if piece.strip():  # the tint covers words, not the spaces around them
+                lead = len(piece) - len(piece.lstrip())
+                marks.append((pos + lead, pos + len(piece.rstrip()), label))
             pos = piece_end + 1 if line_end != -1 else end
     out, pos = [], 0
     for start, end, label in marks:

@@ -137,6 +137,32 @@ class RevisionCreatedOut(RevisionOut):
     draft_status: str
 
 
+class WordCountsOut(Schema):
+    agent: int = Field(description="Agent text a person kept")
+    edited: int = Field(description="Agent text rewritten by a person")
+    human: int = Field(description="Text written by a person")
+    total: int
+
+
+class SectionDisclosureOut(Schema):
+    index: int | None = Field(description="The `## ` section's index; null for text before the first heading")
+    heading: str
+    words: WordCountsOut
+    ai_share: str = Field(description="agent / total, four decimals")
+
+
+class AiDisclosureOut(Schema):
+    """Which words of a revision the agent wrote (docs/ai-disclosure.md); the same block as the signed
+    manifest's `ai_disclosure` and the CMS payload's."""
+
+    format: str
+    revision_id: int
+    words: WordCountsOut
+    ai_share: str = Field(description="agent / total, four decimals")
+    ai_involved_share: str = Field(description="(agent + edited) / total, four decimals")
+    sections: list[SectionDisclosureOut]
+
+
 class DraftOut(Schema):
     id: int
     title: str
@@ -156,6 +182,9 @@ class DraftOut(Schema):
     manifest_url: str | None = Field(
         description="Signed provenance manifest (JSON, Ed25519) of the published revision, else the current one"
     )
+    ai_disclosure: AiDisclosureOut | None = Field(
+        None, description="Who wrote the current revision's words: the agent or people")
+    sources_changed: int = Field(0, description="Open \"sources changed\" flags (cleared by approval)")
 
 
 class DiffOut(Schema):

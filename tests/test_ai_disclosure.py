@@ -72,3 +72,33 @@ def test_a_draft_in_review_is_attributed_on_demand_without_storing_anything(worl
     block = manifest_for(draft.current_revision)["ai_disclosure"]
     assert block["ai_share"] == "1.0000" and block["words"]["total"] == 15
     assert not Attribution.objects.exists()
+
+
+def test_the_api_gives_the_current_revisions_disclosure_to_the_brand_and_nothing_to_an_outsider(client, world,
+                                                                                              published):
+    client.force_login(world.editor)
+    body = client.get(f"/api/v1/drafts/{published.pk}").json()
+    assert body["ai_disclosure"]["words"] == {"agent": 14, "edited": 1, "human": 3, "total": 18}
+    assert body["ai_disclosure"]["revision_id"] == published.current_revision_id
+    assert body["sources_changed"] == 0
+    client.force_login(world.outsider)
+    assert client.get(f"/api/v1/drafts/{published.pk}").status_code == 404
+
+
+def test_the_draft_page_draws_the_tinted_text_and_its_legend_for_the_brand(client, world, published):
+    client.force_login(world.brand_reviewer)
+    html = client.get(f"/drafts/{published.pk}/").content.decode()
+    assert 'data-attribution-toggle' in html and 'id="attribution-legend"' in html
+    assert '<span class="attr attr-human" title="Written by a person">Ask our baristas.</span>' in html
+    assert '<span class="attr attr-edited" title="Agent text rewritten by a person">smoky</span>' in html
+    assert "78%" in html  # the AI-written share
+    client.force_login(world.outsider)
+    assert client.get(f"/drafts/{published.pk}/").status_code == 404
+
+
+def test_the_admin_lists_stored_attributions_read_only(admin_client, published):
+    row = Attribution.objects.get(revision=published.published_revision)
+    assert admin_client.get("/admin/editorial/attribution/").status_code == 200
+    assert admin_client.get(f"/admin/editorial/attribution/{row.pk}/change/").status_code == 200
+    assert admin_client.post(f"/admin/editorial/attribution/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Attribution.objects.filter(pk=row.pk).exists()

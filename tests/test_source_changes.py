@@ -233,3 +233,14 @@ def test_the_draft_page_shows_the_sources_changed_banner_with_its_action(client,
     assert 'id="sources-changed"' in html and "Roast notes" in html and "Send back to review" in html
     html = client.get(reverse("editorial:draft", args=[kb.pieces["weak match"].pk])).content.decode()
     assert 'id="sources-changed"' not in html
+
+
+def test_the_api_draft_counts_its_open_flags_and_the_admin_lists_them_read_only(client, admin_client, kb):
+    knowledge.document_expire(user=kb.editor, document=kb.roast)
+    client.force_login(kb.editor)
+    assert client.get(f"/api/v1/drafts/{kb.pieces['draft'].pk}").json()["sources_changed"] == 1
+    assert client.get(f"/api/v1/drafts/{kb.pieces['other source'].pk}").json()["sources_changed"] == 0
+    flag = SourceChange.objects.first()
+    assert admin_client.get("/admin/editorial/sourcechange/").status_code == 200
+    assert admin_client.get(f"/admin/editorial/sourcechange/{flag.pk}/change/").status_code == 200
+    assert admin_client.post(f"/admin/editorial/sourcechange/{flag.pk}/delete/", {"post": "yes"}).status_code == 403

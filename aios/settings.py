@@ -163,6 +163,8 @@ CELERY_BEAT_SCHEDULE = {
     # A run whose worker died (kill -9, lost machine) is re-queued long before the broker's
     # visibility timeout would bring its message back (agents/recovery.py).
     "sweep-stale-runs": {"task": "agents.sweep_stale_runs", "schedule": env.float("AIOS_SWEEP_SECONDS", default=30.0)},
+    # A knowledge document whose expiry date passed flags the pieces that rest on it (editorial/sourceflags.py).
+    "sweep-expired-sources": {"task": "agents.sweep_expired_sources", "schedule": 300.0},
 }
 
 # --- Agent run reliability (agents/pipeline/runs.py, recovery.py; agents/calls/) -------

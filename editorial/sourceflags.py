@@ -18,13 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import CharField, Exists, OuterRef, QuerySet
+from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
 
+from agents.models import KnowledgeDocument
 from editorial.models import Draft, NotificationKind, Revision, SourceChange
 from editorial.notifications import notify
 from governance.audit import audit_log
+from governance.models import AuditEvent
 from governance.permissions import brand_members, draft_policy
 
 # Drafts with a text a person is working on or has let out; the others have nothing to re-check.
@@ -140,3 +143,32 @@ def source_flags_clear(*, draft: Draft, user: Any = None, run: Any = None) -> in
 
 def open_flags(draft: Draft) -> QuerySet[SourceChange]:
     return SourceChange.objects.filter(draft=draft, cleared_at__isnull=True).order_by("created_at", "id")
+
+
+# Audit actions after which a document's expiry has been dealt with (a person expired it, or moved its
+# date into the past, or the sweep below saw its date pass): its pieces were flagged then.
+EXPIRY_SEEN = ("agents.document.expire", "agents.document.expiry", "agents.document.expired")
+
+
+def documents_expired_sweep(*, now: Any = None) -> list[int]:
+    """On beat: documents whose expiry date passed by itself get their pieces flagged, once each
+    (audited as `agents.document.expired`, which marks it done). Returns the documents' ids."""
+    now = now or timezone.now()
+    seen = AuditEvent.objects.filter(
+        object_type=KnowledgeDocument._meta.label_lower, object_id=Cast(OuterRef("pk"), CharField()),
+        action__in=EXPIRY_SEEN, created_at__gte=OuterRef("expires_at"),
+    )
+    due = list(KnowledgeDocument.objects.filter(expires_at__lte=now).filter(~Exists(seen))
+               .order_by("expires_at", "pk").values_list("pk", flat=True)[:200])
+    done = []
+    for pk in due:
+        with transaction.atomic():
+            document = KnowledgeDocument.objects.select_for_update().select_related("brand").filter(pk=pk).first()
+            if document is None or document.expires_at is None or document.expires_at > now:
+                continue
+            flags = source_flags_raise(document=document, kind=SourceChange.Kind.EXPIRED)
+            audit_log(action="agents.document.expired", obj=document, label="expiry sweep",
+                      data={"brand": document.brand_id, "expires_at": document.expires_at,
+                            "flagged_drafts": [f.draft_id for f in flags]})
+            done.append(pk)
+    return done

@@ -244,3 +244,34 @@ def test_the_api_draft_counts_its_open_flags_and_the_admin_lists_them_read_only(
     assert admin_client.get("/admin/editorial/sourcechange/").status_code == 200
     assert admin_client.get(f"/admin/editorial/sourcechange/{flag.pk}/change/").status_code == 200
     assert admin_client.post(f"/admin/editorial/sourcechange/{flag.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_a_document_whose_expiry_date_passes_flags_its_pieces_once_on_the_sweep(kb):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from editorial.sourceflags import documents_expired_sweep
+
+    knowledge.document_set_expiry(user=kb.editor, document=kb.roast, expires_at=timezone.now() + timedelta(days=1))
+    assert documents_expired_sweep() == [] and flagged_titles() == set()
+    # Uploaded with an expiry date that has passed since (no person expired it).
+    KnowledgeDocument.objects.filter(pk=kb.hours.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    hours_piece = grounded(kb, link(kb.hours, FACT), title="Hours piece")
+    assert documents_expired_sweep() == [kb.hours.pk]
+    assert flagged_titles() == {"Other source", "Hours piece"}
+    assert AuditEvent.objects.filter(action="agents.document.expired", object_id=str(kb.hours.pk)).count() == 1
+    assert documents_expired_sweep() == []
+    assert SourceChange.objects.filter(draft=hours_piece).count() == 1
+
+
+def test_the_sweep_leaves_a_document_a_person_expired_alone(kb):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from editorial.sourceflags import documents_expired_sweep
+
+    knowledge.document_expire(user=kb.editor, document=kb.roast)
+    assert documents_expired_sweep(now=timezone.now() + timedelta(minutes=5)) == []
+    assert SourceChange.objects.count() == 2

@@ -275,3 +275,11 @@ def test_the_sweep_leaves_a_document_a_person_expired_alone(kb):
     knowledge.document_expire(user=kb.editor, document=kb.roast)
     assert documents_expired_sweep(now=timezone.now() + timedelta(minutes=5)) == []
     assert SourceChange.objects.count() == 2
+
+
+def test_beat_runs_the_expiry_sweep_through_a_registered_task(settings):
+    import agents.tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
+    from aios.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-expired-sources"]
+    assert entry["task"] == "agents.sweep_expired_sources" and entry["task"] in app.tasks

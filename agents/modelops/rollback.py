@@ -14,9 +14,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 
+from agents.models import ModelVersion, PromptTemplateVersion
 from agents.modelops.templates import may_activate_template
 from agents.modelops.versions import may_activate_model
-from agents.models import ModelVersion, PromptTemplateVersion
 from editorial.models import Draft, Revision
 from editorial.revisions import REVIEW_RESET_STATUSES, revision_review_reset
 

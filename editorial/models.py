@@ -214,6 +214,7 @@ class NotificationKind(models.TextChoices):
     APPROVAL = "approval", "Approved"
     MENTION = "mention", "Mentioned in a comment"
     GENERATION_FAILED = "generation_failed", "Generation failed"
+    INSIGHTS_ALERT = "insights_alert", "Insights alert"
     SOURCE_CHANGED = "source_changed", "A source of my draft changed"
 
 

@@ -22,6 +22,7 @@ from django.core import checks
 from django.db.models import Q
 from django.utils import timezone
 
+from editorial.attribution import attribution_for, disclosure_block
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent, RuleSetVersion, SignOff
 
@@ -246,6 +247,8 @@ def manifest_for(revision: Revision) -> dict[str, Any]:
             "runs": prov.get("runs", []),
         },
         "edited_by": editors,
+        # Which words the agent wrote and which people wrote (docs/ai-disclosure.md).
+        "ai_disclosure": disclosure_block(attribution_for(revision)),
         "rule_set_versions": rule_set_versions,
         "sources": [
             {

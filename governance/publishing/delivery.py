@@ -60,8 +60,8 @@ def payload_hook_register(hook: Callable[[Draft], dict[str, Any]]) -> None:
 
 def delivery_payload(*, draft: Draft, revision: Revision, event_type: str, connector: Connector,
                      reason: str = "") -> dict[str, Any]:
-    """What a CMS receives: the content, its SHA-256, the signed provenance manifest, and the CMS's own
-    id once a receipt has told us (so updates and retractions address the right item)."""
+    """What a CMS receives: the content, its SHA-256, its AI disclosure, the signed provenance manifest,
+    and the CMS's own id once a receipt has told us (so updates and retractions address the right item)."""
     remote_id, remote_url = _remote_receipt(connector, draft)
     data: dict[str, Any] = {
         "draft_id": draft.pk,
@@ -80,6 +80,8 @@ def delivery_payload(*, draft: Draft, revision: Revision, event_type: str, conne
             format="markdown",
             content=revision.content,
             content_sha256=revision.content_hash,
+            # The AI disclosure block (docs/ai-disclosure.md), a copy of the signed manifest's.
+            ai_disclosure=manifest["ai_disclosure"],
             provenance=sign_manifest(manifest),
         )
     for hook in PAYLOAD_HOOKS:

@@ -5,6 +5,7 @@ from agents.pipeline.kinds import run_execute
 from agents.pipeline.recovery import runs_resend_lost, runs_sweep_stale
 from agents.pipeline.runs import TransientRunError
 from aios.celery import app
+from editorial.sourceflags import documents_expired_sweep
 
 
 def _execute(task, run_id: int) -> None:
@@ -31,3 +32,9 @@ def sweep_stale_runs() -> dict[str, list[int]]:
     """On beat: re-queue runs whose worker died, and re-send queued runs whose message was lost with
     one (agents/pipeline/recovery.py)."""
     return {**runs_sweep_stale(), "resent": runs_resend_lost()}
+
+
+@app.task(name="agents.sweep_expired_sources", ignore_result=True)
+def sweep_expired_sources() -> list[int]:
+    """On beat: flag the pieces of knowledge documents whose expiry date passed (editorial/sourceflags.py)."""
+    return documents_expired_sweep()

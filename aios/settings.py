@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "editorial",
     "editorial.batches",
     "editorial.insights",
+    "editorial.campaigns",
     "aios.demo_cms",
 ]
 
@@ -186,6 +187,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-runs": {"task": "agents.sweep_stale_runs", "schedule": env.float("AIOS_SWEEP_SECONDS", default=30.0)},
     # Insights rollups follow the audit log (editorial/insights/facts.py): figures are at most this stale.
     "insights-refresh": {"task": "insights.refresh", "schedule": env.float("AIOS_INSIGHTS_REFRESH_SECONDS", default=60.0)},
+    # A knowledge document whose expiry date passed flags the pieces that rest on it (editorial/sourceflags.py).
+    "sweep-expired-sources": {"task": "agents.sweep_expired_sources", "schedule": 300.0},
 }
 
 # --- Agent run reliability (agents/pipeline/runs.py, recovery.py; agents/calls/) -------

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0006_run_owner_and_section_quality'),
-        ('editorial', '0008_brief_variables_draft_run_queue'),
+        ('editorial', '0009_brief_variables_draft_run_queue'),
         ('governance', '0005_demoreceipt_moved_to_demo_cms'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

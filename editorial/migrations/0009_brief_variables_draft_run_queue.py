@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('editorial', '0007_notification_kind_insights_alert'),
+        ('editorial', '0008_disclosure_source_changes'),
     ]
 
     operations = [

@@ -5,6 +5,7 @@ The detectors are in the `governance.detectors` package; the schema of `banned_t
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from governance.detectors.findings import FindingData
@@ -20,13 +21,18 @@ def rule_set_version_for(brand: Any) -> RuleSetVersion | None:
     return None
 
 
-def evaluate_text(text: str, *, channel: str, banned_terms: Any, disclaimers: Any, rules: Any) -> list[FindingData]:
+def evaluate_text(text: str, *, channel: str, banned_terms: Any, disclaimers: Any, rules: Any,
+                  regions: Iterable[str] = (), sources: Iterable[str] = ()) -> list[FindingData]:
     """Findings for `text` under a raw configuration, which need not be saved.
+
+    `regions` are the brand's phone regions (`Brand.phone_regions`); `sources` the texts of the
+    retrieved sources, which keep the claims they support quiet.
 
     Findings are sorted by start, and those without a span come last. Raises ValidationError
     when the configuration is invalid (see `validate_rules`).
     """
-    return compile_rules(banned_terms, disclaimers, rules).check(text, channel=channel)
+    return compile_rules(banned_terms, disclaimers, rules).check(text, channel=channel, regions=regions,
+                                                                 sources=sources)
 
 
 def evaluate(text: str, *, channel: str, version: RuleSetVersion | None) -> list[FindingData]:

@@ -26,9 +26,9 @@ def load_corpus() -> list[dict[str, Any]]:
 def _policy_flags(item: dict[str, Any]) -> bool:
     context = item.get("context", {})
     regions = context.get("regions") or ["US"]
-    banned = [{"term": b["term"]} for b in context.get("banned_terms", [])]
     rules = {"personal_data": {"region": regions[0]}}
-    findings = evaluate_text(item["text"], channel="blog", banned_terms=banned, disclaimers={}, rules=rules)
+    findings = evaluate_text(item["text"], channel="blog", banned_terms=context.get("banned_terms", []),
+                             disclaimers={}, rules=rules, regions=regions, sources=context.get("sources", []))
     category = item["category"]
     if category == "phone":
         return any(f.category == "personal_data" and "phone" in f.message for f in findings)

@@ -28,9 +28,9 @@ from django.utils import timezone
 from pgvector.django import CosineDistance, VectorField
 
 from agents.embeddings import chunk_text, embed, embedder_name, is_local
+from agents.injection import is_flagged
 from agents.models import KnowledgeChunk, KnowledgeDocument
 from governance.audit import audit_log
-from governance.detectors.injection import instruction_like
 from governance.models import Brand
 from governance.permissions import brands_for_user, knowledge_policy
 
@@ -231,7 +231,7 @@ def document_ingest(*, brand: Any, title: str, body: str, user: Any = None, sour
         [
             # Instruction-like text in a source is kept but flagged: the check step tells the editor.
             KnowledgeChunk(document=document, brand=brand, index=i, text=text, embedding=vector,
-                           dimensions=dims, flagged=bool(instruction_like(text)))
+                           dimensions=dims, flagged=is_flagged(text))
             for i, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
         ]
     )

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from governance.detectors.injection import instruction_like
+from agents.injection import index_from_examples, seed_examples, source_injection
+from agents.nearest import ExampleIndex
 from governance.policies import evaluate_text
 
 CORPUS_DIR = Path(__file__).resolve().parent / "data" / "guardrails"
@@ -35,12 +36,14 @@ def _policy_flags(item: dict[str, Any]) -> bool:
     return any(f.category == category for f in findings)
 
 
-def flagged_items(corpus: list[dict[str, Any]]) -> dict[str, bool]:
-    """{item id: whether the checks flag it}."""
+def flagged_items(corpus: list[dict[str, Any]], *, index: ExampleIndex | None = None) -> dict[str, bool]:
+    """{item id: whether the checks flag it}. Prompt injection is scored with `index`, by default the
+    seed examples (`agents/data/injection_examples.json`), none of which is a corpus item."""
     flagged = {}
+    index = index_from_examples(seed_examples()) if index is None else index
     for item in corpus:
         if item["category"] == "prompt_injection":
-            flagged[item["id"]] = bool(instruction_like(item["text"]))
+            flagged[item["id"]] = bool(source_injection(item["text"], index=index))
         else:
             flagged[item["id"]] = _policy_flags(item)
     return flagged

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agents import knowledge as kb
 from agents.embeddings import EmbeddingError
 from agents.forms import KnowledgeUploadForm
+from agents.injection import source_injection
 from editorial.rendering import highlight_findings
-from governance.detectors.injection import instruction_like
 from governance.permissions import brands_for_user, knowledge_policy
 
 
@@ -84,7 +84,7 @@ def knowledge_document(request: HttpRequest, slug: str, pk: int) -> HttpResponse
     document = kb.document_get_for_user(user=request.user, slug=slug, pk=pk)
     chunks = list(document.chunks.order_by("index").only("index", "text", "flagged", "dimensions"))
     for c in chunks:
-        c.html = highlight_findings(c.text, instruction_like(c.text)) if c.flagged else None
+        c.html = highlight_findings(c.text, source_injection(c.text)) if c.flagged else None
     return render(request, "agents/knowledge_document.html", {
         "brand": document.brand,
         "document": document,

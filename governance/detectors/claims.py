@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from governance.detectors.findings import WARNING, FindingData, fold, hit
 from governance.detectors.stems import words
@@ -154,9 +155,15 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"|(?:income|profits?|money)\s+(?:every\s+month\s+)?without\s+(?:effort|lifting|working|risk)"
     ),
 }
-_CLAIMS = {
-    kind: re.compile(rf"(?<![\w#$€£])(?:{pattern})(?!\w)") for kind, pattern in _CLAIM_PATTERNS.items()
-}
+
+
+@lru_cache(maxsize=64)
+def claims_regex(kinds: tuple[str, ...]) -> re.Pattern[str]:
+    """One pass for the given kinds, a named group each; at a place where several match, the first kind
+    in CLAIM_KINDS order wins."""
+    kinds = tuple(k for k in CLAIM_KINDS if k in kinds)
+    groups = "|".join(rf"(?P<{k}>(?:{_CLAIM_PATTERNS[k]})(?!\w))" for k in kinds)
+    return re.compile(rf"(?<![\w#$€£])(?:{groups})")
 _CLAIM_LABELS = {"superlative": "Superlative", "figure": "Numeric", "health": "Health", "financial": "Financial",
                  "majority": "Majority", "authority": "Authority", "scientific": "Scientific", "absolute": "Absolute"}
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n\s*\n")
@@ -194,20 +201,18 @@ def find_claims(text: str, *, severity: str = WARNING, kinds: Iterable[str] = CL
     folded = fold(text) if folded is None else folded
     source_stems = [_content(s) for s in sources if s]
     findings: list[FindingData] = []
-    spans: list[tuple[int, int]] = []
     supported: dict[tuple[int, int], bool] = {}
-    for kind in kinds:
-        for m in _CLAIMS[kind].finditer(folded):
-            start, end = m.span()
-            if any(start < e and s < end for s, e in spans):
+    kinds = tuple(kinds)
+    if not kinds:
+        return []
+    for m in claims_regex(kinds).finditer(folded):
+        start, end = m.span()
+        if source_stems:
+            sentence = _sentence(text, start, end)
+            if sentence not in supported:
+                supported[sentence] = supported_by(text[slice(*sentence)], source_stems)
+            if supported[sentence]:
                 continue
-            if source_stems:
-                sentence = _sentence(text, start, end)
-                if sentence not in supported:
-                    supported[sentence] = supported_by(text[slice(*sentence)], source_stems)
-                if supported[sentence]:
-                    continue
-            spans.append((start, end))
-            findings.append(hit(text, start, end, category="claim", severity=severity,
-                                message=f"{_CLAIM_LABELS[kind]} claim needs a source"))
+        findings.append(hit(text, start, end, category="claim", severity=severity,
+                            message=f"{_CLAIM_LABELS[m.lastgroup]} claim needs a source"))
     return findings

@@ -184,7 +184,7 @@ def _send_back_one(*, draft_id: int, user: Any, why: str, label: str, model_vers
     )
     version = rule_set_version_for(draft.brand)
     findings_record(revision=revision, run=None, version=version,
-                    findings=evaluate(revision.content, channel=draft.brief.channel, version=version))
+                    findings=evaluate(revision.content, channel=draft.brief.channel, version=version, brand=draft.brand))
     unscheduled = draft.publish_at
     draft_transition(draft=draft, to=Draft.Status.IN_REVIEW, reason=why, action="agents.rollback.send_back", user=user,
                      fields={"publish_at": None},

@@ -103,6 +103,8 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"|\d+(?:[.,]\d+)?[x×](?:\s+(?:more|less|\w+er)\b)?"  # "2x faster", not "2 x 250 g"
         rf"|(?:\d+(?:[.,]\d+)?|{_NUMBER_WORD})\s+times\s+(?:as\s+\w+|more|less|the|\w+er)\b"
         r"|twice\s+as\s+\w+|(?:in\s+)?half\s+the\s+(?:time|price|cost|effort)|halves|doubles|triples"
+        r"|(?:by|up\s+to|over|more\s+than|almost|nearly)\s+(?:a\s+third|a\s+quarter|half|two[- ]thirds"
+        r"|three[- ]quarters)\b"
         r"|\d+\s+out\s+of\s+(?:every\s+)?\d+"
         r"|(?:\d{1,3}(?:[,.]\d{3})+|\d+(?:[.,]\d+)?(?:\s?(?:k|m|bn|thousand|million|billion))?)\+?"
         r"\s+(?:(?:happy|satisfied|loyal|active|paying|monthly|daily)\s+)?"
@@ -153,6 +155,8 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"|protected\s+(?:investment|capital)|(?:returns?|yields?|profits?)\s+of\s+(?:over\s+|up\s+to\s+)?"
         r"[$€£]?\d|(?:pays?|paid)\s+for\s+itself|money[- ]back\s+guarantee|grow\s+your\s+(?:wealth|money|savings)"
         r"|(?:income|profits?|money)\s+(?:every\s+month\s+)?without\s+(?:effort|lifting|working|risk)"
+        r"|watch\s+(?:them|it|your\s+(?:money|savings|investments?|wealth|pot))\s+grow"
+        r"|(?:grows?|growing)\s+(?:safely|securely|steadily|risk[- ]free)"
     ),
 }
 

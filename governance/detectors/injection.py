@@ -19,7 +19,9 @@ _INSTRUCTION_PATTERNS = (
     # "Act as a pirate." and "you must act as…", not "the lid will act as a seal".
     r"(?:(?:^|(?<=[.!?:>\n]))[ \t]*|\b(?:you\s+(?:must|should|will|shall)|please|now)\s+)"
     r"act\s+as\s+(?:if\b|an?\b|the\b|my\b|your\b)",
-    r"pretend\s+(?:to\s+be|you\s+are|that\s+you)",
+    # "Pretend you are…" as an order, not "staff pretend to be pirates at the party".
+    r"(?:(?:^|(?<=[.!?:>\n]))[ \t]*|\b(?:you\s+(?:must|should|will|shall|can|could)|please|now|just|and)\s+)"
+    r"pretend\s+(?:to\s+be|you\s+are|that\s+you)|pretend\s+(?:you\s+are|that\s+you)",
     r"(?:do\s+not|don['’]?t|never)\s+(?:tell|inform|reveal\s+(?:this\s+|it\s+)?to|mention\s+(?:this\s+|it\s+)?to"
     r"|let\s+on\s+to)\s+the\s+user",
     # "Reveal your instructions", "print the system prompt", not "show the cooking instructions".
@@ -53,9 +55,10 @@ _INSTRUCTION_PATTERNS = (
     r"(?:end|start|begin|write|answer|respond|reply|refer|call|describe|mention|include|add|use|say|speak|talk"
     r"|format|treat|ignore|replace|sign|append|recommend|praise|translate|insert)\b)",
     # A demand to add a link or a code to what is written.
-    r"(?:include|add|insert|append|put|paste|mention|embed|place)\s+(?:\w+\s+){0,4}?"
+    r"(?:include|add|insert|append|put|paste|mention|embed|place|slip|sneak|work|weave|drop|plug)\s+(?:\w+\s+){0,4}?"
     r"(?:link|url|hyperlink|promo\s+code|discount\s+code|coupon|voucher|referral|snippet|script|tracking|code\s+\w+)"
-    r"\b(?=[^.!?\n]{0,80}?\b(?:answer|response|reply|article|summary|output|text|paragraph|post|copy|draft|content"
+    r"\b(?=(?:[^.!?\n]|[.!?](?=\S)){0,80}?\b(?:answer|response|reply|article|summary|output|text|paragraph|post"
+    r"|copy|draft|content"
     r"|write|verbatim|important)\b)"
     r"|(?:make\s+sure|be\s+sure|ensure)\s+(?:that\s+)?(?:your|the|to|you)\s+(?:\w+\s+){0,3}?"
     r"(?:links?|include|add|mention|contain)s?\b"
@@ -66,7 +69,14 @@ _INSTRUCTION_PATTERNS = (
     r"|(?:if|when)\s+you\s+are\s+(?:an?\s+)?(?:ai|a\.i\.|assistant|chatbot|bot|language\s+model|llm|large"
     r"\s+language\s+model|model|gpt|machine)"
     r"|to\s+(?:any|the|all|every)\s+(?:ai|assistant|chatbot|bot|language\s+model|llm|model|crawler)s?\b"
-    r"|(?:^|<!--\s*)(?:ai|assistant|model|llm|bot|language\s+model|system)\s*:",
+    r"|(?:^|(?<=[.!?>]\s)|<!--\s*)(?:(?:ai|writer|writing|content)\s+)?(?:ai|assistant|model|llm|bot|language\s+model"
+    r"|system|chatbot|gpt|a\.i\.)\s*[:,]",
+    # An order to drop the task or replace it: "whatever you were asked", "instead of summarising, …".
+    r"whatever\s+(?:else\s+)?you\s+(?:were|are|have\s+been)\s+(?:asked|told|instructed|supposed)"
+    r"|instead\s+of\s+(?:summari[sz]ing|writing|answering|translating|responding|following|doing)\b"
+    r"|(?:output|print|say|write|repeat)\s+(?:only\s+)?(?:the\s+(?:word|phrase|sentence)|exactly)\b"
+    r"|these\s+instructions\s+(?:replace|supersede|override)|(?:replace|supersede)s?\s+(?:your|all)\s+"
+    r"(?:previous|prior|earlier|other)\s+(?:ones|instructions|rules)",
     # Secrecy and overrides: "keep this hidden from the reader", "no longer applies", "send the conversation".
     r"(?:keep|hide)\s+(?:this|it)\s+(?:hidden\s+)?from\s+the\s+(?:user|reader|editor)"
     r"|(?:prior|previous|earlier|above|all)\s+(?:guidance|instructions|rules|directions)\s+(?:no\s+longer|do\s+not"

@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 SEED_PATH = Path(__file__).resolve().parent / "data" / "injection_examples.json"
 K = 5
-THRESHOLD = 0.8  # share of the similarity-weighted vote
-MIN_SIMILARITY = 0.55  # of the nearest example, so a sentence unlike every example stays quiet
+THRESHOLD = 0.85  # share of the similarity-weighted vote
+MIN_SIMILARITY = 0.5  # of the nearest example, so a sentence unlike every example stays quiet
+POWER = 4  # each neighbour votes with similarity ** POWER: a near-duplicate example outweighs loose ones
 MESSAGE = ("Reads like an instruction to the assistant ({share:.0%} of the vote of its nearest labelled "
            "examples); the model must not follow it.")
 # A sentence (a full stop inside "example.net/x" does not end one) or an HTML comment.
@@ -127,7 +128,7 @@ def source_injection(text: str, *, index: ExampleIndex | None = None, severity: 
     pieces = [(s, e) for s, e in _pieces(text) if not any(s < b and a < e for a, b in taken)]
     if not pieces:
         return findings
-    votes = index.votes(embed_local([text[s:e] for s, e in pieces]), k=K)
+    votes = index.votes(embed_local([text[s:e] for s, e in pieces]), k=K, power=POWER)
     for (start, end), v in zip(pieces, votes, strict=True):
         if v.top_similarity >= MIN_SIMILARITY and v.share(True) >= THRESHOLD:
             findings.append(hit(text, start, end, category="prompt_injection", severity=severity,

@@ -41,15 +41,17 @@ class Vote:
         return max(self.weights, key=lambda label: (self.weights[label], tie_key(label) if tie_key else 0))
 
 
-def vote(neighbours: Iterable[tuple[Hashable, float]], *, min_similarity: float = MIN_SIMILARITY) -> Vote:
-    """A similarity-weighted vote of (label, similarity) pairs."""
+def vote(neighbours: Iterable[tuple[Hashable, float]], *, min_similarity: float = MIN_SIMILARITY,
+         power: float = 1.0) -> Vote:
+    """A similarity-weighted vote of (label, similarity) pairs; each weighs similarity ** `power`, so a
+    power above 1 lets a near-duplicate example outvote several loosely similar ones."""
     weights: dict[Hashable, float] = defaultdict(float)
     voters, top = 0, 0.0
     for label, similarity in neighbours:
         if similarity < min_similarity:
             continue
         voters += 1
-        weights[label] += similarity
+        weights[label] += similarity ** power
         top = max(top, similarity)
     return Vote(dict(weights), voters, top)
 
@@ -80,7 +82,8 @@ class ExampleIndex:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def votes(self, vectors: list[list[float]], *, k: int = K, min_similarity: float = MIN_SIMILARITY) -> list[Vote]:
+    def votes(self, vectors: list[list[float]], *, k: int = K, min_similarity: float = MIN_SIMILARITY,
+              power: float = 1.0) -> list[Vote]:
         if not len(self) or not vectors:
             return [Vote() for _ in vectors]
         queries = np.asarray(vectors, dtype=np.float32)
@@ -88,5 +91,6 @@ class ExampleIndex:
         similarity = queries @ self.matrix.T
         k = min(k, len(self))
         nearest = np.argsort(-similarity, axis=1)[:, :k]
-        return [vote(((self.labels[j], float(similarity[i, j])) for j in row), min_similarity=min_similarity)
+        return [vote(((self.labels[j], float(similarity[i, j])) for j in row), min_similarity=min_similarity,
+                     power=power)
                 for i, row in enumerate(nearest)]

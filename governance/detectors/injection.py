@@ -64,13 +64,28 @@ _INSTRUCTION_PATTERNS = (
     r"(?:links?|include|add|mention|contain)s?\b"
     r"|(?:when|whenever|if)\s+you\s+(?:write|summari[sz]e|answer|respond|describe)\b",
     # Text addressed to the assistant: "note to the AI", "if you are a language model", "dear AI".
-    r"(?:note|message|instructions?|attention|hey|hi|hello|dear)\s+(?:to\s+)?(?:the\s+|any\s+|all\s+)?"
+    r"(?:note|message|instructions?|attention|hey|hi|hello|dear)[,:]?\s+(?:to\s+|for\s+)?(?:the\s+|any\s+|all\s+)?"
     r"(?:ai|a\.i\.|assistant|chatbot|bot|language\s+model|llm|model|gpt|crawler|agent)s?\b"
     r"|(?:if|when)\s+you\s+are\s+(?:an?\s+)?(?:ai|a\.i\.|assistant|chatbot|bot|language\s+model|llm|large"
     r"\s+language\s+model|model|gpt|machine)"
     r"|to\s+(?:any|the|all|every)\s+(?:ai|assistant|chatbot|bot|language\s+model|llm|model|crawler)s?\b"
     r"|(?:^|(?<=[.!?>]\s)|<!--\s*)(?:(?:ai|writer|writing|content)\s+)?(?:ai|assistant|model|llm|bot|language\s+model"
     r"|system|chatbot|gpt|a\.i\.)\s*[:,]",
+    # Orders about the assistant's task, identity or output, in words a web page rarely uses for people.
+    r"forget\s+(?:the|your|this|my|our)\s+(?:brief|task|assignment|instructions|prompt|guidelines|rules|style\s+guide"
+    r"|brand\s+voice)"
+    r"|(?:^|(?<=[.;!?]\s))(?:write|say|produce|output|answer|describe|call|tell|make)\b[^.!?\n]{0,80}\binstead\b"
+    r"|(?:answer|respond|reply|write|speak|talk|act)\s+as\s+(?:if|though)\s+you\s+(?:were|are)\b"
+    r"|(?:every\s+time|whenever|each\s+time)\s+you\s+(?:mention|write|answer|respond|reply|summari[sz]e|describe"
+    r"|quote|cite|refer|generate|produce)"
+    r"|(?:whole|entire)\s+(?:response|reply|answer|output)|(?:in|for|throughout)\s+(?:every|each)\s+(?:response"
+    r"|reply|answer|output)|in\s+your\s+(?:response|answer|output|summary|article)s?\b"
+    r"|you\s+are\s+no\s+longer\b|you(?:\s+are|['’]re)\s+not\s+(?:an?\s+)?(?:ai|assistant|language\s+model|chatbot"
+    r"|writing\s+assistant|bot)\b"
+    r"|(?:make\s+sure|be\s+sure|ensure)\b[^.!?\n]{0,60}?\b(?:summary|answer|response|output|article|reply)\b"
+    r"|(?:hidden|secret)\s+(?:instruction|message|note|command)s?\b"
+    r"|for\s+(?:automated|ai|machine)\s+(?:readers|writers|systems|agents|tools|models)\b"
+    r"|disregard\s+(?:the|your|our)\s+(?:brand\s+voice|style\s+guide|guidelines|brief|tone|rules)",
     # An order to drop the task or replace it: "whatever you were asked", "instead of summarising, …".
     r"whatever\s+(?:else\s+)?you\s+(?:were|are|have\s+been)\s+(?:asked|told|instructed|supposed)"
     r"|instead\s+of\s+(?:summari[sz]ing|writing|answering|translating|responding|following|doing)\b"

@@ -85,9 +85,14 @@ def _phone_key(value: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# "logo@2x.png" is an image name (retina variants), not an address: no top-level domain is a file type.
+_FILE_SUFFIXES = frozenset("png jpg jpeg gif svg webp avif pdf css js json html htm txt zip mp4 mov mp3".split())
+
+
 def _emails(text: str) -> Iterator[tuple[int, int]]:
     for m in _EMAIL.finditer(text):
-        yield m.span()
+        if m.group(0).rsplit(".", 1)[1].casefold() not in _FILE_SUFFIXES:
+            yield m.span()
 
 
 def _cards(text: str) -> Iterator[tuple[int, int]]:

@@ -4,9 +4,11 @@ from django.urls import include, path
 
 from aios.api import api
 from aios.health import healthz
+from aios.metrics import metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -15,5 +17,7 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("", include("aios.demo_cms.urls")),
     path("", include("agents.urls")),
+    path("", include("editorial.campaigns.urls")),
+    path("", include("editorial.insights.urls")),
     path("", include("editorial.urls")),
 ]

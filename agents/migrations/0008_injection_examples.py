@@ -27,7 +27,7 @@ def unseed_examples(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents', '0006_run_owner_and_section_quality'),
+        ('agents', '0007_run_status_finished_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

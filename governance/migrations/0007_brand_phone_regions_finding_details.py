@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0005_demoreceipt_moved_to_demo_cms'),
+        ('governance', '0006_corrections_permission_delivery_index'),
     ]
 
     operations = [

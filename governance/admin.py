@@ -46,7 +46,7 @@ class BrandForm(forms.ModelForm):
 
     class Meta:
         model = m.Brand
-        fields = ["name", "slug", "phone_regions"]
+        fields = "__all__"
 
 
 @admin.register(m.Brand)

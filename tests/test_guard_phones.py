@@ -56,7 +56,8 @@ def test_an_admin_sets_a_brands_regions_as_country_codes(admin_client, world):
     url = reverse("admin:governance_brand_change", args=[world.brand.pk])
     form = admin_client.get(url).content.decode()
     assert 'name="phone_regions"' in form
-    response = admin_client.post(url, {"name": "Northwind", "slug": "northwind", "phone_regions": "gb, de ie"})
+    response = admin_client.post(url, {"name": "Northwind", "slug": "northwind", "phone_regions": "gb, de ie",
+                                       "policy_approvals": "on"})
     assert response.status_code == 302
     assert Brand.objects.get(pk=world.brand.pk).phone_regions == ["GB", "DE", "IE"]
 

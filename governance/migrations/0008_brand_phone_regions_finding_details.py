@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0006_corrections_permission_delivery_index'),
+        ('governance', '0007_policy_approvals'),
     ]
 
     operations = [

@@ -12,12 +12,15 @@ from agents.nearest import ExampleIndex
 from governance.policies import evaluate_text
 
 CORPUS_DIR = Path(__file__).resolve().parent / "data" / "guardrails"
+# A second set written blind (before its author read the detectors), split in halves: the detectors
+# may be tuned on "tune", "holdout" is the honest generalisation figure.
+FRESH_DIR = CORPUS_DIR / "fresh"
 CATEGORIES = ("claim", "phone", "banned_term", "personal_data", "prompt_injection")
 
 
-def load_corpus() -> list[dict[str, Any]]:
+def load_corpus(directory: Path = CORPUS_DIR) -> list[dict[str, Any]]:
     items = []
-    for path in sorted(CORPUS_DIR.glob("*.jsonl")):
+    for path in sorted(directory.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 items.append(json.loads(line))

@@ -11,9 +11,9 @@ from tests.guardrail_corpus import CATEGORIES, flagged_items, load_corpus
 pytestmark = pytest.mark.slow  # the local embedding model scores the injection items
 
 RECALL_GOAL, PRECISION_GOAL = 0.95, 0.90
-# Known shortfall: the Snowball English stemmer does not join comparatives ("cheaper", "cheapest") to
-# their adjective, and joins "disruption" to "disrupt"; banned terms stay a little under the goal.
-RECALL_FLOOR = {"banned_term": 0.90}
+# Known shortfall: a ban on "promise" also catches the adjective "promising" (its lemma without a
+# part of speech); banned-term precision stays just above the goal.
+RECALL_FLOOR: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,12 @@
 """Banned terms: whole words or phrases, any case, any run of whitespace, with a replacement.
 
-A term whose `inflections` count also matches the words with the same Snowball stems
-(`governance.detectors.stems`): a ban on "guarantee" catches "guaranteed" and "guarantees", not
-"guard". Single words count their inflections unless told otherwise; phrases only when told."""
+A term whose `inflections` count also matches the words that share a form with it
+(`governance.detectors.stems.forms`): the same dictionary lemma (`simplemma`), or, for words the
+dictionary does not know, the same Snowball stem. A ban on "guarantee" catches "guaranteed" and
+"guarantees", not "guard" or "guarantor"; a ban on "cheap" catches "cheaper" and "cheapest", a ban on
+"child" "children", a ban on "bad" "worst"; a ban on "disrupt" not "disruption", a ban on "best"
+not "better". Single words count their inflections unless told
+otherwise; phrases only when told."""
 from __future__ import annotations
 
 import re
@@ -10,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from governance.detectors.findings import FindingData, hit
-from governance.detectors.stems import WORD, stem, words
+from governance.detectors.stems import WORD, forms, term_forms
 
 
 @dataclass(frozen=True)
@@ -21,8 +25,8 @@ class BannedTerm:
     inflections: bool = False
 
     @property
-    def stems(self) -> tuple[str, ...]:
-        return tuple(stem(w) for w in WORD.findall(self.term))
+    def forms(self) -> tuple[frozenset[str], ...]:
+        return tuple(term_forms(w) for w in WORD.findall(self.term))
 
 
 def find_banned_terms(text: str, *, folded: str, banned: dict[str, BannedTerm],
@@ -34,7 +38,7 @@ def find_banned_terms(text: str, *, folded: str, banned: dict[str, BannedTerm],
         entry = banned[term_key(text[m.start():m.end()])]
         taken.append(m.span())
         findings.append(_finding(text, *m.span(), entry=entry, form=False))
-    inflected = [entry for entry in banned.values() if entry.inflections and entry.stems]
+    inflected = [entry for entry in banned.values() if entry.inflections and entry.forms]
     if inflected:
         findings += _inflected(text, inflected, taken)
         findings.sort(key=lambda f: f.start)
@@ -52,24 +56,20 @@ def _finding(text: str, start: int, end: int, *, entry: BannedTerm, form: bool) 
 
 
 def _inflected(text: str, entries: list[BannedTerm], taken: list[tuple[int, int]]) -> list[FindingData]:
-    # Words with the term's stems in a row, separated by whitespace only; the longest term first.
-    entries = sorted(entries, key=lambda e: len(e.stems), reverse=True)
-    # Only the words that begin like a term's first stem are stemmed: the rest cannot match.
-    heads = re.compile(r"(?<!\w)(?:" + "|".join(sorted({re.escape(e.stems[0][:3]) for e in entries})) + ")",
-                       re.IGNORECASE)
-    starts = {m.start() for m in heads.finditer(text)}
-    if not starts:
-        return []
-    found = list(words(text))
-    starts = {i for i, (start, _, _) in enumerate(found) if start in starts}
+    # Words sharing a form with the term's words in a row, separated by whitespace only; the longest
+    # term first. Irregular forms ("worst" for "bad") share no letters with the term, so every word is
+    # looked at; `forms` is cached per word, so a long text costs one lookup per distinct word.
+    entries = sorted(entries, key=lambda e: len(e.forms), reverse=True)
+    found = [(m.start(), m.end(), forms(m.group(0))) for m in WORD.finditer(text)]
     findings = []
     for entry in entries:
-        n = len(entry.stems)
-        for i in sorted(starts):
-            run = found[i:i + n]
-            if len(run) < n:
+        wanted = entry.forms
+        n = len(wanted)
+        for i in range(len(found) - n + 1):
+            if not wanted[0] & found[i][2]:
                 continue
-            if tuple(s for _, _, s in run) != entry.stems:
+            run = found[i:i + n]
+            if any(not (want & have) for (_, _, have), want in zip(run, wanted)):
                 continue
             if any(text[a[1]:b[0]].strip() for a, b in zip(run, run[1:])):
                 continue

@@ -36,6 +36,16 @@ def claims(text: str, **kwargs) -> list[str]:
     ("Earn an extra income with no effort at all.", "Financial"),
     ("It charges in half the time.", "Numeric"),
     ("Britain's favourite crisps.", "Superlative"),
+    # the second pass: wider wording for the same families
+    ("Most commuters in Leeds already carry one.", "Majority"),
+    ("Gardeners overwhelmingly pick the slow-release feed.", "Majority"),
+    ("According to leading cardiologists, oat bran clears the arteries.", "Authority"),
+    ("Top physiotherapists now swear by the cushion.", "Authority"),
+    ("The balm banishes eczema within a week.", "Health"),
+    ("A daily shot keeps hay fever at bay.", "Health"),
+    ("The savings in this account can never go down.", "Financial"),
+    ("A bond that is sure to pay off.", "Financial"),
+    ("No other kettle on the shelf comes close.", "Superlative"),
 ])
 def test_claims_put_in_words_are_flagged_by_family(text, label):
     assert claims(text) and claims(text)[0] == f"{label} claim needs a source"
@@ -60,6 +70,22 @@ def test_claims_put_in_words_are_flagged_by_family(text, label):
 ])
 def test_opinions_and_look_alikes_make_no_claim(text):
     assert claims(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "I think most of our regulars will like the new menu.",
+    "In our opinion most cyclists would enjoy the route.",
+    "Our guidelines say we must not write that doctors recommend a product.",
+    "Never claim that the tea cures colds.",
+    "Spring is the best time to plant potatoes.",
+])
+def test_an_opinion_or_a_rule_about_what_not_to_say_quiets_the_claim_in_it(text):
+    assert claims(text) == []
+
+
+def test_an_opinion_marker_does_not_quiet_a_health_or_financial_promise():
+    assert claims("We think this tea cures colds.") == ["Health claim needs a source"]
+    assert claims("I believe your savings can never go down.") == ["Financial claim needs a source"]
 
 
 def test_the_brands_own_fact_is_quiet_when_a_retrieved_source_states_it():

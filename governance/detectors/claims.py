@@ -2,7 +2,9 @@
 words rather than figures: majority ("most experts…"), authority ("recommended by dentists"),
 scientific ("studies show") and absolute ("you will never lose a file").
 
-Opinions ("I think…", "we love…") match none of the patterns. A claim in a sentence that a retrieved
+Opinions ("we love…") match none of the patterns; an opinion marker before a majority or superlative
+claim ("I think most readers…", "in our view the prettiest…") quiets it, and so does a rule about what
+not to say ("we must not write that doctors recommend…"). A claim in a sentence that a retrieved
 source states too (the same figures, and most of the same words, by stem) is the brand's own
 sourced fact, and is not reported."""
 from __future__ import annotations
@@ -22,7 +24,12 @@ _PEOPLE = (
     r"|chefs|bakers|businesses|companies|teams|patients|doctors|dentists|experts|shoppers|subscribers|listeners"
     r"|viewers|owners|drivers|travell?ers|students|teachers|professionals|homes|households|buyers|investors"
     r"|athletes|runners|nurses|women|men|kids|children|adults|americans|britons|brits|germans|europeans"
-    r"|consumers|diners|guests|visitors|pet\s+owners|dog\s+owners|cat\s+owners|homeowners|retailers|shops)"
+    r"|consumers|diners|guests|visitors|pet\s+owners|dog\s+owners|cat\s+owners|homeowners|retailers|shops"
+    r"|riders|runners|walkers|hikers|swimmers|skiers|climbers|campers|golfers|gamers|players|drinkers|eaters"
+    r"|sleepers|smokers|commuters|tourists|residents|tenants|renters|landlords|employers|employees|workers"
+    r"|managers|leaders|founders|marketers|developers|designers|writers|voters|savers|borrowers|traders"
+    r"|small\s+businesses|brands|firms|startups|schools|hospitals|clinics|restaurants"
+    r"|[a-z]+(?:ists|ians|eurs))"  # agent and demonym nouns: cyclists, physicians, Londoners' kin
 )
 _EXPERTS = (
     r"(?:experts?|doctors?|gps|dentists?|dermatologists?|nutritionists?|dietitians?|dieticians?|scientists?"
@@ -36,9 +43,18 @@ _BACKING_VERBS = (
     r"|notice|noticed|report|reported|find|found|switched|have\s+switched|would\s+(?:choose|recommend|buy)"
     r"|confirm|confirms|advise|advises|suggest|suggests|rave)"
 )
+_AILMENT = (
+    r"(?:pain|aches?|stress|anxiety|symptoms|headaches?|migraines?|colds?|flu|coughs?|wrinkles|fine\s+lines|acne"
+    r"|spots|eczema|psoriasis|fatigue|insomnia|inflammation|bloating|signs\s+of\s+(?:ageing|aging)|ageing|aging"
+    r"|cellulite|hair\s+loss|baldness|allergies|hay\s+fever|infections?|diseases?|illness(?:es)?|germs|viruses"
+    r"|depression|arthritis|diabetes|cancer|obesity|belly\s+fat|snoring|jet\s+lag|hangovers?|cravings)"
+)
 _CLAIM_PATTERNS: dict[str, str] = {
     "majority": (
-        rf"most\s+(?:[a-z-]+\s+){{0,2}}?{_PEOPLE}\s+(?:now\s+|already\s+|still\s+)?{_BACKING_VERBS}\b"
+        rf"most\s+(?:[a-z-]+\s+){{0,2}}?{_PEOPLE}\s+(?:[a-z-]+\s+){{0,3}}?(?:now|already|still|{_BACKING_VERBS}"
+        rf"|have|had|are|were|will|would|can|do|don['’]?t|never|always|ride|buy|use|get|pick|go|want|need)\b"
+        rf"|{_PEOPLE}\s+(?:overwhelmingly|universally|unanimously|consistently|increasingly)\s+[a-z]+"
+        rf"|(?:overwhelmingly|universally|unanimously)\s+(?:positive|popular|preferred|recommended|loved)"
         rf"|majority\s+of\s+(?:\w+\s+){{0,2}}?{_PEOPLE}"
         r"|(?:almost|nearly|virtually|practically)\s+(?:everyone|everybody|all\s+(?:\w+\s+)?(?:of\s+)?(?:our\s+)?\w+s\b)"
         rf"|(?:everyone|everybody)\s+(?:agrees|loves|says|knows|prefers|recommends|trusts|raves)"
@@ -54,6 +70,9 @@ _CLAIM_PATTERNS: dict[str, str] = {
         rf"|(?:recommended|endorsed|approved|trusted|tested|chosen|backed|used|developed|formulated|loved|preferred"
         rf"|certified|praised|vetted)\s+by\s+(?:\w+\s+){{0,3}}?{_EXPERTS}"
         rf"|{_EXPERTS}[- ](?:recommended|approved|endorsed|tested|trusted|formulated|developed|backed)"
+        rf"|according\s+to\s+(?:(?:the|most|many|leading|top|some|independent|our)\s+)?(?:[a-z-]+\s+)?{_EXPERTS}"
+        rf"|(?:leading|top|independent|world-renowned|renowned|the\s+world['’]s)\s+(?:[a-z-]+\s+)?{_EXPERTS}"
+        rf"\s+(?:[a-z-]+\s+){{0,2}}?{_BACKING_VERBS}\b"
     ),
     "scientific": (
         r"(?:scientifically|clinically|medically|independently|dermatologically|lab|laboratory)[- ]"
@@ -91,13 +110,16 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"|spain|italy|australia|canada|london|city|town)['’]?s\s+(?:leading|first|best|largest|biggest|most[\s-]+\w+"
         r"|favou?rite|no\.?\s?1|number[- ]one|top)"
         r"|best[- ]in[- ]class|best[- ]selling"
-        r"|(?<!all the )(?<!at )(?<!your )best(?![\s-]+(?:regards|wishes|before|practices?|of\s+luck)\b)"
+        r"|(?<!all the )(?<!at )(?<!your )best(?![\s-]+(?:regards|wishes|before|practices?|of\s+luck|times?\s+(?:of|to|for))\b)"
         r"|fastest|quickest|cheapest|lowest[- ]priced?|greatest|largest|biggest|finest|strongest|safest|smartest"
         r"|healthiest|top[- ]rated|highest[- ]rated|number[- ]one|no\.\s?1(?!\d)|#1(?!\d)"
         r"|most\s+(?:popular|trusted|loved|advanced|reliable|effective|powerful|innovative|affordable"
         r"|comprehensive|secure|accurate|complete|sustainable|delicious)"
         r"|world[- ]class|(?:industry|market)[- ]leading|leading\s+(?:provider|brand|supplier|manufacturer|company)"
         r"|unbeatable|unmatched|unrivall?ed|unparall?eled|second\s+to\s+none"
+        r"|(?:nothing|no\s+one|nobody|no\s+other\s+[a-z-]+)\s+(?:[a-z'’-]+\s+){0,4}?(?:comes?\s+close|compares?"
+        r"|beats|matches|can\s+(?:match|beat|compete)|does\s+it\s+better|works?\s+better)"
+        r"|like\s+no\s+other|in\s+a\s+league\s+of\s+(?:its|their)\s+own"
     ),
     "figure": (
         r"\d+(?:[.,]\d+)?\s?(?:%|percent\b|per\s+cent\b)"
@@ -137,6 +159,10 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"|anti[- ]?(?:aging|ageing|inflammatory|cancer)|reduces?\s+(?:the\s+|your\s+)?risk\s+of"
         r"|lowers?\s+(?:your\s+)?(?:cholesterol|blood\s+pressure|blood\s+sugar)|burns?\s+(?:belly\s+)?fat"
         r"|weight\s+loss|lose\s+weight|doctor[- ]recommended|miracle\s+(?:cure|remedy)"
+        rf"|(?:gets?\s+rid\s+of|banish(?:es)?|eliminates?|stops?|reverses?|erases?|clears?\s+up|wards?\s+off"
+        rf"|beats?|fix(?:es)?|tackles?|combats?|prevents?|relieves?|ends?|cures?|heals?|reduces?|soothes?)"
+        rf"\s+(?:[a-z'’-]+\s+){{0,3}}?{_AILMENT}"
+        rf"|keeps?\s+(?:[a-z'’-]+\s+){{0,2}}?{_AILMENT}\s+(?:away|at\s+bay)"
     ),
     "financial": (
         r"guaranteed\s+(?:returns?|income|profits?|gains?|payouts?|interest|yields?|earnings)"
@@ -160,6 +186,12 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"|(?:income|profits?|money)\s+(?:every\s+month\s+)?without\s+(?:effort|lifting|working|risk)"
         r"|watch\s+(?:them|it|your\s+(?:money|savings|investments?|wealth|pot))\s+grow"
         r"|(?:grows?|growing)\s+(?:safely|securely|steadily|risk[- ]free)"
+        r"|(?:money|investments?|funds?|savings|shares?|portfolio|pension|capital|returns?|deposits?|stocks?)"
+        r"\s+(?:[a-z'’-]+\s+){0,3}?(?:cannot|can['’]?t|won['’]?t|(?:can|could|will|would|shall)\s+never|never|does\s+not|doesn['’]?t)"
+        r"\s+(?:ever\s+)?(?:go\s+down|fall|drop|lose|crash|shrink|decline)"
+        r"|(?:always|guaranteed\s+to|sure\s+to|certain\s+to|bound\s+to)\s+(?:pays?\s+off|profit|make\s+money"
+        r"|beat\s+the\s+market|go\s+up)"
+        r"|(?:whatever|no\s+matter\s+what)\s+the\s+markets?\s+do(?:es)?"
     ),
 }
 
@@ -179,6 +211,19 @@ _STOP_STEMS = frozenset(
     "a an the and or of to in on at by for with from as is are was were be been has have had it its our we us "
     "you your their they this that these those now all".split()
 )
+# Before a claim in its sentence: a rule about what not to say ("we must not write that doctors
+# recommend…") quiets every kind; an opinion marker ("I think most readers…") quiets the kinds that are
+# a matter of taste. A hedged health or financial promise ("we believe you can't lose") still counts.
+_NOT_SAYING = re.compile(
+    r"\b(?:must\s+not|mustn['’]?t|may\s+not|should\s+not|shouldn['’]?t|do\s+not|don['’]?t|never|avoid|cannot"
+    r"|can['’]?t|not\s+allowed\s+to|forbidden\s+to|banned\s+from)\s+(?:\w+\s+){0,2}?(?:say|saying|write|writing"
+    r"|claim|claiming|state|stating|imply|implying|suggest|suggesting|promise|promising|use\s+(?:the\s+)?"
+    r"(?:words?|phrases?|claims?))\b", re.IGNORECASE)
+_OPINION = re.compile(
+    r"\b(?:i|we)\s+(?:(?:really|honestly|personally)\s+)?(?:think|feel|reckon|guess|suspect|hope|expect|bet)\b"
+    r"|\bin\s+(?:my|our)\s+(?:view|opinion|experience)\b|\bto\s+(?:my|our)\s+(?:mind|taste)\b"
+    r"|\b(?:i|we)['’]d\s+(?:say|guess)\b", re.IGNORECASE)
+_TASTE_KINDS = frozenset({"majority", "superlative"})
 SUPPORT_SHARE = 0.7  # of a sentence's words (by stem) that one source must contain to support it
 
 
@@ -214,6 +259,9 @@ def find_claims(text: str, *, severity: str = WARNING, kinds: Iterable[str] = CL
         return []
     for m in claims_regex(kinds).finditer(folded):
         start, end = m.span()
+        lead = text[_sentence(text, start, end)[0]:start]
+        if _NOT_SAYING.search(lead) or (m.lastgroup in _TASTE_KINDS and _OPINION.search(lead)):
+            continue
         if source_stems:
             sentence = _sentence(text, start, end)
             if sentence not in supported:

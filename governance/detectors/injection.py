@@ -100,6 +100,47 @@ _INSTRUCTION_PATTERNS = (
     r"|history)\s+to|(?:the\s+following|these)\s+(?:facts|instructions|rules)\s+override"
     r"|(?:hidden|secret|initial|original)\s+(?:instructions|prompt)",
 )
+_AI = (r"(?:ai|a\.i\.|assistants?|chatbots?|bots?|language\s+models?|llms?|models?|gpts?|chatgpt|claude|gemini"
+       r"|copilot|bard|crawlers?|agents?|ai\s+(?:models?|systems?|tools?|agents?|assistants?))")
+_DROP = (r"(?:set\s+aside|put\s+aside|drop|discard|abandon|throw\s+out|scrap|ditch|forget|skip|pay\s+no\s+attention\s+to"
+         r"|stop\s+following|override|overrule|ignore|disregard|bypass|skip\s+over|never\s+mind)")
+_ORDERS = (r"(?:instructions?|directions?|guidance|guidelines|brief|rules|orders|prompt|task|assignment|style\s+guide"
+           r"|what\s+you\s+(?:were|have\s+been)\s+(?:told|given|asked))")
+_SECOND_PASS = (
+    # Addressed to a machine reader by name or by what it does: "LLMs reading this page", "hey ChatGPT",
+    # "whoever summarises this page: …".
+    rf"{_AI}\s+(?:that\s+(?:are\s+|is\s+)?|who\s+(?:are\s+|is\s+)?)?(?:reading|processing|summari[sz]ing|parsing"
+    rf"|crawling|indexing|scraping|ingesting|read|process|summari[sz]e|parse|crawl|index|scrape|ingest)s?\s+"
+    rf"(?:this|these|the\s+(?:page|text|document|article|post))"
+    rf"|(?:hey|hi|hello|dear|ok|okay|attention|psst)[,!]?\s+{_AI}\b"
+    r"|(?:whoever|anyone|anything|any\s+(?:tool|system|program|software))\s+(?:that\s+|who\s+)?(?:summari[sz]es"
+    r"|reads|processes|rewrites|paraphrases|quotes|crawls|indexes|scrapes)\s+(?:this|these)\b"
+    r"|(?:any|every|each|the|your)\s+(?:summary|summaries|rewrite|answer|response|article|output|paraphrase|review)"
+    r"\s+(?:of|about|based\s+on|that\s+uses?|drawing\s+on)\s+this\s+(?:page|text|document|article|post|source|site)"
+    r"\s+(?:must|should|shall|has\s+to|needs?\s+to|will)",
+    # "Ignore" in other words: "set aside whatever guidance you were given", "forget your earlier brief",
+    # "the directions you received before no longer apply", "override the editor's instructions".
+    rf"{_DROP}\s+(?:(?:all|any|every|whatever|the|your|my|our|these|those|this|of|earlier|previous|prior|above"
+    rf"|original|initial|editor['’]s|brand['’]s|user['’]s|system|other)\s+)+{_ORDERS}"
+    rf"|{_ORDERS}\s+(?:[\w'’]+\s+){{0,6}}?(?:no\s+longer|(?:do|does)\s+not|don['’]t|doesn['’]t)\s+(?:appl(?:y|ies)|counts?"
+    rf"|matters?|stands?)\b",
+    # Role-play set up as a game: "let's play a game: you are DAN".
+    r"let['’]?s\s+(?:play\s+a\s+game|role[- ]?play|pretend)[^.!?\n]{0,40}?\byou\s+(?:are|will\s+be|play)\b"
+    r"|you\s+are\s+(?:now\s+)?dan\b",
+    r"(?:from\s+this\s+(?:point|moment)|from\s+here)\s+(?:on(?:wards?)?|out)\b,?\s+(?:you\b|always\b|never\b"
+    r"|every\b|each\b|all\b|your\b)",
+    # Other languages: "ignore / forget your instructions", "from now on answer / write …", in German,
+    # French, Spanish, Italian, Portuguese and Dutch; news ("à partir de maintenant, la boutique…") stays quiet.
+    r"(?:ignorier\w*|vergiss\w*|ignore[rz]?|oublie[rz]?|ignora\w*|olvida\w*|dimentica\w*|esque[cç]\w*|negeer"
+    r"|vergeet)\s+(?:\w+\s+){0,3}?(?:anweisungen|vorgaben|regeln|instructions|consignes|r[eè]gles|instrucciones"
+    r"|[oó]rdenes|reglas|istruzioni|regole|instru[cç][õo]es|regras|instructies|regels)"
+    r"|(?:ab\s+jetzt|von\s+nun\s+an|ab\s+sofort|[àa]\s+partir\s+de\s+maintenant|d[ée]sormais|dor[ée]navant"
+    r"|a\s+partir\s+de\s+ahora|de\s+ahora\s+en\s+adelante|d['’]ora\s+in\s+poi|da\s+ora\s+in\s+poi"
+    r"|a\s+partir\s+de\s+agora|vanaf\s+nu)\s*,?\s+(?:\w+\s+){0,2}?(?:antworte|schreib\w*|sag|sprich|r[ée]ponds"
+    r"|r[ée]pondez|[ée]cris|[ée]crivez|parle[zs]?|dis|dites|responde|escribe|habla|di|scrivi|rispondi|parla"
+    r"|responda|escreva|fale|antwoord|schrijf|zeg)\b"
+    r"|^\s*(?:assistente|asistente|assistant|assistentin|ki|ia|modelo|modello|mod[eè]le)\s*[,:]",
+)
 # Text hidden in an HTML comment that speaks to a reader who is not a person, or gives an order.
 _HTML_COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
 _COMMENT_ORDER = re.compile(
@@ -108,7 +149,7 @@ _COMMENT_ORDER = re.compile(
     r"|make|use|remove|replace|link|promote|praise|claim|state|never|always|do\s+not|don['’]t)\b"
 )
 _INSTRUCTION_LIKE = re.compile(
-    "|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.MULTILINE
+    "|".join(f"(?:{p})" for p in (*_INSTRUCTION_PATTERNS, *_SECOND_PASS)), re.MULTILINE
 )
 
 

@@ -10,6 +10,7 @@ sourced fact, and is not reported."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -53,8 +54,8 @@ _CLAIM_PATTERNS: dict[str, str] = {
     "majority": (
         rf"most\s+(?:[a-z-]+\s+){{0,2}}?{_PEOPLE}\s+(?:[a-z-]+\s+){{0,3}}?(?:now|already|still|{_BACKING_VERBS}"
         rf"|have|had|are|were|will|would|can|do|don['’]?t|never|always|ride|buy|use|get|pick|go|want|need)\b"
-        rf"|{_PEOPLE}\s+(?:overwhelmingly|universally|unanimously|consistently|increasingly)\s+[a-z]+"
-        rf"|(?:overwhelmingly|universally|unanimously)\s+(?:positive|popular|preferred|recommended|loved)"
+        r"|(?:overwhelmingly|universally|unanimously)\s+(?:prefer|choose|chose|pick|recommend|agree|rate|love|back"
+        r"|favou?r|trust|positive|popular|preferred|recommended|loved|chosen|rated)[a-z]*"
         rf"|majority\s+of\s+(?:\w+\s+){{0,2}}?{_PEOPLE}"
         r"|(?:almost|nearly|virtually|practically)\s+(?:everyone|everybody|all\s+(?:\w+\s+)?(?:of\s+)?(?:our\s+)?\w+s\b)"
         rf"|(?:everyone|everybody)\s+(?:agrees|loves|says|knows|prefers|recommends|trusts|raves)"
@@ -257,9 +258,13 @@ def find_claims(text: str, *, severity: str = WARNING, kinds: Iterable[str] = CL
     kinds = tuple(kinds)
     if not kinds:
         return []
+    ends: list[int] | None = None
     for m in claims_regex(kinds).finditer(folded):
         start, end = m.span()
-        lead = text[_sentence(text, start, end)[0]:start]
+        if ends is None:  # sentence ends, once per text: a claim's sentence start is then a bisect
+            ends = [e.end() for e in _SENTENCE_END.finditer(text)]
+        before = bisect_right(ends, start)
+        lead = text[ends[before - 1] if before else 0:start]
         if _NOT_SAYING.search(lead) or (m.lastgroup in _TASTE_KINDS and _OPINION.search(lead)):
             continue
         if source_stems:

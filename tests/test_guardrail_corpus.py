@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from tests.guardrail_corpus import CATEGORIES, flagged_items, load_corpus
+from tests.guardrail_corpus import CATEGORIES, FRESH_DIR, flagged_items, load_corpus
 
 pytestmark = pytest.mark.slow  # the local embedding model scores the injection items
 
@@ -40,3 +40,22 @@ def test_every_category_meets_the_recall_and_precision_goals(corpus):
         recall, precision = tp / (tp + fn), tp / (tp + fp)
         assert recall >= RECALL_FLOOR.get(category, RECALL_GOAL), (category, recall)
         assert precision >= PRECISION_GOAL, (category, precision)
+
+
+# The blind set (tests/data/guardrails/fresh/) guards against regressions at the level it was measured
+# at after the second pass: banned-term recall is 0.90 there (a ban on "big" misses "bigger", which the
+# lemma dictionary lacks; a banned phrase does not count its plurals unless told).
+FRESH_RECALL_FLOOR = {"banned_term": 0.85}
+
+
+def test_the_blind_set_stays_at_the_goals_it_was_measured_at():
+    fresh = load_corpus(FRESH_DIR)
+    assert len(fresh) >= 120 and {i["split"] for i in fresh} == {"tune", "holdout"}
+    flagged = flagged_items(fresh)
+    for category in {i["category"] for i in fresh}:
+        items = [i for i in fresh if i["category"] == category]
+        tp = sum(1 for i in items if i["expected"] and flagged[i["id"]])
+        fp = sum(1 for i in items if not i["expected"] and flagged[i["id"]])
+        fn = sum(1 for i in items if i["expected"] and not flagged[i["id"]])
+        assert tp / (tp + fn) >= FRESH_RECALL_FLOOR.get(category, RECALL_GOAL), (category, tp / (tp + fn))
+        assert tp / (tp + fp) >= PRECISION_GOAL, (category, tp / (tp + fp))

@@ -3,7 +3,8 @@
 `facts_refresh` (beat task `insights.refresh`, every AIOS_INSIGHTS_REFRESH_SECONDS, default 60 s)
 reads the audit log past its cursor (the log is append-only and its writers are serialised, so ids
 commit in order), copies each audited status move into `StatusChange`, and recomputes the fact rows
-of every draft an event names, plus any draft whose status changed since the last pass. A draft's
+of every draft an event names, plus any draft whose status changed since the last pass, then the daily
+rollups (`rollups.py`) of the brand × days those drafts belong to, before and after. A draft's
 facts are rebuilt whole from its rows (never incremented), so a pass may run twice harmlessly.
 Figures are at most one refresh interval (plus the pass's own time) behind the desk.
 """
@@ -25,6 +26,7 @@ from agents.models import AgentRun
 from editorial.diffs import word_diff
 from editorial.insights.metrics import insights_generation_bump
 from editorial.insights.models import DraftFact, FeedCursor, FindingFact, GateFact, ReasonFact, StatusChange
+from editorial.insights.rollups import fact_brand_days, rollups_rebuild
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent, Finding, FindingOverride, SignOff
 
@@ -99,8 +101,14 @@ def facts_refresh(*, everything: bool = False) -> int:
         since = cursor.refreshed_at - timedelta(seconds=5)
         touched |= set(Draft.objects.filter(status_changed_at__gte=since).values_list("pk", flat=True))
     ids = sorted(touched)
+    brand_days: dict[int, set] = defaultdict(set)
     for start in range(0, len(ids), FACT_BATCH):
-        facts_rebuild(draft_ids=ids[start:start + FACT_BATCH])
+        batch = ids[start:start + FACT_BATCH]
+        old = DraftFact.objects.filter(pk__in=batch).values("brand_id", "created_at")
+        for days in (fact_brand_days(old), fact_brand_days(facts_rebuild(draft_ids=batch))):
+            for brand_id, found in days.items():
+                brand_days[brand_id] |= found
+    rollups_rebuild(brand_days=None if everything else brand_days)
     cursor.last_audit_id, cursor.refreshed_at = last, started
     cursor.save(update_fields=["last_audit_id", "refreshed_at"])
     if ids:

@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import numpy as np
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Aggregate, Avg, Count, F, FloatField, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Aggregate, Avg, BinaryField, Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncWeek
 from django.utils import timezone
 
 from editorial.insights.models import (
     DayFindingRollup, DayGateRollup, DayReasonRollup, DayRollup, DraftFact, FindingFact, GateFact, ReasonFact,
 )
-from editorial.insights.rollups import HISTOGRAMS, histogram_percentile, histograms_sum
+from editorial.insights.rollups import HISTOGRAMS, histogram_dense, histogram_percentile
 from governance.models import Brand, Channel
 from governance.permissions import brands_for_user
 
@@ -274,11 +274,20 @@ def rollups_for(model: Any, filters: Filters) -> QuerySet[Any]:
     return rows
 
 
-def _aggregates(sums: np.ndarray, hists: dict[str, np.ndarray]) -> dict[str, Any]:
-    """One group's `rollup_aggregates` (as SQL would give them over its fact rows) from its rollup sums."""
-    v = dict(zip(ROLLUP_SUMS, sums.tolist()))
+class BytesAgg(Aggregate):
+    """Packed histograms of a group, concatenated (rollups.py)."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(%(expressions)s, ''::bytea)"
+    output_field = BinaryField()
+
+
+def _aggregates(values: tuple[Any, ...], packed: tuple[Any, ...]) -> dict[str, Any]:
+    """One group's `rollup_aggregates` (as SQL gives them over its fact rows) from its summed rollups."""
+    v = {k: float(x or 0) for k, x in zip(ROLLUP_SUMS, values)}
     n = int(v["drafts"])
     total = (lambda x: x if n else None)  # noqa: E731  (SUM over no rows is NULL)
+    hists = {name: histogram_dense(p) for name, p in zip(HISTOGRAMS, packed)}
     return {
         "a_drafts": n, "a_reviewed": int(v["reviewed"]), "a_published": int(v["published"]),
         "a_approved": int(v["approved"]), "a_ttft": v["ttft_sum"] / v["ttft_n"] if v["ttft_n"] else None,
@@ -295,13 +304,23 @@ def _aggregates(sums: np.ndarray, hists: dict[str, np.ndarray]) -> dict[str, Any
     }
 
 
-def _grouped_aggregates(values: np.ndarray, packed: dict[str, list[Any]], groups: list[int],
-                        n_groups: int) -> list[dict[str, Any]]:
-    sums = np.zeros((n_groups, len(ROLLUP_SUMS)))
-    if len(groups):
-        np.add.at(sums, np.array(groups), values)
-    hists = {name: histograms_sum(rows, groups, n_groups) for name, rows in packed.items()}
-    return [_aggregates(sums[g], {name: h[g] for name, h in hists.items()}) for g in range(n_groups)]
+def _summed(filters: Filters) -> list[tuple[Any, ...]]:
+    """The rollups summed three ways in one query (GROUPING SETS): all, per period, per `filters.by` key.
+    Rows: (is_period, is_key, period, key, *ROLLUP_SUMS, *HISTOGRAMS)."""
+    where, params = ["brand_id = ANY(%s)", "day >= %s", "day <= %s"], [list(filters.brands), filters.start, filters.end]
+    for name in ("model_version", "prompt_version", "template", "channel"):
+        if getattr(filters, name):
+            where.append(f"{name if name == 'channel' else name + '_id'} = %s")
+            params.append(getattr(filters, name))
+    period = "day" if filters.interval == "day" else "date_trunc('week', day)::date"
+    sums = ", ".join(f"SUM({c})" for c in ROLLUP_SUMS)
+    hists = ", ".join(f"STRING_AGG({h}, ''::bytea)" for h in HISTOGRAMS)
+    sql = (f"SELECT 1 - GROUPING(p), 1 - GROUPING(k), p, k, {sums}, {hists} FROM (SELECT *, {period} AS p, "
+           f"{DIMENSIONS[filters.by][0]} AS k FROM {DayRollup._meta.db_table} WHERE {' AND '.join(where)}) r "
+           "GROUP BY GROUPING SETS ((), (p), (k))")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _labels(by: str, keys: list[Any]) -> dict[Any, str]:
@@ -317,58 +336,47 @@ def _labels(by: str, keys: list[Any]) -> dict[Any, str]:
             for k in keys}
 
 
-def _period(day: date, interval: str) -> date:
-    return day - timedelta(days=day.weekday()) if interval == "week" else day
-
-
 def insights_compute(filters: Filters) -> dict[str, Any]:
     """Summary, time series, breakdown by `filters.by` (with its findings), per-gate latency, reasons and
-    findings, from the daily rollups (`rollups.py`): 5 queries over O(days × keys) rows whatever the
-    number of drafts; percentiles within PERCENTILE_ERROR of `insights_compute_exact`."""
-    key_col = DIMENSIONS[filters.by][0]
-    rows = list(rollups_for(DayRollup, filters).values_list("day", key_col, *ROLLUP_SUMS, *HISTOGRAMS))
+    findings, from the daily rollups (`rollups.py`): 5 queries over O(days × keys) rows, summed in the
+    database, whatever the number of drafts; percentiles within PERCENTILE_ERROR of `insights_compute_exact`."""
     width = len(ROLLUP_SUMS)
-    values = np.array([r[2:2 + width] for r in rows], dtype=np.float64).reshape(len(rows), width)
-    packed = {name: [r[2 + width + i] for r in rows] for i, name in enumerate(HISTOGRAMS)}
-    summary_row = _grouped_aggregates(values, packed, [0] * len(rows), 1)[0]
-    periods = sorted({_period(r[0], filters.interval) for r in rows})
-    period_index = {p: i for i, p in enumerate(periods)}
-    series_rows = _grouped_aggregates(values, packed, [period_index[_period(r[0], filters.interval)] for r in rows],
-                                      len(periods))
-    keys = list(dict.fromkeys(r[1] for r in rows))
-    key_index = {k: i for i, k in enumerate(keys)}
-    key_rows = _grouped_aggregates(values, packed, [key_index[r[1]] for r in rows], len(keys))
-    top = sorted(range(len(keys)), key=lambda i: -key_rows[i]["a_drafts"])[:50]
+    summary_row, series, keyed = None, [], []
+    for row in _summed(filters):
+        figures_of = _aggregates(row[4:4 + width], row[4 + width:])
+        if row[0]:
+            series.append((row[2], figures_of))
+        elif row[1]:
+            keyed.append((row[3], figures_of))
+        else:
+            summary_row = figures_of
+    series.sort(key=lambda item: item[0])
+    top = sorted(keyed, key=lambda item: -item[1]["a_drafts"])[:50]
 
-    finding_counts = list(rollups_for(DayFindingRollup, filters).values("category", key=F(key_col))
+    finding_counts = list(rollups_for(DayFindingRollup, filters).values("category", key=F(DIMENSIONS[filters.by][0]))
                           .annotate(n=Sum("n")).order_by())
     by_category: dict[str, int] = defaultdict(int)
     group_findings: dict[Any, int] = defaultdict(int)
     for r in finding_counts:
         by_category[r["category"]] += r["n"]
         group_findings[r["key"]] += r["n"]
-    finding_rows = sorted(by_category.items(), key=lambda c: (-c[1], c[0]))
-    summary = figures(summary_row, sum(by_category.values()))
-    labels = _labels(filters.by, [keys[i] for i in top])
-    breakdown = [{"key": keys[i], "label": labels[keys[i]], **figures(key_rows[i], group_findings.get(keys[i], 0))}
-                 for i in top]
-
-    gate_rows = list(rollups_for(DayGateRollup, filters).values_list("gate_id", "gate__name", "gate__stage__order",
-                                                                      "n", "hist"))
-    gate_ids = sorted({(r[2], r[0], r[1]) for r in gate_rows})
-    gate_index = {g[1]: i for i, g in enumerate(gate_ids)}
-    gate_hists = histograms_sum([r[4] for r in gate_rows], [gate_index[r[0]] for r in gate_rows], len(gate_ids))
-    gates = [{"gate": name, "gate_id": gate_id, "n": int(gate_hists[i].sum()),
-              "p50_s": histogram_percentile(gate_hists[i], 0.5), "p95_s": histogram_percentile(gate_hists[i], 0.95)}
-             for i, (_, gate_id, name) in enumerate(gate_ids)]
+    labels = _labels(filters.by, [key for key, _ in top])
+    gates = []
+    for g in (rollups_for(DayGateRollup, filters).values("gate_id", "gate__name", "gate__stage__order")
+              .annotate(hist=BytesAgg("hist")).order_by("gate__stage__order", "gate_id")):
+        hist = histogram_dense(g["hist"])
+        gates.append({"gate": g["gate__name"], "gate_id": g["gate_id"], "n": int(hist.sum()),
+                      "p50_s": histogram_percentile(hist, 0.5), "p95_s": histogram_percentile(hist, 0.95)})
     reasons = list(rollups_for(DayReasonRollup, filters).values("decision", "reason").annotate(n=Sum("n"))
                    .order_by("-n", "decision", "reason")[:20])
     words = summary_row["a_words"] or 0
     return {
-        "summary": summary,
-        "series": [{"period": p.isoformat(), **figures(r)} for p, r in zip(periods, series_rows)],
-        "breakdown": breakdown, "gates": gates, "reasons": reasons,
-        "findings": [{"category": c, "count": n, "per_1000_words": _ratio(n, words, 1000.0)} for c, n in finding_rows],
+        "summary": figures(summary_row, sum(by_category.values())),
+        "series": [{"period": p.isoformat(), **figures(r)} for p, r in series],
+        "breakdown": [{"key": key, "label": labels[key], **figures(r, group_findings.get(key, 0))} for key, r in top],
+        "gates": gates, "reasons": reasons,
+        "findings": [{"category": c, "count": n, "per_1000_words": _ratio(n, words, 1000.0)}
+                     for c, n in sorted(by_category.items(), key=lambda c: (-c[1], c[0]))],
     }
 
 

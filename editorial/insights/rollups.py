@@ -43,31 +43,23 @@ def bucket_of(seconds: float) -> int:
     return min(BUCKETS - 1, 1 + int(math.log(seconds / LOW) / _LOG_RATIO))
 
 
+HIST_DTYPE = np.dtype([("bucket", "<u2"), ("count", "<u4")])  # 6 bytes an entry, no padding
+
+
 def histogram_pack(values: Iterable[float | None]) -> bytes:
-    """The non-empty buckets of these values: bucket numbers (uint16) then their counts (uint32)."""
+    """The non-empty buckets of these values as (bucket, count) entries. Packed histograms concatenate:
+    the bytes of several rows (SQL `string_agg(hist, '')`) are the entries of their sum."""
     counts: dict[int, int] = defaultdict(int)
     for value in values:
         if value is not None:
             counts[bucket_of(value)] += 1
-    buckets = sorted(counts)
-    return (np.array(buckets, dtype=np.uint16).tobytes()
-            + np.array([counts[b] for b in buckets], dtype=np.uint32).tobytes())
+    return np.array(sorted(counts.items()), dtype=HIST_DTYPE).tobytes()
 
 
-def histogram_unpack(packed: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
-    raw = bytes(packed)
-    k = len(raw) // 6
-    return np.frombuffer(raw[:2 * k], dtype=np.uint16), np.frombuffer(raw[2 * k:], dtype=np.uint32)
-
-
-def histograms_sum(packed: list[bytes | memoryview], groups: list[int], n_groups: int) -> np.ndarray:
-    """Dense histograms (n_groups × BUCKETS) of rows' packed histograms, row i added to group groups[i]."""
-    if not packed:
-        return np.zeros((n_groups, BUCKETS))
-    parts = [histogram_unpack(p) for p in packed]
-    index = np.concatenate([b.astype(np.int64) + g * BUCKETS for (b, _), g in zip(parts, groups)])
-    weights = np.concatenate([c for _, c in parts]).astype(np.float64)
-    return np.bincount(index, weights=weights, minlength=n_groups * BUCKETS).reshape(n_groups, BUCKETS)
+def histogram_dense(packed: bytes | memoryview | None) -> np.ndarray:
+    """BUCKETS counts from packed entries (concatenated rows allowed)."""
+    entries = np.frombuffer(bytes(packed or b""), dtype=HIST_DTYPE)
+    return np.bincount(entries["bucket"], weights=entries["count"], minlength=BUCKETS)
 
 
 def histogram_percentile(hist: np.ndarray, q: float) -> float | None:

@@ -1,5 +1,5 @@
 """The daily rollups behind the Insights figures: the same figures as the fact rows (percentiles within
-the stated histogram error), rebuilt only where a refresh pass touched, at a query count that does not
+the stated histogram error), rebuilt only in the cells a refresh pass touched, at a query count that does not
 grow with the period."""
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from editorial.insights.facts import facts_refresh
 from editorial.insights.metrics import DIMENSIONS, Filters, insights_compute, insights_compute_exact
-from editorial.insights.models import DayRollup
+from editorial.insights.models import DayRollup, DraftFact
 from editorial.insights.rollups import (
-    BUCKETS, PERCENTILE_ERROR, histogram_pack, histogram_dense, histogram_percentile, local_day,
+    BUCKETS, KEY_FIELDS, PERCENTILE_ERROR, histogram_pack, histogram_dense, histogram_percentile, local_day,
 )
 from editorial.models import Draft
 from editorial.transitions import draft_transition
@@ -82,20 +82,23 @@ def test_the_rollups_give_the_fact_rows_figures_for_every_breakdown_and_interval
     assert_same_result(result, insights_compute_exact(narrow))
 
 
-def test_a_refresh_pass_rebuilds_only_the_brand_days_it_touched(world):
+def test_a_refresh_pass_rebuilds_only_the_cell_of_the_draft_it_touched(world):
     seed_busy_month(world)
     Draft.objects.update(status_changed_at=timezone.now() - timedelta(days=1))
     facts_refresh(everything=True)
-    before = dict(DayRollup.objects.values_list("pk", "day"))
+    cell = ("day", *KEY_FIELDS)
+    before = {pk: tuple(rest) for pk, *rest in DayRollup.objects.values_list("pk", *cell)}
     draft = Draft.objects.filter(status=Draft.Status.IN_REVIEW).select_related("brief").first()
     with transaction.atomic():
         locked = Draft.objects.select_for_update().get(pk=draft.pk)
         draft_transition(draft=locked, to=Draft.Status.APPROVED, action="editorial.draft.approve", user=world.editor)
     assert facts_refresh() == 1
-    after = dict(DayRollup.objects.values_list("pk", "day"))
-    touched_day = local_day(draft.brief.created_at)
-    assert {day for pk, day in before.items() if pk not in after} == {touched_day}
-    assert {day for pk, day in after.items() if pk not in before} == {touched_day}
+    after = {pk: tuple(rest) for pk, *rest in DayRollup.objects.values_list("pk", *cell)}
+    fact = DraftFact.objects.filter(pk=draft.pk).values("created_at", *KEY_FIELDS).get()
+    touched = (local_day(fact["created_at"]), *(fact[k] for k in KEY_FIELDS))
+    assert {c for pk, c in before.items() if pk not in after} == {touched}
+    assert {c for pk, c in after.items() if pk not in before} == {touched}
+    assert len(after) == len(before) > 1
     end = timezone.localdate()
     filters = Filters(brands=[world.brand.pk], start=end - timedelta(days=40), end=end)
     approved = insights_compute(filters)

@@ -4,7 +4,7 @@
 reads the audit log past its cursor (the log is append-only and its writers are serialised, so ids
 commit in order), copies each audited status move into `StatusChange`, and recomputes the fact rows
 of every draft an event names, plus any draft whose status changed since the last pass, then the daily
-rollups (`rollups.py`) of the brand × days those drafts belong to, before and after. A draft's
+rollups (`rollups.py`) of the day × key cells those drafts were and are in. A draft's
 facts are rebuilt whole from its rows (never incremented), so a pass may run twice harmlessly.
 Figures are at most one refresh interval (plus the pass's own time) behind the desk.
 """
@@ -26,7 +26,7 @@ from agents.models import AgentRun
 from editorial.diffs import word_diff
 from editorial.insights.metrics import insights_generation_bump
 from editorial.insights.models import DraftFact, FeedCursor, FindingFact, GateFact, ReasonFact, StatusChange
-from editorial.insights.rollups import fact_brand_days, rollups_rebuild
+from editorial.insights.rollups import KEY_FIELDS, fact_cells, rollups_rebuild
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent, Finding, FindingOverride, SignOff
 
@@ -101,14 +101,12 @@ def facts_refresh(*, everything: bool = False) -> int:
         since = cursor.refreshed_at - timedelta(seconds=5)
         touched |= set(Draft.objects.filter(status_changed_at__gte=since).values_list("pk", flat=True))
     ids = sorted(touched)
-    brand_days: dict[int, set] = defaultdict(set)
+    cells: set[tuple[Any, ...]] = set()
     for start in range(0, len(ids), FACT_BATCH):
         batch = ids[start:start + FACT_BATCH]
-        old = DraftFact.objects.filter(pk__in=batch).values("brand_id", "created_at")
-        for days in (fact_brand_days(old), fact_brand_days(facts_rebuild(draft_ids=batch))):
-            for brand_id, found in days.items():
-                brand_days[brand_id] |= found
-    rollups_rebuild(brand_days=None if everything else brand_days)
+        cells |= fact_cells(DraftFact.objects.filter(pk__in=batch).values("created_at", *KEY_FIELDS))  # before
+        cells |= fact_cells(facts_rebuild(draft_ids=batch))  # after
+    rollups_rebuild(cells=None if everything else cells)
     cursor.last_audit_id, cursor.refreshed_at = last, started
     cursor.save(update_fields=["last_audit_id", "refreshed_at"])
     if ids:

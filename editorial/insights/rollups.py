@@ -4,7 +4,7 @@ One `DayRollup` row per local day (TIME_ZONE) × brand × model version × promp
 channel holds the counts and sums every metric is made of, and three duration histograms (generation,
 approval, brief → published); `DayGateRollup`, `DayReasonRollup` and `DayFindingRollup` do the same for
 the per-gate latency, the send-back reasons and the findings. The refresh pass (`facts.py`) rebuilds
-only the brand × days whose drafts it touched, each whole from the fact rows (never incremented), so a
+only the cells (day × key) its drafts were and are in, each whole from the fact rows (never incremented), so a
 pass may run twice harmlessly.
 
 Percentiles come from the histograms: log-spaced buckets, each RATIO wide, a value read as its bucket's
@@ -100,14 +100,13 @@ def _facts_of(brand_days: dict[int, set[date]]) -> Q:
     return where
 
 
-def fact_brand_days(facts: Iterable[Any]) -> dict[int, set[date]]:
-    """The brand × days of these fact rows (DraftFact or dicts with brand_id and created_at)."""
-    out: dict[int, set[date]] = defaultdict(set)
+def fact_cells(facts: Iterable[Any]) -> set[tuple[Any, ...]]:
+    """The rollup cells (day, *KEY_FIELDS) of these fact rows (DraftFact objects or dicts)."""
+    cells = set()
     for fact in facts:
-        brand_id, at = (fact["brand_id"], fact["created_at"]) if isinstance(fact, dict) else (fact.brand_id,
-                                                                                               fact.created_at)
-        out[brand_id].add(local_day(at))
-    return out
+        get = fact.get if isinstance(fact, dict) else fact.__dict__.get
+        cells.add((local_day(get("created_at")), *(get(k) for k in KEY_FIELDS)))
+    return cells
 
 
 SUM_FIELDS = ("write_tokens", "write_s", "cost", "section_rewrites", "failed_runs", "recoveries", "recover_s",
@@ -143,43 +142,57 @@ def _rollup_rows(facts: list[dict[str, Any]]) -> list[DayRollup]:
 
 
 FULL_CHUNK_DAYS = 31
+MODELS = (DayRollup, DayGateRollup, DayReasonRollup, DayFindingRollup)
 
 
-def rollups_rebuild(*, brand_days: dict[int, set[date]] | None = None) -> int:
-    """Rebuild the rollups of these brand × days from their fact rows (None: all of them, a month of a
-    brand at a time). Returns the number of day rows written. Call inside the refresh's transaction."""
-    models = (DayRollup, DayGateRollup, DayReasonRollup, DayFindingRollup)
-    if brand_days is None:
-        for model in models:
-            model.objects.all().delete()
-        written = 0
-        for brand_id, days in fact_brand_days(DraftFact.objects.values("brand_id", "created_at")).items():
-            ordered = sorted(days)
-            for start in range(0, len(ordered), FULL_CHUNK_DAYS):
-                written += rollups_rebuild(brand_days={brand_id: set(ordered[start:start + FULL_CHUNK_DAYS])})
-        return written
-    brand_days = {b: d for b, d in brand_days.items() if d}
-    if not brand_days:
-        return 0
-    stale = Q(pk__in=[])
-    for brand_id, days in brand_days.items():
-        stale |= Q(brand_id=brand_id, day__in=sorted(days))
-    for model in models:
-        model.objects.filter(stale).delete()
+def rollups_rebuild(*, cells: set[tuple[Any, ...]] | None = None) -> int:
+    """Rebuild these rollup cells (day, *KEY_FIELDS) from their fact rows; None: every cell, a month of
+    a brand at a time. Returns the number of DayRollup rows written. Call inside the refresh's transaction."""
+    if cells is not None:
+        brand_days: dict[int, set[date]] = defaultdict(set)
+        for cell in cells:
+            brand_days[cell[1]].add(cell[0])
+        return _cells_rebuild(brand_days, cells) if cells else 0
+    for model in MODELS:
+        model.objects.all().delete()
+    written = 0
+    every: dict[int, set[date]] = defaultdict(set)
+    for brand_id, at in DraftFact.objects.values_list("brand_id", "created_at"):
+        every[brand_id].add(local_day(at))
+    for brand_id, days in every.items():
+        ordered = sorted(days)
+        for start in range(0, len(ordered), FULL_CHUNK_DAYS):
+            written += _cells_rebuild({brand_id: set(ordered[start:start + FULL_CHUNK_DAYS])}, None)
+    return written
+
+
+def _cells_rebuild(brand_days: dict[int, set[date]], cells: set[tuple[Any, ...]] | None) -> int:
+    """The cells of these brand × days (None: all of them, already deleted) rebuilt."""
+    if cells is not None:
+        in_days = Q(pk__in=[])
+        for brand_id, days in brand_days.items():
+            in_days |= Q(brand_id=brand_id, day__in=sorted(days))
+        for model in MODELS:
+            stale = [pk for pk, *cell in model.objects.filter(in_days).values_list("pk", "day", *KEY_FIELDS)
+                     if tuple(cell) in cells]
+            model.objects.filter(pk__in=stale).delete()
     where = _facts_of(brand_days)
     columns = [*KEY_FIELDS, "created_at", "generation_s", "approval_s", "to_publish_s", "published", "approved",
                "send_backs", "rejected", "needs_human", "ttft_ms", "edited", "edit_share", *SUM_FIELDS]
-    facts = list(DraftFact.objects.filter(where).values("draft_id", *columns))
+    facts = []
     keys = {}
-    for fact in facts:
-        fact["key"] = keys[fact["draft_id"]] = (local_day(fact["created_at"]), *(fact[k] for k in KEY_FIELDS))
+    for fact in DraftFact.objects.filter(where).values("draft_id", *columns):
+        fact["key"] = (local_day(fact["created_at"]), *(fact[k] for k in KEY_FIELDS))
+        if cells is None or fact["key"] in cells:
+            keys[fact["draft_id"]] = fact["key"]
+            facts.append(fact)
     rows = _rollup_rows(facts)
     DayRollup.objects.bulk_create(rows, batch_size=2000)
 
     def keyed(key: tuple[Any, ...]) -> dict[str, Any]:
         return {"day": key[0], **dict(zip(KEY_FIELDS, key[1:]))}
 
-    fact_filter = Q(fact__in=DraftFact.objects.filter(where))
+    fact_filter = Q(fact_id__in=list(keys))
     gates: dict[tuple[Any, ...], list[float]] = defaultdict(list)
     for fact_id, gate_id, seconds in GateFact.objects.filter(fact_filter).values_list("fact_id", "gate_id", "seconds"):
         if fact_id in keys:

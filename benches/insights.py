@@ -13,8 +13,9 @@ brands over two years, 10 revisions each, sign-offs to match each status), then 
   publication, send-backs and rejections;
 * policy findings on about 30% of the current texts (blocking claims findings half overridden).
 
-Then it rebuilds every draft's facts (`facts_refresh(everything=True)`, timed: the cost of a first
-backfill) and measures in-process with Django's test `Client`, whole request (middleware, selectors,
+Then it rebuilds every draft's facts and their daily rollups (`facts_refresh(everything=True)`, timed:
+the cost of a first backfill; a re-used database is migrated and its rollups backfilled if empty), times
+a quiet refresh pass and a busy one (200 drafts spread over the two years changed), and measures in-process with Django's test `Client`, whole request (middleware, selectors,
 template or JSON), p50/p95 over `--runs` requests after warm-ups, and the SQL query count:
 
 * the page and the API for one brand (the editor "eddie", Northwind: 90% of drafts) and for all brands
@@ -362,10 +363,11 @@ def report(r: dict[str, Any]) -> None:
           f"{ratio:.1f}× the 90-day figure")
     cold = max(default, key=lambda s: percentile(s.cold_ms, 95))
     cold_all = max(required, key=lambda s: percentile(s.cold_ms, 95))
-    print(f"  first view of other filters after a refresh pass (computed from the fact rows, then kept until the next pass): p95 "
+    print(f"  first view of other filters after a refresh pass (summed from the daily rollups, then kept until the next pass): p95 "
           f"{percentile(cold.cold_ms, 95):.1f} ms over 90 days ({cold.name}), "
           f"{percentile(cold_all.cold_ms, 95):.1f} ms over two years ({cold_all.name}): "
-          f"{'met' if percentile(cold.cold_ms, 95) <= TARGET_P95_MS else 'MISSED'} for 90 days")
+          f"{'met' if percentile(cold.cold_ms, 95) <= TARGET_P95_MS else 'MISSED'} for 90 days, "
+          f"{'met' if percentile(cold_all.cold_ms, 95) <= TARGET_P95_MS else 'MISSED'} for two years")
     page_q = {s.queries for s in required if s.path == "/insights/"} | {s.cold_queries for s in required
                                                                         if s.path == "/insights/"}
     api_q = {s.queries for s in required if s.path.startswith("/api/")} | {s.cold_queries for s in required

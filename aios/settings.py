@@ -273,3 +273,25 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.Authenticatio
                   "aios.api.ApiMiddleware")
 # After the API's size limit: a NUL character in any field or JSON string is a 400, never a database error.
 MIDDLEWARE.insert(MIDDLEWARE.index("aios.api.ApiMiddleware") + 1, "aios.text_input.TextInputMiddleware")
+
+# --- HTTPS (manage.py check --deploy) ---------------------------------------------------------------
+# Without DEBUG the site is served over HTTPS by default: secure cookies, HSTS and a redirect to https.
+# AIOS_HTTPS=0 serves plain http: the launcher sets it for its own http:// URL, the tests for theirs.
+# Behind a TLS-terminating proxy keep AIOS_HTTPS on and set AIOS_BEHIND_TLS_PROXY=1: Django then takes
+# `X-Forwarded-Proto: https` from the proxy as a secure request (the proxy must set or overwrite that
+# header on every request, or a client could forge it), so the redirect does not loop.
+AIOS_HTTPS = env.bool("AIOS_HTTPS", default=not DEBUG)
+AIOS_BEHIND_TLS_PROXY = env.bool("AIOS_BEHIND_TLS_PROXY", default=False)
+if AIOS_BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A proxy that redirects to https itself may turn Django's redirect off (AIOS_SSL_REDIRECT=0).
+SECURE_SSL_REDIRECT = env.bool("AIOS_SSL_REDIRECT", default=AIOS_HTTPS)
+# Load balancers probe /healthz over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = AIOS_HTTPS
+SECURE_HSTS_SECONDS = env.int("AIOS_HSTS_SECONDS", default=31_536_000 if AIOS_HTTPS else 0,
+                              validate=lambda v: v >= 0)
+# Browsers remember HSTS for a year: subdomains and preload (AIOS_HSTS_PRELOAD=0 to leave the site off
+# the browsers' preload lists) only while HSTS is on.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("AIOS_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("AIOS_HSTS_PRELOAD", default=True)

@@ -295,3 +295,14 @@ SECURE_HSTS_SECONDS = env.int("AIOS_HSTS_SECONDS", default=31_536_000 if AIOS_HT
 # the browsers' preload lists) only while HSTS is on.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("AIOS_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("AIOS_HSTS_PRELOAD", default=True)
+
+# --- Sign-in throttling (aios/logins.py) ---------------------------------------------------------
+# Failed sign-ins counted per window (from the first failure); at a limit, sign-in is refused until
+# the window ends, the right password too.
+AIOS_LOGIN_WINDOW_SECONDS = env.int("AIOS_LOGIN_WINDOW_SECONDS", default=900, validate=lambda v: v >= 1)
+AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS = env.int("AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS", default=5,
+                                                      validate=lambda v: v >= 1)
+AIOS_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("AIOS_LOGIN_MAX_FAILURES_PER_ADDRESS", default=30,
+                                              validate=lambda v: v >= 1)
+AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=100,
+                                              validate=lambda v: v >= 1)

@@ -69,6 +69,13 @@ def services() -> Iterator[Services]:
     settings.REDIS_URL = redis_url
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = redis_url
     settings.CACHES["default"]["LOCATION"] = redis_url
+    from asgiref.local import Local
+    from django.core.cache import caches, close_caches
+
+    # The cache handler may have read CACHES already (as Django's own setting_changed handler does).
+    close_caches()
+    caches._settings = caches.settings = caches.configure_settings(None)
+    caches._connections = Local()
     settings.CELERY_BROKER_URL = redis_url
     from channels.layers import channel_layers
 

@@ -306,3 +306,7 @@ AIOS_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("AIOS_LOGIN_MAX_FAILURES_PER_ADDRE
                                               validate=lambda v: v >= 1)
 AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=100,
                                               validate=lambda v: v >= 1)
+
+# /healthz answers only ok / not ok to anyone; its details (versions, model, workers) go to staff and to
+# callers sending `Authorization: Bearer <AIOS_HEALTH_TOKEN>` (unset = staff only).
+AIOS_HEALTH_TOKEN = env.str("AIOS_HEALTH_TOKEN", default="")

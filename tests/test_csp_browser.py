@@ -34,6 +34,7 @@ PAGES: list[tuple[str, str]] = [
     ("eddie", "/policies/check/"),
     ("eddie", "/deliveries/dead/"),
     ("eddie", "/demo/receiver/"),
+    ("eddie", "/api/v1/docs"),
     ("root", "/admin/"),
     ("root", "/admin/agents/modelversion/"),
     ("root", "/admin/agents/modelversion/{model_version}/change/"),

@@ -45,3 +45,11 @@ class KnowledgeUploadForm(forms.Form):
         if day is None:
             return None
         return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+class KnowledgeEditForm(forms.Form):
+    """A document's title and text, changed by a person. The service checks the content; drafts that
+    rest on the old text are flagged "sources changed"."""
+
+    title = forms.CharField(max_length=MAX_TITLE)
+    text = forms.CharField(strip=False, label="Text", widget=forms.Textarea(attrs={"rows": 12}))

@@ -29,6 +29,8 @@ from pgvector.django import CosineDistance, VectorField
 
 from agents.embeddings import chunk_text, embed, embedder_name, is_local
 from agents.models import KnowledgeChunk, KnowledgeDocument
+from editorial.models import SourceChange
+from editorial.sourceflags import source_flags_raise
 from governance.audit import audit_log
 from governance.detectors.injection import instruction_like
 from governance.models import Brand
@@ -227,18 +229,49 @@ def document_ingest(*, brand: Any, title: str, body: str, user: Any = None, sour
         brand=brand, title=title, body=body, source_format=source_format, created_by=user,
         embedding_model=embedder_name(), expires_at=expires_at,
     )
-    KnowledgeChunk.objects.bulk_create(
-        [
-            # Instruction-like text in a source is kept but flagged: the check step tells the editor.
-            KnowledgeChunk(document=document, brand=brand, index=i, text=text, embedding=vector,
-                           dimensions=dims, flagged=bool(instruction_like(text)))
-            for i, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
-        ]
-    )
+    _chunks_create(document, pieces, vectors)
     audit_log(action="agents.document.ingest", obj=document, user=user,
               data={"brand": brand.pk, "title": title, "chunks": len(pieces), "format": source_format,
                     "embedding_model": document.embedding_model, "dimensions": dims,
                     "expires_at": expires_at})
+    return document
+
+
+def _chunks_create(document: KnowledgeDocument, pieces: list[str], vectors: list[list[float]]) -> None:
+    KnowledgeChunk.objects.bulk_create([
+        # Instruction-like text in a source is kept but flagged: the check step tells the editor.
+        KnowledgeChunk(document=document, brand=document.brand, index=i, text=text, embedding=vector,
+                       dimensions=len(vector), flagged=bool(instruction_like(text)))
+        for i, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
+    ])
+
+
+@transaction.atomic
+def document_edit(*, user: Any, document: KnowledgeDocument, title: str, text: str) -> KnowledgeDocument:
+    """A person changes a document's title or text. New text is chunked and embedded again (same
+    document), and every piece it grounded is flagged "sources changed" (editorial/sourceflags.py)."""
+    if not knowledge_policy.user_has_permission_for_brand(user, "manage", document.brand):
+        raise PermissionDenied("You cannot change this brand's knowledge base.")
+    title = _check_title(title)
+    body, _ = read_source(text=text, source_format="text")
+    document = KnowledgeDocument.objects.select_for_update().select_related("brand").get(pk=document.pk)
+    if title == document.title and body == document.body:
+        raise ValidationError("Nothing changed; the document was not saved.")
+    old_title, text_changed = document.title, body != document.body
+    flagged = []
+    if text_changed:
+        pieces = chunk_text(body)
+        vectors = embed(pieces)  # before any write, as for an upload
+        ensure_dimension_index(len(vectors[0]))
+        flagged = source_flags_raise(document=document, kind=SourceChange.Kind.EDITED, user=user)
+        document.chunks.all().delete()
+        _chunks_create(document, pieces, vectors)
+        document.embedding_model = embedder_name()
+    document.title, document.body = title, body
+    document.save(update_fields=["title", "body", "embedding_model"])
+    audit_log(action="agents.document.edit", obj=document, user=user,
+              data={"brand": document.brand_id, "title": [old_title, title], "text_changed": text_changed,
+                    "chunks": document.chunks.count(), "flagged_drafts": [f.draft_id for f in flagged]})
     return document
 
 
@@ -269,6 +302,7 @@ def document_expire(*, user: Any, document: KnowledgeDocument) -> KnowledgeDocum
     if document.expires_at is not None and document.expires_at <= now:
         raise ValidationError("This document has already expired.")
     old = document.expires_at
+    source_flags_raise(document=document, kind=SourceChange.Kind.EXPIRED, user=user)
     document.expires_at = now
     document.save(update_fields=["expires_at"])
     audit_log(action="agents.document.expire", obj=document, user=user,
@@ -285,6 +319,9 @@ def document_set_expiry(*, user: Any, document: KnowledgeDocument, expires_at: d
     old = document.expires_at
     if old == expires_at:
         return document
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now and (old is None or old > now):
+        source_flags_raise(document=document, kind=SourceChange.Kind.EXPIRED, user=user)
     document.expires_at = expires_at
     document.save(update_fields=["expires_at"])
     audit_log(action="agents.document.expiry", obj=document, user=user,
@@ -301,6 +338,7 @@ def document_delete(*, user: Any, document: KnowledgeDocument) -> None:
     if document is None:
         return
     chunks = document.chunks.count()
+    source_flags_raise(document=document, kind=SourceChange.Kind.DELETED, user=user)
     audit_log(action="agents.document.delete", obj=document, user=user,
               data={"brand": document.brand_id, "title": document.title, "chunks": chunks,
                     "briefs": list(document.briefs.values_list("pk", flat=True))})

@@ -165,7 +165,11 @@ class AgentRun(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["draft", "kind", "status"])]
+        indexes = [
+            models.Index(fields=["draft", "kind", "status"]),
+            # Runs in flight, and runs finished lately, counted at every metrics scrape (aios/metrics.py).
+            models.Index(fields=["status", "finished_at"], name="run_status_finished_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} run #{self.pk}"

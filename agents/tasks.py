@@ -5,6 +5,7 @@ from agents.pipeline.kinds import run_execute
 from agents.pipeline.recovery import runs_sweep_stale
 from agents.pipeline.runs import TransientRunError
 from aios.celery import app
+from editorial.sourceflags import documents_expired_sweep
 
 
 def _execute(task, run_id: int) -> None:
@@ -30,3 +31,9 @@ def shadow_step(self, run_id: int) -> None:
 def sweep_stale_runs() -> dict[str, list[int]]:
     """On beat: re-queue runs whose worker died (agents/pipeline/recovery.py)."""
     return runs_sweep_stale()
+
+
+@app.task(name="agents.sweep_expired_sources", ignore_result=True)
+def sweep_expired_sources() -> list[int]:
+    """On beat: flag the pieces of knowledge documents whose expiry date passed (editorial/sourceflags.py)."""
+    return documents_expired_sweep()

@@ -28,10 +28,13 @@ from ninja.security import SessionAuth as NinjaSessionAuth
 from ninja.utils import check_csrf
 
 from editorial.api import briefs as briefs_api
+from editorial.api import corrections as corrections_api
 from editorial.api import drafts as drafts_api
 from editorial.api import outline as outline_api
 from editorial.api import queue as queue_api
 from editorial.api import rewrites as rewrites_api
+from editorial.insights import api as insights_api
+from editorial.campaigns import api as campaigns_api
 from governance.api import router as governance_router
 from governance.models import ApiToken, IdempotencyRecord
 from governance.tokens import (
@@ -235,7 +238,10 @@ api.add_router("/", drafts_api.router)
 api.add_router("/", queue_api.router)
 api.add_router("/", rewrites_api.router)
 api.add_router("/", outline_api.router)
+api.add_router("/", corrections_api.router)
 api.add_router("/", governance_router)
+api.add_router("/", insights_api.router)
+api.add_router("/", campaigns_api.router)
 
 
 # --- exception handlers -----------------------------------------------------------------------

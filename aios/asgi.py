@@ -4,7 +4,11 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from aios.tracing import tracing_setup  # imports only `os` unless OTEL_* is set
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aios.settings")
+# Before Django loads its middleware: the Django instrumentation adds its own (OpenTelemetry, optional).
+tracing_setup(role="web")
 django_http = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)

@@ -29,7 +29,7 @@ VENV = BASE_DIR / ".venv"
 # Data, logs and the secret key; AIOS_VAR moves them (the launcher's own tests do).
 VAR = Path(os.environ.get("AIOS_VAR") or BASE_DIR / "var")
 STAMP = VENV / ".aios-installed.json"
-EXTRAS = {"run": ["llm"], "test": ["llm", "test"]}
+EXTRAS = {"run": ["llm"], "test": ["llm", "test", "otel"]}  # otel: tests/test_tracing.py traces the stack
 DEMO_LOGINS = [
     ("rita", "requester (files briefs)"),
     ("eddie", "editor (reviews, edits, approves, publishes)"),

@@ -6,6 +6,7 @@ Bad values fail loudly at start-up (environs raises on an unparsable int/bool/ur
 """
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
     "governance",
     "agents",
     "editorial",
+    "editorial.insights",
+    "editorial.campaigns",
     "aios.demo_cms",
 ]
 
@@ -165,6 +168,10 @@ CELERY_BEAT_SCHEDULE = {
     # A run whose worker died (kill -9, lost machine) is re-queued long before the broker's
     # visibility timeout would bring its message back (agents/recovery.py).
     "sweep-stale-runs": {"task": "agents.sweep_stale_runs", "schedule": env.float("AIOS_SWEEP_SECONDS", default=30.0)},
+    # Insights rollups follow the audit log (editorial/insights/facts.py): figures are at most this stale.
+    "insights-refresh": {"task": "insights.refresh", "schedule": env.float("AIOS_INSIGHTS_REFRESH_SECONDS", default=60.0)},
+    # A knowledge document whose expiry date passed flags the pieces that rest on it (editorial/sourceflags.py).
+    "sweep-expired-sources": {"task": "agents.sweep_expired_sources", "schedule": 300.0},
 }
 
 # --- Agent run reliability (agents/pipeline/runs.py, recovery.py; agents/calls/) -------
@@ -335,3 +342,21 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+
+# --- Operations metrics (GET /metrics, aios/metrics.py) ------------------------------------------
+# Prometheus scrapes with `Authorization: Bearer <AIOS_METRICS_TOKEN>`, or from an address in
+# AIOS_METRICS_ALLOW_IPS (comma-separated addresses or networks, e.g. "10.0.0.0/8,127.0.0.1"; the
+# address the web server sees, so behind a proxy prefer the token). Neither set: the endpoint is off.
+AIOS_METRICS_TOKEN = env.str("AIOS_METRICS_TOKEN", default="")
+AIOS_METRICS_ALLOW_IPS = env.list("AIOS_METRICS_ALLOW_IPS", default=[])
+for _entry in AIOS_METRICS_ALLOW_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"AIOS_METRICS_ALLOW_IPS: {_entry!r} is not an address or network.") from _exc
+# Celery queues whose depth is reported, besides the default queue and any declared in task_queues.
+AIOS_METRICS_QUEUES = env.list("AIOS_METRICS_QUEUES", default=["default", "bulk"])
+# Finished agent runs are counted over this trailing window (aios_agent_runs_finished_recent).
+AIOS_METRICS_WINDOW_SECONDS = env.float("AIOS_METRICS_WINDOW_SECONDS", default=300.0, validate=lambda v: v > 0)
+# Timing every request (the histogram above); first, so it sees the whole stack.
+MIDDLEWARE.insert(0, "aios.metrics.request_metrics_middleware")

@@ -5,12 +5,14 @@ from django.urls import include, path
 from aios.api import api
 from aios.health import healthz
 from aios.logins import ThrottledAdminLoginForm, ThrottledLoginForm
+from aios.metrics import metrics
 
 # The admin's sign-in is throttled like the desk's (aios/logins.py).
 admin.site.login_form = ThrottledAdminLoginForm
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledLoginForm), name="login"),
@@ -19,5 +21,7 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("", include("aios.demo_cms.urls")),
     path("", include("agents.urls")),
+    path("", include("editorial.campaigns.urls")),
+    path("", include("editorial.insights.urls")),
     path("", include("editorial.urls")),
 ]

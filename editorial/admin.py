@@ -55,3 +55,16 @@ class ProposalAdmin(ReadOnlyHistoryAdmin):  # inspected here, decided on the dra
     list_display = ["draft", "section_heading", "status", "requested_by", "decided_by", "created_at"]
     list_filter = ["status"]
     search_fields = ["draft__title", "section_heading", "instruction"]
+
+
+@admin.register(m.Attribution)
+class AttributionAdmin(ReadOnlyHistoryAdmin):  # derived from immutable revisions (editorial/attribution.py)
+    list_display = ["revision", "ai_share", "words_agent", "words_edited", "words_human", "computed_at"]
+    search_fields = ["revision__draft__title"]
+
+
+@admin.register(m.SourceChange)
+class SourceChangeAdmin(ReadOnlyHistoryAdmin):  # raised and cleared by services, audited (editorial/sourceflags.py)
+    list_display = ["draft", "document_title", "kind", "published", "created_by", "created_at", "cleared_at"]
+    list_filter = ["kind", "published", "cleared_at"]
+    search_fields = ["draft__title", "document_title"]

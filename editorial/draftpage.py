@@ -17,12 +17,15 @@ from agents.models import AgentRun
 from agents.pipeline import outline as outline_services
 from agents.pipeline import regenerate as regen_services
 from editorial import comments, selectors
+from editorial.attribution import LABELS, attribution_for
 from editorial.diffs import word_diff
 from editorial.editing import EDITABLE
 from editorial.forms import RegenerateForm
 from editorial.models import Draft, Revision
-from editorial.rendering import render_markdown_with_findings
+from editorial.rendering import ATTRIBUTION_TITLES, render_markdown_with_attribution, render_markdown_with_findings
+from editorial.revisions import REVIEW_RESET_STATUSES
 from editorial.sections import split_sections
+from editorial.sourceflags import open_flags
 from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.permissions import draft_policy, gate_policy
 from governance.signoffs import signoff_refusal
@@ -51,6 +54,7 @@ def draft_page_context(
     _annotate_timeline(revisions)
     # The `a` shortcut approves the first gate this person may approve now, or says why there is none.
     approve_gate = next((s for s in states if "approve" in s.actions), None)
+    flags = list(open_flags(draft))
     quality = selectors.section_quality(draft) if draft.status != Draft.Status.GENERATING else []
     approve_refusal = "" if approve_gate else (
         "Nothing for you to approve here: "
@@ -64,6 +68,10 @@ def draft_page_context(
             current.content, findings, sentences=(current.provenance or {}).get("sentences")
         ) if current else "",
         "grounding": grounding_summary(current.provenance if current else None),
+        **attribution_context(current),
+        "source_flags": flags,
+        "can_send_back_sources": bool(flags) and draft.status in REVIEW_RESET_STATUSES
+        and draft_policy.user_has_permission_for_instance(user, "edit", draft),
         "findings": findings,
         "blocking": blocking,
         "can_override": user.has_perm("governance.override_finding"),
@@ -93,6 +101,24 @@ def draft_page_context(
         "regen_panel": regen_panel_context(user=user, draft=draft, regen_form=regen_form, outline_rows=outline_rows,
                                            outline_error=outline_error),
         "comments_panel": comments_panel_context(user=user, draft=draft),
+    }
+
+
+def attribution_context(current: Revision | None) -> dict[str, Any]:
+    """The reading view tinted by who wrote what (editorial/attribution.py), and its legend."""
+    if current is None:
+        return {"attribution": None}
+    result = attribution_for(current)
+    total = result.total
+    return {
+        "attribution": result,
+        "attribution_percent": round(100 * result.ai_share),
+        "attribution_html": render_markdown_with_attribution(current.content, result.spans),
+        "attribution_legend": [
+            {"label": label, "title": ATTRIBUTION_TITLES[label], "words": result.words[label],
+             "percent": round(100 * result.words[label] / total) if total else 0}
+            for label in LABELS
+        ],
     }
 
 

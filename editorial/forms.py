@@ -7,10 +7,11 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import KnowledgeDocument, PromptTemplate
+from agents.models import KnowledgeDocument, ModelVersion, PromptTemplate, PromptTemplateVersion
 from agents.pipeline import regenerate as regen_services
+from editorial.corrections import CorrectionFilters, correction_brands_for_user
 from editorial.editing import MAX_CONTENT_CHARS
-from governance.models import Channel, Risk
+from governance.models import Brand, Channel, Risk
 from governance.permissions import brands_for_user
 
 
@@ -96,3 +97,40 @@ class RegenerateForm(forms.Form):
     )
     base_revision = forms.IntegerField(widget=forms.HiddenInput)
     key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+
+class CorrectionsForm(forms.Form):
+    """What to export of the reviewer corrections (the desk's download and GET /api/v1/corrections)."""
+
+    brand = forms.ModelChoiceField(queryset=None, required=False, to_field_name="slug",
+                                   empty_label="All brands I may export")
+    model_version = forms.ModelChoiceField(queryset=ModelVersion.objects.order_by("name"), required=False,
+                                           empty_label="Any model version")
+    prompt_version = forms.ModelChoiceField(
+        queryset=PromptTemplateVersion.objects.select_related("template").order_by("template__name", "number"),
+        required=False, empty_label="Any prompt version",
+    )
+    since = forms.DateField(required=False, help_text="Approved on or after (YYYY-MM-DD).",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, help_text="Approved on or before (YYYY-MM-DD).",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed = correction_brands_for_user(user=user)
+        self.fields["brand"].queryset = Brand.objects.filter(pk__in=[b.pk for b in self.allowed])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["until"] < data["since"]:
+            self.add_error("until", "The end of the range is before its start.")
+        return data
+
+    def filters(self) -> CorrectionFilters:
+        data = self.cleaned_data
+        return CorrectionFilters(
+            brands=(data["brand"],) if data.get("brand") else tuple(self.allowed),
+            model_version_id=data["model_version"].pk if data.get("model_version") else None,
+            prompt_version_id=data["prompt_version"].pk if data.get("prompt_version") else None,
+            since=data.get("since"), until=data.get("until"),
+        )

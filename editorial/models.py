@@ -214,6 +214,8 @@ class NotificationKind(models.TextChoices):
     APPROVAL = "approval", "Approved"
     MENTION = "mention", "Mentioned in a comment"
     GENERATION_FAILED = "generation_failed", "Generation failed"
+    INSIGHTS_ALERT = "insights_alert", "Insights alert"
+    SOURCE_CHANGED = "source_changed", "A source of my draft changed"
 
 
 class Notification(models.Model):
@@ -244,3 +246,56 @@ class NotificationSetting(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "kind"], name="notification_setting_unique")]
+
+
+class Attribution(models.Model):
+    """Who wrote a revision's words (editorial/attribution.py), stored when a draft is approved or
+    published. Derived from immutable revisions, so it never changes either."""
+
+    revision = models.OneToOneField(Revision, on_delete=models.PROTECT, related_name="attribution")
+    words_agent = models.PositiveIntegerField(help_text="Agent text a person kept.")
+    words_edited = models.PositiveIntegerField(help_text="Agent text rewritten by a person.")
+    words_human = models.PositiveIntegerField(help_text="Text written by a person.")
+    ai_share = models.DecimalField(max_digits=5, decimal_places=4, help_text="Agent words / all words.")
+    sections = models.JSONField(default=list, help_text='[{"index", "heading", "words": {label: n}}]')
+    spans = models.JSONField(default=list, help_text="[[start, end, label]] over the revision's text.")
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"attribution of {self.revision}"
+
+
+class SourceChange(models.Model):
+    """A knowledge document that grounded sentences of a draft (agents/grounding.py) was edited, expired
+    or deleted. The draft is flagged "sources changed" until it is approved again."""
+
+    class Kind(models.TextChoices):
+        EDITED = "edited", "Edited"
+        EXPIRED = "expired", "Expired"
+        DELETED = "deleted", "Deleted"
+
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="source_changes")
+    document = models.ForeignKey(
+        "agents.KnowledgeDocument", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    document_title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="+",
+                                 help_text="The revision whose sentences the document supported.")
+    sentences = models.JSONField(default=list, help_text='[{"start", "end", "text", "snippet", "score"}]')
+    published = models.BooleanField(default=False, help_text="The published piece rests on it.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["draft"], condition=Q(cleared_at__isnull=True), name="source_change_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.document_title} {self.kind} ({self.draft})"

@@ -1,6 +1,7 @@
 """Model output is untrusted: Markdown is rendered, then sanitised, never trusted as HTML."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -158,3 +159,51 @@ def highlight_findings(text: str, findings: Iterable[Any]) -> SafeString:
         pos = end
     out.append(escape(text[pos:]))
     return mark_safe("".join(out))  # noqa: S308 - every piece of text is escaped
+
+
+# Attribution tints (editorial/attribution.py) use markers of their own: one opening marker per label.
+_AOPEN = {"agent": "\ue005", "edited": "\ue006", "human": "\ue007"}
+_ACLOSE = "\ue004"
+_LINE_PREFIX = re.compile(r"[ \t]*(?:#{1,6}[ \t]+|[-*+][ \t]+|\d{1,3}[.)][ \t]+|>[ \t]?)*")
+ATTRIBUTION_TITLES = {"agent": "Written by the agent, kept by people", "edited": "Agent text rewritten by a person",
+                      "human": "Written by a person"}
+
+
+def render_markdown_with_attribution(text: str, spans: Iterable[tuple[int, int, str]]) -> SafeString:
+    """Rendered Markdown with each stretch tinted by who wrote it (`<span class="attr attr-<label>">`).
+    Stretches are cut at line ends and start after a line's Markdown markers, so headings, lists and
+    quotes still render."""
+    # The text's own private-use characters must not pass for markers (one for one: offsets stay).
+    text = text.translate({ord(m): "\ufffd" for m in (*_AOPEN.values(), _ACLOSE)})
+    marks: list[tuple[int, int, str]] = []
+    for start, end, label in spans:
+        if label not in _AOPEN or not 0 <= start < end <= len(text):
+            continue
+        pos = start
+        while pos < end:
+            line_end = text.find("\n", pos, end)
+            piece_end = end if line_end == -1 else line_end
+            if pos == 0 or text[pos - 1] == "\n":
+                pos = _LINE_PREFIX.match(text, pos, piece_end).end()
+            piece = text[pos:piece_end]
+            if piece.strip():  # the tint covers words, not the spaces around them
+                lead = len(piece) - len(piece.lstrip())
+                marks.append((pos + lead, pos + len(piece.rstrip()), label))
+            pos = piece_end + 1 if line_end != -1 else end
+    out, pos = [], 0
+    for start, end, label in marks:
+        out += [text[pos:start], _AOPEN[label], text[start:end], _ACLOSE]
+        pos = end
+    out.append(text[pos:])
+    html = str(render_markdown("".join(out)))
+    for label, marker in _AOPEN.items():
+        html = html.replace(marker, f'<span class="attr attr-{label}" title="{ATTRIBUTION_TITLES[label]}">')
+    html = html.replace(_ACLOSE, "</span>")
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS | {"span"},
+        attributes={"a": {"href", "title"}, "span": {"class", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return mark_safe(clean)  # noqa: S308 - sanitised by nh3 just above

@@ -80,3 +80,32 @@ def person_revision_followup(*, draft: Draft, revision: Revision, user: Any = No
     transaction.on_commit(
         lambda: push_draft_event(draft.pk, {"kind": "revision", "revision": revision.pk, "number": revision.number})
     )
+
+
+REVIEW_RESET_STATUSES = (Draft.Status.IN_REVIEW, Draft.Status.APPROVED, Draft.Status.PUBLISHED)
+
+
+def revision_review_reset(*, draft: Draft, user: Any, why: str, action: str, reset: dict[str, Any] | None = None,
+                          data: dict[str, Any] | None = None) -> Revision:
+    """Send a draft (the row the caller locked, in review, approved or published) back to review.
+
+    Sign-offs bind to revisions (governance/gates.py), so the draft gets a new revision with the same
+    text, marked `review_reset` in its provenance: sign-offs on revisions before it never count again.
+    Published pieces stay at the CMS until they are approved and published again."""
+    current = draft.current_revision
+    revision = revision_create(
+        draft=draft, content=current.content, author_user=user, parent=current,
+        provenance={"review_reset": {"reason": why, **(reset or {}),
+                                     "copied_from": {"revision": current.pk, "number": current.number}}},
+        note=why[:300],
+    )
+    version = rule_set_version_for(draft.brand)
+    findings_record(revision=revision, run=None, version=version,
+                    findings=evaluate(revision.content, channel=draft.brief.channel, version=version))
+    unscheduled = draft.publish_at
+    draft_transition(draft=draft, to=Draft.Status.IN_REVIEW, reason=why, action=action, user=user,
+                     fields={"publish_at": None},
+                     data={"reason": why, "revision": [current.number, revision.number],
+                           "still_published": draft.published_revision_id is not None,
+                           "unscheduled": unscheduled.isoformat() if unscheduled else None, **(data or {})})
+    return revision

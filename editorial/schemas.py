@@ -72,6 +72,8 @@ class QueueFilters(Schema):
                                          description="Waiting in its current status at most this many hours")
     q: str | None = Field(None, max_length=200, pattern=NO_NUL,
                           description="Words in the title or the current text (full-text search, English)")
+    sources: Literal["changed"] | None = Field(
+        None, description="`changed`: a knowledge document it rests on changed since its last approval")
 
 
 class RevisionOut(Schema):
@@ -139,6 +141,32 @@ class RevisionCreatedOut(RevisionOut):
     draft_status: str
 
 
+class WordCountsOut(Schema):
+    agent: int = Field(description="Agent text a person kept")
+    edited: int = Field(description="Agent text rewritten by a person")
+    human: int = Field(description="Text written by a person")
+    total: int
+
+
+class SectionDisclosureOut(Schema):
+    index: int | None = Field(description="The `## ` section's index; null for text before the first heading")
+    heading: str
+    words: WordCountsOut
+    ai_share: str = Field(description="agent / total, four decimals")
+
+
+class AiDisclosureOut(Schema):
+    """Which words of a revision the agent wrote (docs/ai-disclosure.md); the same block as the signed
+    manifest's `ai_disclosure` and the CMS payload's."""
+
+    format: str
+    revision_id: int
+    words: WordCountsOut
+    ai_share: str = Field(description="agent / total, four decimals")
+    ai_involved_share: str = Field(description="(agent + edited) / total, four decimals")
+    sections: list[SectionDisclosureOut]
+
+
 class DraftOut(Schema):
     id: int
     title: str
@@ -158,6 +186,9 @@ class DraftOut(Schema):
     manifest_url: str | None = Field(
         description="Signed provenance manifest (JSON, Ed25519) of the published revision, else the current one"
     )
+    ai_disclosure: AiDisclosureOut | None = Field(
+        None, description="Who wrote the current revision's words: the agent or people")
+    sources_changed: int = Field(0, description="Open \"sources changed\" flags (cleared by approval)")
 
 
 class DiffOut(Schema):
@@ -235,6 +266,7 @@ class QueueItemOut(Schema):
     publish_at: datetime | None
     created_at: datetime
     status_changed_at: datetime
+    sources_changed: int = Field(0, description="Open \"sources changed\" flags (cleared by approval)")
 
 
 class QueuePage(Schema):

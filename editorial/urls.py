@@ -3,6 +3,7 @@ from django.urls import path
 from editorial.views import (
     briefs,
     comments,
+    corrections,
     drafts,
     editing,
     notifications,
@@ -48,4 +49,8 @@ urlpatterns += [  # section rewrites (proposals) and the outline checkpoint
     path("drafts/<int:pk>/proposals/<int:proposal_id>/accept/", rewrites.proposal_accept, name="proposal-accept"),
     path("drafts/<int:pk>/proposals/<int:proposal_id>/dismiss/", rewrites.proposal_dismiss, name="proposal-dismiss"),
     path("drafts/<int:pk>/outline/", outline.outline_approve, name="outline-approve"),
+]
+urlpatterns += [  # reviewer corrections as data
+    path("corrections/", corrections.corrections, name="corrections"),
+    path("corrections/export.jsonl", corrections.corrections_download, name="corrections-download"),
 ]

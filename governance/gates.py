@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from django.db.models import Q
 
@@ -46,6 +46,10 @@ class GateState:
     history: list[SignOff] = field(default_factory=list)
     # When an edit re-opened this gate: the approval it had, to show its reviewer what changed since.
     reopened_from: SignOff | None = None
+    # Set by a gate state hook: the sign-off (of another draft) this gate takes as its own, and what
+    # the page says about it (why it was inherited, or why it needs its own sign-off).
+    inherited_from: SignOff | None = None
+    note: str = ""
 
     @property
     def status_label(self) -> str:
@@ -54,6 +58,16 @@ class GateState:
     @property
     def is_hard(self) -> bool:
         return self.gate.kind == Gate.Kind.HARD
+
+
+# Hooks (draft, states) -> None that may settle a pending state from elsewhere (a campaign's variant
+# inheriting its master's sign-off) or add a note; registered by higher layers, never imported here.
+GATE_STATE_HOOKS: list[Callable[[Any, list[GateState]], None]] = []
+
+
+def gate_state_hook_register(hook: Callable[[Any, list[GateState]], None]) -> None:
+    if hook not in GATE_STATE_HOOKS:
+        GATE_STATE_HOOKS.append(hook)
 
 
 def gate_states(draft: Any) -> list[GateState]:
@@ -98,6 +112,8 @@ def gate_states(draft: Any) -> list[GateState]:
                 if latest.decision == SignOff.Decision.REQUEST_CHANGES and latest.revision_id != draft.current_revision_id:
                     state.status, state.signoff = "pending", None
         states.append(state)
+    for hook in GATE_STATE_HOOKS:
+        hook(draft, states)
     open_hard_stage = min(
         (s.stage_order for s in states if s.is_hard and s.status != "approved"), default=None
     )

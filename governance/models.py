@@ -33,7 +33,11 @@ class Brand(models.Model):
 
     class Meta:
         ordering = ["name"]
-        permissions = [("work_on_brand", "Can see and work on the drafts of this brand")]
+        permissions = [
+            ("work_on_brand", "Can see and work on the drafts of this brand"),
+            # Held for every brand through a role group, or for one brand (django-guardian) in the admin.
+            ("export_corrections", "Can export reviewer corrections (agent text beside approved text)"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -280,6 +284,8 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "deliveries"
+        # Deliveries waiting (pending, retrying, dead) and delivered lately, counted at every metrics scrape.
+        indexes = [models.Index(fields=["status", "delivered_at"], name="delivery_status_delivered_idx")]
 
 
 class DeliveryAttempt(models.Model):

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,6 +22,7 @@ from django.core import checks
 from django.db.models import Q
 from django.utils import timezone
 
+from editorial.attribution import attribution_for, disclosure_block
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent, RuleSetVersion, SignOff
 
@@ -148,6 +149,17 @@ def _audit_ref(event: AuditEvent | None) -> dict[str, Any] | None:
     return {"id": event.pk, "hash": event.hash} if event is not None else None
 
 
+# Hooks (draft, revision) -> dict of extra top-level manifest keys (a campaign's variant says it is one,
+# with its master and segment version); registered by higher layers, never imported here. A hook's
+# keys never replace the manifest's own.
+MANIFEST_HOOKS: list[Callable[[Draft, Revision], dict[str, Any]]] = []
+
+
+def manifest_hook_register(hook: Callable[[Draft, Revision], dict[str, Any]]) -> None:
+    if hook not in MANIFEST_HOOKS:
+        MANIFEST_HOOKS.append(hook)
+
+
 def manifest_for(revision: Revision) -> dict[str, Any]:
     """Everything a CMS or an auditor needs to trust one revision, as plain JSON (unsigned)."""
     draft = Draft.objects.select_related("brief", "brand", "model_version", "prompt_version__template").get(
@@ -235,6 +247,8 @@ def manifest_for(revision: Revision) -> dict[str, Any]:
             "runs": prov.get("runs", []),
         },
         "edited_by": editors,
+        # Which words the agent wrote and which people wrote (docs/ai-disclosure.md).
+        "ai_disclosure": disclosure_block(attribution_for(revision)),
         "rule_set_versions": rule_set_versions,
         "sources": [
             {
@@ -294,4 +308,7 @@ def manifest_for(revision: Revision) -> dict[str, Any]:
             if publication is not None else None
         ),
     }
+    for hook in MANIFEST_HOOKS:
+        for key, value in hook(draft, revision).items():
+            manifest.setdefault(key, value)
     return _plain(manifest)

@@ -18,9 +18,7 @@ from agents.models import ModelVersion, PromptTemplateVersion
 from agents.modelops.templates import may_activate_template
 from agents.modelops.versions import may_activate_model
 from editorial.models import Draft, Revision
-from editorial.revisions import revision_create
-from editorial.transitions import draft_transition
-from governance.policies import evaluate, findings_record, rule_set_version_for
+from editorial.revisions import REVIEW_RESET_STATUSES, revision_review_reset
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +91,7 @@ def _skip_reason(draft: Any) -> str | None:
     }.get(draft.status) if draft.current_revision_id or draft.status == S.GENERATING else "it has no text yet"
 
 
-SEND_BACK_STATUSES = ("in_review", "approved", "published")
+SEND_BACK_STATUSES = REVIEW_RESET_STATUSES
 
 
 @dataclass
@@ -172,23 +170,10 @@ def _send_back_one(*, draft_id: int, user: Any, why: str, label: str, model_vers
     draft = Draft.objects.select_for_update(of=("self",)).select_related("brief", "current_revision").get(pk=draft_id)
     if draft.status not in SEND_BACK_STATUSES or draft.current_revision_id is None:
         return ("skip", _skip_reason(draft) or f"it is “{draft.get_status_display()}”")
-    current = draft.current_revision
     old_status = draft.status
-    revision = revision_create(
-        draft=draft, content=current.content, author_user=user, parent=current,
-        provenance={"review_reset": {"reason": why, "version": label,
-                                     "model_version": model_version.pk if model_version else None,
-                                     "prompt_version": prompt_version.pk if prompt_version else None,
-                                     "copied_from": {"revision": current.pk, "number": current.number}}},
-        note=why[:300],
+    revision_review_reset(
+        draft=draft, user=user, why=why, action="agents.rollback.send_back",
+        reset={"version": label, "model_version": model_version.pk if model_version else None,
+               "prompt_version": prompt_version.pk if prompt_version else None},
     )
-    version = rule_set_version_for(draft.brand)
-    findings_record(revision=revision, run=None, version=version,
-                    findings=evaluate(revision.content, channel=draft.brief.channel, version=version))
-    unscheduled = draft.publish_at
-    draft_transition(draft=draft, to=Draft.Status.IN_REVIEW, reason=why, action="agents.rollback.send_back", user=user,
-                     fields={"publish_at": None},
-                     data={"reason": why, "revision": [current.number, revision.number],
-                           "still_published": draft.published_revision_id is not None,
-                           "unscheduled": unscheduled.isoformat() if unscheduled else None})
     return ("moved", old_status)

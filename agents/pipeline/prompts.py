@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from agents.models import PromptTemplateVersion
 
@@ -20,6 +21,35 @@ def variable_defaults(schema: Any) -> dict[str, Any]:
     if not isinstance(schema, dict):
         return {}
     return {k: p["default"] for k, p in (schema.get("properties") or {}).items() if isinstance(p, dict) and "default" in p}
+
+
+@dataclass(frozen=True)
+class SectionFraming:
+    """What a hook adds to one section's prompt: `lead` goes before the template's prompt (fenced
+    material first, so the prompt still ends where the model should start writing), `variables` fill
+    template variables the brief does not (never a brief field)."""
+
+    lead: str = ""
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+# Hooks (brief, heading) -> SectionFraming | None, registered by higher layers (a campaign's variant
+# carries its master's approved text and its audience); this module never imports them.
+SECTION_FRAMING_HOOKS: list[Callable[..., SectionFraming | None]] = []
+# The hooks' own fixed wording: part of every prompt_framing, so a section that reads it back is
+# refused like one that reads back the template (acceptance.py's echo check).
+HOOK_WORDING: list[str] = []
+
+
+def section_framing_hook_register(hook: Callable[..., SectionFraming | None], *, wording: str = "") -> None:
+    if hook not in SECTION_FRAMING_HOOKS:
+        SECTION_FRAMING_HOOKS.append(hook)
+        if wording:
+            HOOK_WORDING.append(wording)
+
+
+def section_framings(*, brief: Any, heading: str) -> list[SectionFraming]:
+    return [f for hook in SECTION_FRAMING_HOOKS if (f := hook(brief=brief, heading=heading)) is not None]
 
 
 class _Fields(dict):
@@ -48,14 +78,18 @@ def render_section_prompt(
             f"<<<\n{material}\n>>>"
         ),
     )
-    for name, value in {**variable_defaults(version.variables), **(variables or {})}.items():
+    framings = section_framings(brief=brief, heading=heading)
+    hooked = {k: v for f in framings for k, v in f.variables.items()}
+    for name, value in {**variable_defaults(version.variables), **hooked, **(variables or {})}.items():
         fields.setdefault(name, value)  # a variable never replaces a brief field
     template = version.chat_prompt if mode == "chat" and version.chat_prompt else version.section_prompt
-    return version.system_text.format_map(fields), template.format_map(fields)
+    lead = "".join(f"{f.lead}\n\n" for f in framings if f.lead)
+    return version.system_text.format_map(fields), lead + template.format_map(fields)
 
 
 def prompt_framing(version: PromptTemplateVersion, *, mode: str = "completion", extra: str = "") -> str:
     """The template's own wording around the brief's fields (placeholders and fences removed), plus
     any `extra` framing a step adds: what a section must not read back (acceptance.py's echo check)."""
     template = version.chat_prompt if mode == "chat" and version.chat_prompt else version.section_prompt
-    return re.sub(r"\{[^{}]*\}|<<<|>>>", " ", f"{version.system_text}\n{template}\n{extra}")
+    hooks = "\n".join(HOOK_WORDING)
+    return re.sub(r"\{[^{}]*\}|<<<|>>>", " ", f"{version.system_text}\n{template}\n{extra}\n{hooks}")

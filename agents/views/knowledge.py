@@ -1,6 +1,8 @@
 """The desk's knowledge base pages: parse → service → render. Access through agents.knowledge."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,8 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents import knowledge as kb
 from agents.embeddings import EmbeddingError
-from agents.forms import KnowledgeUploadForm
+from agents.forms import KnowledgeEditForm, KnowledgeUploadForm
+from editorial.models import SourceChange
 from editorial.rendering import highlight_findings
+from editorial.sourceflags import pieces_grounded_by
 from governance.detectors.injection import instruction_like
 from governance.permissions import brands_for_user, knowledge_policy
 
@@ -77,21 +81,55 @@ def knowledge(request: HttpRequest, slug: str) -> HttpResponse:
     }, status=status)
 
 
-@login_required
-@require_GET
-def knowledge_document(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """One document: its chunks, with instruction-like text highlighted in flagged ones."""
-    document = kb.document_get_for_user(user=request.user, slug=slug, pk=pk)
+def _document_page(request: HttpRequest, document: Any, *, form: KnowledgeEditForm | None = None,
+                   status: int = 200) -> HttpResponse:
     chunks = list(document.chunks.order_by("index").only("index", "text", "flagged", "dimensions"))
     for c in chunks:
         c.html = highlight_findings(c.text, instruction_like(c.text)) if c.flagged else None
+    can_manage = knowledge_policy.user_has_permission_for_brand(request.user, "manage", document.brand)
+    pieces = pieces_grounded_by(document_id=document.pk, brand_id=document.brand_id)
     return render(request, "agents/knowledge_document.html", {
         "brand": document.brand,
         "document": document,
         "chunks": chunks,
         "freshness": kb.freshness(document),
-        "can_manage": knowledge_policy.user_has_permission_for_brand(request.user, "manage", document.brand),
-    })
+        "can_manage": can_manage,
+        "pieces": pieces,
+        "flagged_ids": [p.draft.pk for p in pieces if p.open_flags],
+        "edit_form": form or (KnowledgeEditForm(initial={"title": document.title, "text": document.body})
+                              if can_manage else None),
+    }, status=status)
+
+
+@login_required
+@require_GET
+def knowledge_document(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """One document: the pieces that rest on it (with the sentences it supported and their "sources
+    changed" flags), its chunks with instruction-like text highlighted, and, for those who may, its editor."""
+    return _document_page(request, kb.document_get_for_user(user=request.user, slug=slug, pk=pk))
+
+
+@login_required
+@require_POST
+def knowledge_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    document = kb.document_get_for_user(user=request.user, slug=slug, pk=pk, action="manage")
+    form = KnowledgeEditForm(request.POST)
+    if form.is_valid():
+        try:
+            document = kb.document_edit(user=request.user, document=document, title=form.cleaned_data["title"],
+                                        text=form.cleaned_data["text"])
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        except EmbeddingError as exc:
+            form.add_error(None, f"{exc} Nothing was saved; try again later.")
+        else:
+            flagged = SourceChange.objects.filter(document=document, cleared_at__isnull=True,
+                                                  kind=SourceChange.Kind.EDITED).values("draft").distinct().count()
+            messages.success(request, f"Saved “{document.title}”." + (
+                f" {flagged} piece{'s' if flagged != 1 else ''} resting on it {'are' if flagged != 1 else 'is'} "
+                "marked “sources changed”." if flagged else ""))
+            return redirect("agents:knowledge-document", slug=slug, pk=document.pk)
+    return _document_page(request, document, form=form, status=422)
 
 
 @login_required
@@ -103,7 +141,8 @@ def knowledge_expire(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     else:
-        messages.success(request, f"“{document.title}” expired: it is no longer used for new drafts.")
+        messages.success(request, f"“{document.title}” expired: it is no longer used for new drafts. Pieces "
+                                  "resting on it are marked “sources changed” in the desk.")
     return redirect("agents:knowledge", slug=slug)
 
 

@@ -8,9 +8,11 @@ from django.urls import reverse
 from ninja import Router, Status
 
 from editorial import editing, selectors
+from editorial.attribution import attribution_for, disclosure_block
 from editorial.diffs import word_diff
 from editorial.models import Draft, Revision
 from editorial.schemas import ConflictOut, DiffOut, DraftOut, RevisionCreatedOut, RevisionIn, errors
+from editorial.sourceflags import open_flags
 from governance.gates import gate_states
 from governance.permissions import api_scope_required
 
@@ -51,6 +53,8 @@ def draft_out(request: HttpRequest, draft: Draft) -> dict[str, Any]:
             "id", "kind", "status", "attempt_count", "error", "tokens_in", "tokens_out", "latency_ms")),
         "manifest_url": request.build_absolute_uri(reverse("governance:manifest", kwargs={"pk": draft.pk}))
         if has_manifest else None,
+        "ai_disclosure": disclosure_block(attribution_for(current)) if current else None,
+        "sources_changed": open_flags(draft).count(),
     }
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from agents.models import ModelVersion, PromptTemplate
 from editorial.models import Brief, Draft, Revision
 from editorial.queue.gates import GateRule, GateRules, awaiting, gate_rules_for_user, open_gates_for
+from editorial.queue.sources import open_flag_counts, sources_changed
 from governance.models import Brand
 from governance.permissions import DRAFT_ACTIONS, brand_members, brands_for_user, draft_policy
 
@@ -44,6 +45,7 @@ class QueueFilters:
     older_than_hours: int | None = None  # waiting at the current status longer than this
     newer_than_hours: int | None = None  # … or at most this long
     q: str = ""  # full-text search over the title and the current revision's text
+    sources: str = ""  # "changed": a knowledge document it rests on changed since its last approval
 
 
 @dataclass
@@ -139,6 +141,8 @@ def queue_select(
         drafts = drafts.filter(status_changed_at__lte=timezone.now() - timedelta(hours=filters.older_than_hours))
     if filters.newer_than_hours is not None:
         drafts = drafts.filter(status_changed_at__gte=timezone.now() - timedelta(hours=filters.newer_than_hours))
+    if filters.sources == "changed":
+        drafts = drafts.filter(sources_changed())
     bounded = False
     if filters.q:
         condition, bounded = _search(filters.q)
@@ -207,6 +211,7 @@ def queue_annotate(drafts: list[Draft], *, user: Any, options: QueueOptions, now
     waiting at the current step with its SLA colour, and who is reviewing it."""
     now = now or timezone.now()
     gates = open_gates_for([d.pk for d in drafts], options.rules)
+    flags = open_flag_counts([d.pk for d in drafts])
     brands = {b.pk: b for b in options.brands}
     templates = {t.pk: t for t in options.templates}
     models = {m.pk: m for m in options.models}
@@ -234,3 +239,4 @@ def queue_annotate(drafts: list[Draft], *, user: Any, options: QueueOptions, now
         if draft.status in WAITING:
             draft.sla = "red" if draft.waited >= SLA_RED else "amber" if draft.waited >= SLA_AMBER else "ok"
         draft.claimed_by_me = draft.assignee_id == user.pk
+        draft.sources_changed = flags.get(draft.pk, 0)

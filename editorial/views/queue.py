@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from editorial import assignments, selectors
 from editorial.models import Draft
 from editorial.queue import paging, selection
+from editorial.queue.sources import draft_sources_send_back
 from editorial.views.redirects import next_url
 from governance.models import Channel, Risk
 from governance.permissions import brand_members, brands_for_user, error_text
@@ -75,7 +76,7 @@ class QueueParams:
         for name, value in (
             ("status", f.status), ("channel", f.channel), ("risk", f.risk), ("template", f.template),
             ("model", f.model), ("brand", f.brand), ("assignee", f.assignee), ("age", f.older_than_hours),
-            ("q", f.q),
+            ("q", f.q), ("sources", f.sources),
         ):
             if value not in ("", None):
                 values[name] = value
@@ -113,6 +114,7 @@ def _queue_params(get: QueryDict, options: selection.QueueOptions) -> QueueParam
         else:
             notes.append(f"Ignored the age “{age[:20]}”: give a whole number of hours.")
     f.q = " ".join(get.get("q", "").split())[:200]
+    f.sources = pick("sources", {"changed"}, "sources filter")
     sort = pick("sort", set(paging.SORTS), "sort order")
     params.explicit_sort = bool(sort)
     params.sort = sort or ("newest" if params.tab == "all" else "urgent")
@@ -164,8 +166,10 @@ def _queue_context(request: HttpRequest, options: selection.QueueOptions, params
 
 
 QUEUE_AGES = [(24, "over 24 h"), (72, "over 3 days"), (168, "over a week")]
-BULK_ACTIONS = {"approve": "Approve", "send_back": "Send back", "assign": "Assign to…"}
-BULK_DONE = {"approve": "approved", "send_back": "sent back", "assign": "assigned"}
+BULK_ACTIONS = {"approve": "Approve", "send_back": "Send back", "assign": "Assign to…",
+                "sources_review": "Back to review: sources changed"}
+BULK_DONE = {"approve": "approved", "send_back": "sent back", "assign": "assigned",
+             "sources_review": "sent back to review"}
 BULK_MAX = 100
 
 
@@ -181,6 +185,9 @@ def _bulk_one(*, draft: Draft, user, action: str, assignee, reason: str, revisio
     """One row of a bulk action; raises (and changes nothing) when the row is refused."""
     if action == "assign":
         assignments.draft_assign(draft=draft, user=user, assignee=assignee)
+        return
+    if action == "sources_review":
+        draft_sources_send_back(draft=draft, user=user)
         return
     signoffs_bulk(draft=draft, user=user, decision="approve" if action == "approve" else "request_changes",
                   comment=reason, revision_id=revision_id)

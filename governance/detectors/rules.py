@@ -35,6 +35,12 @@ A rule-set version is configured by three JSON fields. All of them may be empty.
         "channels": {},               # {channel: positive number or null}; overrides max_grade
         "severity": "warning"
       },
+      "disclosure": {                 # a visible AI disclosure line; off unless required somewhere
+        "text": "",                   # the line to look for (needed when on)
+        "required": false,            # the brand's rule: every channel
+        "channels": {},               # {channel: true/false}; overrides "required"
+        "severity": "blocking"        # see governance.detectors.disclosure
+      },
       "patterns": [                   # custom regular expressions (Python syntax)
         {"pattern": "regex", "message": "What is wrong", "category": "custom",
          "severity": "warning", "suggestion": "", "ignore_case": true}
@@ -69,12 +75,12 @@ from django.core.exceptions import ValidationError
 from governance.detectors.banned_terms import BannedTerm, banned_regex, find_banned_terms, term_key
 from governance.detectors.claims import CLAIM_KINDS, find_claims
 from governance.detectors.disclaimers import missing_disclaimer
+from governance.detectors.disclosure import DisclosureRule, compile_disclosure, disclosure_errors, missing_disclosure
 from governance.detectors.findings import BLOCKING, SEVERITIES, WARNING, FindingData, fold
 from governance.detectors.patterns import CATEGORY, MAX_PATTERN_LENGTH, CustomPattern, compile_pattern, find_custom
 from governance.detectors.personal_data import PERSONAL_DATA_KINDS, find_personal_data
 from governance.detectors.readability import Limit, too_hard, too_long
 from governance.models import Channel
-
 
 # --- validation ---------------------------------------------------------------------------------
 
@@ -276,13 +282,15 @@ def _rules_errors(rules: Any) -> list[str]:
                 continue
             for i, entry in enumerate(value):
                 errors += _pattern_errors(f"rules.patterns[{i}]", entry)
+        elif key == "disclosure":
+            errors += disclosure_errors(value)
         elif key in _SECTIONS:
             if isinstance(value, dict):
                 errors += _object_errors(f"rules.{key}", value, _SECTIONS[key])
             else:
                 errors.append(f"rules.{key}: must be an object, not {_json_type(value)}")
         else:
-            errors.append(_unknown_key("rules", key, [*_SECTIONS, "patterns"]))
+            errors.append(_unknown_key("rules", key, [*_SECTIONS, "disclosure", "patterns"]))
     return errors
 
 
@@ -307,11 +315,13 @@ class RuleBook:
     length: Limit
     reading_level: Limit
     patterns: tuple[CustomPattern, ...]
+    disclosure: DisclosureRule | None = None  # None when no channel requires an AI disclosure line
 
     def check(self, text: str, *, channel: str) -> list[FindingData]:
         folded = fold(text)
         findings = find_banned_terms(text, folded=folded, banned=self.banned, regex=self.banned_regex)
         findings += missing_disclaimer(text, channel=channel, disclaimers=self.disclaimers)
+        findings += missing_disclosure(text, channel=channel, rule=self.disclosure)
         if self.personal_data is not None:
             findings += find_personal_data(text, **self.personal_data)
         if self.claims is not None:
@@ -362,6 +372,7 @@ def _compile(key: str) -> RuleBook:
                           severity=p.get("severity", WARNING), suggestion=p.get("suggestion", ""))
             for p in rules.get("patterns", [])
         ),
+        disclosure=compile_disclosure(rules.get("disclosure")),
     )
 
 

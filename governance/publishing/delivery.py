@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -47,10 +47,21 @@ def _remote_receipt(connector: Connector, draft: Draft) -> tuple[str, str]:
     return receipt or ("", "")
 
 
+# Hooks (draft) -> dict of extra `data` keys for every delivery of the draft (a campaign's variant adds
+# its experiment and variant ids); registered by higher layers, never imported here. A hook's keys
+# never replace the payload's own.
+PAYLOAD_HOOKS: list[Callable[[Draft], dict[str, Any]]] = []
+
+
+def payload_hook_register(hook: Callable[[Draft], dict[str, Any]]) -> None:
+    if hook not in PAYLOAD_HOOKS:
+        PAYLOAD_HOOKS.append(hook)
+
+
 def delivery_payload(*, draft: Draft, revision: Revision, event_type: str, connector: Connector,
                      reason: str = "") -> dict[str, Any]:
-    """What a CMS receives: the content, its SHA-256, the signed provenance manifest, and the CMS's own
-    id once a receipt has told us (so updates and retractions address the right item)."""
+    """What a CMS receives: the content, its SHA-256, its AI disclosure, the signed provenance manifest,
+    and the CMS's own id once a receipt has told us (so updates and retractions address the right item)."""
     remote_id, remote_url = _remote_receipt(connector, draft)
     data: dict[str, Any] = {
         "draft_id": draft.pk,
@@ -69,8 +80,13 @@ def delivery_payload(*, draft: Draft, revision: Revision, event_type: str, conne
             format="markdown",
             content=revision.content,
             content_sha256=revision.content_hash,
+            # The AI disclosure block (docs/ai-disclosure.md), a copy of the signed manifest's.
+            ai_disclosure=manifest["ai_disclosure"],
             provenance=sign_manifest(manifest),
         )
+    for hook in PAYLOAD_HOOKS:
+        for key, value in hook(draft).items():
+            data.setdefault(key, value)
     return {"type": f"content.{event_type}", "timestamp": timezone.now().isoformat(), "data": data}
 
 
@@ -186,22 +202,26 @@ def delivery_record(
     return next_delay
 
 
+def webhook_verify(*, connector: Connector, body: str, headers: dict[str, str]) -> Any:
+    """The payload of a request the CMS signed with the connector's secret (or the previous one while
+    a rotation runs); PermissionDenied when the signature or its timestamp does not verify."""
+    secrets_to_try = [connector.secret] + ([connector.previous_secret] if connector.previous_secret else [])
+    error = "no secret"
+    for secret in secrets_to_try:
+        try:
+            return Webhook(secret).verify(body, headers)
+        except WebhookVerificationError as exc:
+            error = str(exc)
+    raise PermissionDenied(f"The callback's signature did not verify: {error}.")
+
+
 @transaction.atomic
 def inbound_callback_record(*, connector: Connector, body: str, headers: dict[str, str]) -> InboundCallback:
     """A CMS confirms or reports a failure for one of our deliveries, signed like our webhooks.
 
     The library refuses bad signatures and timestamps outside its tolerance (5 minutes); the
     webhook-id may be used once per connector, so a captured request cannot be replayed."""
-    secrets_to_try = [connector.secret] + ([connector.previous_secret] if connector.previous_secret else [])
-    payload = None
-    for secret in secrets_to_try:
-        try:
-            payload = Webhook(secret).verify(body, headers)
-            break
-        except WebhookVerificationError as exc:
-            error = str(exc)
-    if payload is None:
-        raise PermissionDenied(f"The callback's signature did not verify: {error}.")
+    payload = webhook_verify(connector=connector, body=body, headers=headers)
     if not isinstance(payload, dict) or payload.get("type") not in ("delivery.confirmed", "delivery.failed"):
         raise ValidationError({"type": "Expected “delivery.confirmed” or “delivery.failed”."})
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}

@@ -295,8 +295,8 @@ if AIOS_BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # A proxy that redirects to https itself may turn Django's redirect off (AIOS_SSL_REDIRECT=0).
 SECURE_SSL_REDIRECT = env.bool("AIOS_SSL_REDIRECT", default=AIOS_HTTPS)
-# Load balancers probe /healthz over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Load balancers probe /healthz, and Prometheus may scrape /metrics, over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = AIOS_HTTPS
 SECURE_HSTS_SECONDS = env.int("AIOS_HSTS_SECONDS", default=31_536_000 if AIOS_HTTPS else 0,
                               validate=lambda v: v >= 0)

@@ -35,6 +35,8 @@ PAGES: list[tuple[str, str]] = [
     ("eddie", "/deliveries/dead/"),
     ("eddie", "/demo/receiver/"),
     ("eddie", "/api/v1/docs"),
+    ("eddie", "/insights/"),
+    ("eddie", "/campaigns/"),
     ("root", "/admin/"),
     ("root", "/admin/agents/modelversion/"),
     ("root", "/admin/agents/modelversion/{model_version}/change/"),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from agents.pipeline.kinds import run_execute
-from agents.pipeline.recovery import runs_sweep_stale
+from agents.pipeline.recovery import runs_resend_lost, runs_sweep_stale
 from agents.pipeline.runs import TransientRunError
 from aios.celery import app
 from editorial.sourceflags import documents_expired_sweep
@@ -29,8 +29,9 @@ def shadow_step(self, run_id: int) -> None:
 
 @app.task(name="agents.sweep_stale_runs", ignore_result=True)
 def sweep_stale_runs() -> dict[str, list[int]]:
-    """On beat: re-queue runs whose worker died (agents/pipeline/recovery.py)."""
-    return runs_sweep_stale()
+    """On beat: re-queue runs whose worker died, and re-send queued runs whose message was lost with
+    one (agents/pipeline/recovery.py)."""
+    return {**runs_sweep_stale(), "resent": runs_resend_lost()}
 
 
 @app.task(name="agents.sweep_expired_sources", ignore_result=True)

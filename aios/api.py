@@ -33,6 +33,7 @@ from editorial.api import drafts as drafts_api
 from editorial.api import outline as outline_api
 from editorial.api import queue as queue_api
 from editorial.api import rewrites as rewrites_api
+from editorial.batches.api import router as batches_router
 from editorial.insights import api as insights_api
 from editorial.campaigns import api as campaigns_api
 from governance.api import router as governance_router
@@ -240,6 +241,7 @@ api.add_router("/", rewrites_api.router)
 api.add_router("/", outline_api.router)
 api.add_router("/", corrections_api.router)
 api.add_router("/", governance_router)
+api.add_router("/", batches_router)
 api.add_router("/", insights_api.router)
 api.add_router("/", campaigns_api.router)
 

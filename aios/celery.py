@@ -14,7 +14,7 @@ app = Celery("aios")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # `<app>.tasks` of each app, and the tasks modules of packages inside apps (governance.publishing).
 app.autodiscover_tasks(["agents", "governance", "governance.publishing", "editorial", "editorial.insights",
-                        "editorial.campaigns"])
+                        "editorial.campaigns", "editorial.batches"])
 
 
 # Optional OpenTelemetry (aios/tracing.py: nothing happens without OTEL_* variables). In each pool

@@ -315,13 +315,18 @@ def wait_celery_worker(env: Mapping[str, str], *, timeout: float = 60.0, proc: s
         probe.close()
 
 
-def worker_args(*, concurrency: int = 2, pool: str = "prefork") -> list[str]:
+# Interactive first: with the broker's "priority" queue order, each fetch tries them in this order.
+WORKER_QUEUES = ("default", "bulk")
+
+
+def worker_args(*, concurrency: int = 2, pool: str = "prefork", queues: tuple[str, ...] = WORKER_QUEUES,
+                hostname: str | None = None) -> list[str]:
     """A worker without beat: beat runs as its own process (`beat_args`), so losing one does not
     silently lose the other."""
     return [
         sys.executable, "-m", "celery", "-A", "aios.celery", "worker",
-        "--loglevel", "INFO", "--concurrency", str(concurrency), "--pool", pool,
-        "--without-mingle", "--without-gossip", "--hostname", f"aios-{os.getpid()}@%h",
+        "--loglevel", "INFO", "--concurrency", str(concurrency), "--pool", pool, "--queues", ",".join(queues),
+        "--without-mingle", "--without-gossip", "--hostname", hostname or f"aios-{os.getpid()}@%h",
     ]
 
 

@@ -2,6 +2,8 @@
 
     python3 -m aios.launcher run    # install into .venv, start everything, print URL and logins
     python3 -m aios.launcher test   # install test needs (and Debian chromium), run the whole suite
+    python3 -m aios.launcher worker [--queues default,bulk] [--concurrency N] [--hostname H]
+                                    # only a Celery worker, joining a stack at DATABASE_URL and REDIS_URL
 
 The top half uses only the standard library, because it runs before anything is installed:
 it creates `.venv`, installs the dependencies listed in pyproject.toml (skipped when nothing
@@ -9,6 +11,7 @@ changed), then re-executes itself with the venv's Python.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -29,7 +32,7 @@ VENV = BASE_DIR / ".venv"
 # Data, logs and the secret key; AIOS_VAR moves them (the launcher's own tests do).
 VAR = Path(os.environ.get("AIOS_VAR") or BASE_DIR / "var")
 STAMP = VENV / ".aios-installed.json"
-EXTRAS = {"run": ["llm"], "test": ["llm", "test", "otel"]}  # otel: tests/test_tracing.py traces the stack
+EXTRAS = {"run": ["llm"], "test": ["llm", "test", "otel"], "worker": []}  # otel: tests/test_tracing.py traces the stack
 DEMO_LOGINS = [
     ("rita", "requester (files briefs)"),
     ("eddie", "editor (reviews, edits, approves, publishes)"),
@@ -250,6 +253,46 @@ def run(argv: list[str]) -> int:
         shutdown()
 
 
+def worker(argv: list[str]) -> int:
+    """Only a Celery worker, for another machine of a stack (or more processes on this one).
+
+    It starts no embedded service: a worker joins a database and a broker that already hold the
+    stack's work, so DATABASE_URL and REDIS_URL must both be set (a worker on its own embedded
+    database would take no work and say nothing). Migrations are the web side's job (`run`). The
+    worker replaces this process (exec), so a supervisor's signals reach Celery directly."""
+
+    parser = argparse.ArgumentParser(prog="python3 -m aios.launcher worker")
+    parser.add_argument("--queues", default=",".join(devstack.WORKER_QUEUES),
+                        help="comma-separated, in the order tried: default (interactive) and/or bulk")
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2, help="pool processes (default: cores)")
+    parser.add_argument("--hostname", default=None, help="the worker's node name (default: aios-<pid>@<host>)")
+    args = parser.parse_args(argv)
+    queues = tuple(q.strip() for q in args.queues.split(",") if q.strip())
+    unknown = [q for q in queues if q not in devstack.WORKER_QUEUES]
+    if not queues or unknown:
+        parser.error(f"unknown queue(s) {', '.join(unknown) or '(none given)'}; "
+                     f"choose from {', '.join(devstack.WORKER_QUEUES)}")
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if missing:
+        say(f"{' and '.join(missing)} must be set: a worker joins an existing stack's database and broker "
+            "(`python3 -m aios.launcher run` starts an embedded one).")
+        return 2
+    VAR.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "aios.settings")
+    env["AIOS_SECRET_KEY"] = _secret_key()
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    cmd = devstack.worker_args(concurrency=args.concurrency, queues=queues, hostname=args.hostname)
+    say(f"celery worker on {', '.join(queues)} × {args.concurrency} ({args.hostname or 'default hostname'})")
+    sys.stdout.flush()
+    os.chdir(BASE_DIR)
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached
+
+
 def ensure_chromium() -> None:
     if Path("/usr/bin/chromium").exists():
         return
@@ -281,7 +324,7 @@ def main() -> None:
     if not in_venv():
         ensure_venv(command)
         os.execv(str(_venv_python()), [str(_venv_python()), "-m", "aios.launcher", command, *rest])
-    sys.exit({"run": run, "test": test}[command](rest))
+    sys.exit({"run": run, "test": test, "worker": worker}[command](rest))
 
 
 if __name__ == "__main__":

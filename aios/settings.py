@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "governance",
     "agents",
     "editorial",
+    "editorial.batches",
     "editorial.insights",
     "editorial.campaigns",
     "aios.demo_cms",
@@ -147,6 +148,20 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Two queues: interactive work (briefs filed one by one, rewrites, publishing) and bulk runs
+# (editorial/batches/). Workers consume "default,bulk" in that order, and the "priority" order
+# strategy makes each fetch try the interactive queue first (kombu's default rotates queues).
+AIOS_INTERACTIVE_QUEUE = "default"
+AIOS_BULK_QUEUE = "bulk"
+CELERY_TASK_DEFAULT_QUEUE = AIOS_INTERACTIVE_QUEUE
+# Bulk briefs (editorial/batches/): a batch files a brief only while fewer than these bulk drafts
+# are being written (all brands / its brand), so the bulk queue stays short and interactive work
+# finds a free worker within one bulk step.
+AIOS_BULK_MAX_IN_FLIGHT = env.int("AIOS_BULK_MAX_IN_FLIGHT", default=16)
+AIOS_BULK_MAX_IN_FLIGHT_PER_BRAND = env.int("AIOS_BULK_MAX_IN_FLIGHT_PER_BRAND", default=12)
+AIOS_BULK_FEED_SECONDS = env.float("AIOS_BULK_FEED_SECONDS", default=0.5)
+AIOS_BULK_MAX_ROWS = env.int("AIOS_BULK_MAX_ROWS", default=5000)
+AIOS_BULK_MAX_BYTES = env.int("AIOS_BULK_MAX_BYTES", default=20 * 1024 * 1024)
 # Pipeline steps are idempotent (claimed status + unique key), so a lost worker's task may run again.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -159,6 +174,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # (100 s by default): scan every 10 s, so a message is back soon after its visibility timeout.
     "unacked_restore_interval": env.int("AIOS_UNACKED_RESTORE_SECONDS", default=10),
     "unacked_restore_throttle": 1,
+    "queue_order_strategy": "priority",
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
@@ -167,6 +183,9 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "governance.idempotency_purge", "schedule": 3600.0},
     # A run whose worker died (kill -9, lost machine) is re-queued long before the broker's
     # visibility timeout would bring its message back (agents/recovery.py).
+    # Bulk batches: start the scheduled ones that are due, and re-kick a running batch whose
+    # feeder chain was lost (editorial/batches/tasks.py).
+    "feed-batches": {"task": "batches.feed_due", "schedule": 10.0},
     "sweep-stale-runs": {"task": "agents.sweep_stale_runs", "schedule": env.float("AIOS_SWEEP_SECONDS", default=30.0)},
     # Insights rollups follow the audit log (editorial/insights/facts.py): figures are at most this stale.
     "insights-refresh": {"task": "insights.refresh", "schedule": env.float("AIOS_INSIGHTS_REFRESH_SECONDS", default=60.0)},
@@ -177,6 +196,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Agent run reliability (agents/pipeline/runs.py, recovery.py; agents/calls/) -------
 # A run "running" without a heartbeat for this long lost its worker and is claimed again.
 AIOS_RUN_STALE_SECONDS = env.float("AIOS_RUN_STALE_SECONDS", default=90.0)
+# A run "queued" this long (since queued or last claimed) lost its task message with a killed worker
+# and is sent again (the claim makes a duplicate harmless). Above the budget recheck wait.
+AIOS_RUN_LOST_MESSAGE_SECONDS = env.float("AIOS_RUN_LOST_MESSAGE_SECONDS", default=600.0)
 # A run survives this many lost workers (killed mid-run) before it fails; model errors have their own,
 # smaller allowance (agents/pipeline/runs.py MAX_ATTEMPTS).
 AIOS_RUN_MAX_TAKEOVERS = env.int("AIOS_RUN_MAX_TAKEOVERS", default=10)

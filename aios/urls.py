@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("", include("aios.demo_cms.urls")),
     path("", include("agents.urls")),
+    path("", include("editorial.batches.urls")),
     path("", include("editorial.campaigns.urls")),
     path("", include("editorial.insights.urls")),
     path("", include("editorial.urls")),

@@ -23,6 +23,9 @@ class Brief(models.Model):
     )
     risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.LOW)
     triage = models.JSONField(default=dict, blank=True, help_text="Classifier's tone, category and suggested risk.")
+    variables = models.JSONField(
+        default=dict, blank=True, help_text="Values of the template's variables (e.g. a bulk row's SKU and price)."
+    )
     template = models.ForeignKey("agents.PromptTemplate", on_delete=models.PROTECT, related_name="briefs")
     sources = models.ManyToManyField("agents.KnowledgeDocument", blank=True, related_name="briefs")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="briefs")
@@ -67,6 +70,10 @@ class Draft(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_drafts"
     )
     status_reason = models.TextField(blank=True, help_text="Why generation failed, or why it was sent back.")
+    run_queue = models.CharField(
+        max_length=20, default="default",
+        help_text="The Celery queue its agent runs go to: bulk drafts wait behind interactive ones.",
+    )
     publish_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="Scheduled publication time.")
     publish_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -46,7 +46,8 @@ SCHEDULE_HORIZON = timedelta(days=5 * 366)
 def _signoff_ref(signoff: SignOff) -> dict[str, Any]:
     return {
         "id": signoff.pk, "decision": signoff.decision, "revision": signoff.revision_id, "comment": signoff.comment,
-        "by": signoff.user.username if signoff.user else f"external: {signoff.external_recipient}",
+        "by": (signoff.user.username if signoff.user else f"policy: {signoff.policy}" if signoff.policy
+               else f"external: {signoff.external_recipient}"),
         "created_at": signoff.created_at,
     }
 

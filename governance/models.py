@@ -29,6 +29,10 @@ class Brand(models.Model):
 
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=60, unique=True)
+    policy_approvals = models.BooleanField(
+        default=True, help_text="Workflows may approve low-risk items by policy for this brand. Off: every item "
+                                "needs a person's sign-off, whatever its workflow says.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -50,6 +54,10 @@ class Workflow(models.Model):
     brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.CASCADE, related_name="workflows")
     channels = models.JSONField(default=list, blank=True, help_text="Empty = every channel.")
     is_active = models.BooleanField(default=True)
+    policy_approval = models.BooleanField(
+        default=False, help_text="Approve by policy: a low-risk draft with no finding above info and a clean "
+                                 "quality check is signed at every gate without a person, then published.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -108,6 +116,7 @@ class SignOff(models.Model):
     gate = models.ForeignKey(Gate, on_delete=models.PROTECT, related_name="signoffs")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
     external_recipient = models.CharField(max_length=200, blank=True)
+    policy = models.CharField(max_length=200, blank=True, help_text="Signed by this policy, not by a person.")
     decision = models.CharField(max_length=20, choices=Decision.choices)
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -292,6 +292,7 @@ def manifest_for(revision: Revision) -> dict[str, Any]:
                 "decision": s.decision,
                 "by": _person(s.user),
                 "external_recipient": s.external_recipient or None,
+                "approved_by_policy": s.policy or None,
                 "at": s.created_at,
                 "revision_id": s.revision_id,
                 "revision_number": s.revision.number,

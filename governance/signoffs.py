@@ -22,12 +22,13 @@ from governance.permissions import draft_policy, gate_policy
 
 def _decide(
     *, draft: Draft, gate: Gate, decision: str, revision_id: int, comment: str, user: Any = None,
-    external_recipient: str = "",
+    external_recipient: str = "", policy: str = "",
 ) -> SignOff:
-    """Record one decision at a gate; the caller holds the draft's row lock and checked who decides."""
+    """Record one decision at a gate; the caller holds the draft's row lock and checked who decides
+    (a person, an outside reviewer's link, or a workflow's approval policy)."""
     signoff = SignOff.objects.create(
         draft=draft, revision_id=revision_id, gate=gate, user=user, external_recipient=external_recipient,
-        decision=decision, comment=comment.strip(),
+        policy=policy, decision=decision, comment=comment.strip(),
     )
     old_status = draft.status
     to, reason = old_status, None
@@ -39,8 +40,10 @@ def _decide(
         reason = comment.strip()
     draft_transition(
         draft=draft, to=to, reason=reason, action=f"governance.gate.{decision}", audit_obj=signoff, user=user,
-        label=f"external: {external_recipient}" if external_recipient else "",
-        data={"gate": gate.slug, "revision": revision_id, "comment": comment.strip()},
+        label=(f"approved by policy {policy}" if policy else f"external: {external_recipient}" if external_recipient
+               else ""),
+        data={"gate": gate.slug, "revision": revision_id, "comment": comment.strip(),
+              **({"policy": policy} if policy else {})},
     )
     if decision == SignOff.Decision.REQUEST_CHANGES:
         notify_sent_back(draft=draft, actor=user, reason=comment.strip())
@@ -216,4 +219,53 @@ def signoffs_bulk(
                 break  # the hard gates are all signed now; nothing left to approve
             signoffs.append(signoff_record(draft=draft, gate=state.gate, user=user, decision=decision,
                                            revision_id=revision_id, comment=comment))
+    return signoffs
+
+
+def policy_approval_refusal(*, draft: Draft, quality_clean: bool) -> str | None:
+    """Why the draft's workflow may not approve it by policy now (None: it may). The caller (the
+    pipeline, which knows how its sections fared) says whether the quality check was clean."""
+    workflow = draft.workflow
+    if workflow is None or not workflow.policy_approval:
+        return "its workflow does not approve by policy"
+    if not draft.brand.policy_approvals:
+        return f"approvals by policy are switched off for {draft.brand}"
+    if draft.status != Draft.Status.IN_REVIEW:
+        return f"it is “{draft.get_status_display()}”, not in review"
+    if draft.brief.risk != "low":
+        return f"its risk is {draft.brief.risk}, not low"
+    above_info = Finding.objects.filter(revision_id=draft.current_revision_id).exclude(severity=Finding.Severity.INFO)
+    if above_info.exists():
+        return "it has findings above info"
+    if not quality_clean:
+        return "its quality check was not clean"
+    return None
+
+
+def policy_name(workflow: Any) -> str:
+    return f"“{workflow.name}” low-risk auto-approval"
+
+
+@transaction.atomic
+def signoffs_by_policy(*, draft: Draft, quality_clean: bool) -> list[SignOff]:
+    """Sign every open gate of a low-risk draft whose workflow approves by policy, stage by stage,
+    through the same decision path as a person (audited "approved by policy <name>"). Raises
+    PermissionDenied with the reason when the draft does not qualify, e.g. the brand switched
+    approvals by policy off."""
+    draft = Draft.objects.select_for_update(of=("self",)).select_related(
+        "brief", "brand", "workflow", "current_revision").get(pk=draft.pk)
+    refusal = policy_approval_refusal(draft=draft, quality_clean=quality_clean)
+    if refusal:
+        raise PermissionDenied(f"Not approved by policy: {refusal}.")
+    name = policy_name(draft.workflow)
+    signoffs: list[SignOff] = []
+    while draft.status == Draft.Status.IN_REVIEW:
+        pending = [s for s in gate_states(draft) if s.status == "pending"]
+        if not pending:
+            break
+        for state in pending:
+            signoffs.append(_decide(
+                draft=draft, gate=state.gate, decision=SignOff.Decision.APPROVE, revision_id=draft.current_revision_id,
+                comment="Low risk, no finding above info, clean quality check.", policy=name,
+            ))
     return signoffs

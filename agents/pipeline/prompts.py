@@ -80,7 +80,10 @@ def render_section_prompt(
     )
     framings = section_framings(brief=brief, heading=heading)
     hooked = {k: v for f in framings for k, v in f.variables.items()}
-    for name, value in {**variable_defaults(version.variables), **hooked, **(variables or {})}.items():
+    # The brief's own values (a bulk row's) over the schema defaults and hooks; an explicit preview's over all.
+    given = {**variable_defaults(version.variables), **hooked, **(getattr(brief, "variables", None) or {}),
+             **(variables or {})}
+    for name, value in given.items():
         fields.setdefault(name, value)  # a variable never replaces a brief field
     template = version.chat_prompt if mode == "chat" and version.chat_prompt else version.section_prompt
     lead = "".join(f"{f.lead}\n\n" for f in framings if f.lead)

@@ -14,8 +14,11 @@ finished section.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents.calls.budgets import budget_release_run
@@ -62,3 +65,27 @@ def runs_sweep_stale() -> dict[str, list[int]]:
     if requeued or failed:
         log.warning("stale runs: re-queued %s, failed %s", requeued, failed)
     return {"requeued": requeued, "failed": failed}
+
+
+def lost_message_after() -> timedelta:
+    """A run still "queued" this long after it was queued (or last claimed) has most likely lost its
+    task message with a worker killed while holding it (the broker's visibility timeout would bring it
+    back only after the hard time limit + 5 minutes)."""
+    return timedelta(seconds=settings.AIOS_RUN_LOST_MESSAGE_SECONDS)
+
+
+def runs_resend_lost() -> list[int]:
+    """Send the task of every long-queued run again, to the queue of its draft. A duplicate message
+    is harmless: the claim lets one delivery do the work and the others find nothing to do."""
+    cutoff = timezone.now() - lost_message_after()
+    lost = list(
+        AgentRun.objects.filter(status=Status.QUEUED)
+        .annotate(since=Coalesce("heartbeat_at", "created_at"))
+        .filter(since__lt=cutoff)
+        .values_list("pk", "draft__run_queue")
+    )
+    for run_id, queue in lost:
+        enqueue_run(run_id, queue=queue)
+    if lost:
+        log.warning("queued runs re-sent (their message was presumably lost): %s", [r for r, _ in lost])
+    return [r for r, _ in lost]

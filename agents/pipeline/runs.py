@@ -85,8 +85,10 @@ def owner_is_gone(owner: str) -> bool:
 
 # --- creating -----------------------------------------------------------------------------------
 
-def enqueue_run(run_id: int) -> None:
-    app.send_task(RUN_TASK, args=[run_id])
+def enqueue_run(run_id: int, *, queue: str | None = None) -> None:
+    """Send the run's task to `queue` (the draft's `run_queue`): workers take the interactive queue
+    before the bulk one, so a brief filed in the desk never waits behind a batch."""
+    app.send_task(RUN_TASK, args=[run_id], queue=queue or settings.AIOS_INTERACTIVE_QUEUE)
 
 
 def run_create(*, draft: Any, kind: str, key: str, **fields: Any) -> AgentRun:
@@ -100,7 +102,8 @@ def run_create(*, draft: Any, kind: str, key: str, **fields: Any) -> AgentRun:
     }
     run, created = AgentRun.objects.get_or_create(idempotency_key=key, defaults=defaults)
     if created:
-        transaction.on_commit(lambda: enqueue_run(run.pk))
+        queue = getattr(draft, "run_queue", None)
+        transaction.on_commit(lambda: enqueue_run(run.pk, queue=queue))
     return run
 
 

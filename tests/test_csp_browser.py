@@ -37,6 +37,8 @@ PAGES: list[tuple[str, str]] = [
     ("eddie", "/api/v1/docs"),
     ("eddie", "/insights/"),
     ("eddie", "/campaigns/"),
+    ("eddie", "/batches/"),
+    ("eddie", "/batches/new/"),
     ("root", "/admin/"),
     ("root", "/admin/agents/modelversion/"),
     ("root", "/admin/agents/modelversion/{model_version}/change/"),

@@ -224,6 +224,12 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 content = response.get("content", {})
                 if int(code) >= 400 and "application/json" in content:
                     content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+                media = content.get(PROBLEM_CONTENT_TYPE)
+                # A route's own problem shape (a 422 listing rows, a 409 with the current revision) is not
+                # the only one it sends: request validation, the middleware and the handlers answer the
+                # plain problem with the same status.
+                if media and media.get("schema") not in (problem_ref, None) and int(code) in _PROBLEM_DESCRIPTIONS:
+                    media["schema"] = {"anyOf": [media["schema"], problem_ref]}
     return schema
 
 

@@ -28,11 +28,11 @@ from django.utils import timezone
 from pgvector.django import CosineDistance, VectorField
 
 from agents.embeddings import chunk_text, embed, embedder_name, is_local
+from agents.injection import is_flagged
 from agents.models import KnowledgeChunk, KnowledgeDocument
 from editorial.models import SourceChange
 from editorial.sourceflags import source_flags_raise
 from governance.audit import audit_log
-from governance.detectors.injection import instruction_like
 from governance.models import Brand
 from governance.permissions import brands_for_user, knowledge_policy
 
@@ -241,7 +241,7 @@ def _chunks_create(document: KnowledgeDocument, pieces: list[str], vectors: list
     KnowledgeChunk.objects.bulk_create([
         # Instruction-like text in a source is kept but flagged: the check step tells the editor.
         KnowledgeChunk(document=document, brand=document.brand, index=i, text=text, embedding=vector,
-                       dimensions=len(vector), flagged=bool(instruction_like(text)))
+                       dimensions=len(vector), flagged=is_flagged(text))
         for i, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
     ])
 

@@ -304,3 +304,24 @@ class TriageExample(models.Model):
     def __str__(self) -> str:
         return f"{self.category} · {self.tone}"
 
+
+
+class InjectionExample(models.Model):
+    """A labelled sentence for the source-injection scorer (`agents/injection.py`): is it addressed to
+    the assistant (an instruction smuggled into a source) or ordinary source text?"""
+
+    text = models.TextField()
+    is_injection = models.BooleanField(
+        "addressed to the assistant", help_text="Ticked: an instruction to the model. Unticked: ordinary source text "
+        "that looks a little like one (a look-alike keeps the scorer quiet on such text).")
+    note = models.CharField(max_length=200, blank=True)
+    embedding = VectorField(dimensions=384, null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_injection", "id"]
+
+    def __str__(self) -> str:
+        return ("injection · " if self.is_injection else "ordinary · ") + self.text[:60]

@@ -3,27 +3,24 @@
 Labelled examples (TriageExample: text, tone, category) are kept in the admin; each is embedded with
 the local all-MiniLM-L6-v2 when saved. A prediction is a k-nearest-neighbour vote over those
 examples, each neighbour weighted by its cosine similarity (neighbours below MIN_SIMILARITY do not
-vote). The confidence of a label is its share of the vote. A brief whose predicted category carries a
+vote; the mechanism is `agents/nearest.py`, shared with the source-injection scorer). The confidence of
+a label is its share of the vote. A brief whose predicted category carries a
 higher risk than the requester chose is raised to it; it is never lowered.
 """
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from typing import Any
 
 from django.db import transaction
-from pgvector.django import CosineDistance
 
 from agents.embeddings import LOCAL_MODEL, embed_local
 from agents.models import TriageCategory, TriageExample
+from agents.nearest import K, MIN_SIMILARITY, nearest_rows, vote
 from governance.audit import audit_log
 from governance.models import RISK_ORDER
 
 log = logging.getLogger(__name__)
-
-K = 5
-MIN_SIMILARITY = 0.15
 
 
 @transaction.atomic
@@ -78,38 +75,24 @@ def triage_predict(text: str, *, k: int = K) -> dict[str, Any]:
     if not examples.exists():
         return {}
     vector = embed_local([text])[0]
-    neighbours = list(
-        examples.select_related("category")
-        .annotate(distance=CosineDistance("embedding", vector))
-        .order_by("distance")[:k]
-    )
-    categories: dict[int, float] = defaultdict(float)
-    tones: dict[str, float] = defaultdict(float)
-    by_id: dict[int, TriageCategory] = {}
-    voters = 0
-    for n in neighbours:
-        similarity = 1.0 - float(n.distance)
-        if similarity < MIN_SIMILARITY:
-            continue
-        voters += 1
-        categories[n.category_id] += similarity
-        tones[n.tone] += similarity
-        by_id[n.category_id] = n.category
-    if not voters:
+    neighbours = nearest_rows(examples.select_related("category"), vector, k=k)
+    categories = vote(((n.category_id, n.similarity) for n in neighbours), min_similarity=MIN_SIMILARITY)
+    tones = vote(((n.tone, n.similarity) for n in neighbours), min_similarity=MIN_SIMILARITY)
+    by_id = {n.category_id: n.category for n in neighbours}
+    if not categories.voters:
         return {"tone": None, "category": None, "category_id": None, "confidence": 0.0, "tone_confidence": 0.0,
                 "suggested_risk": None, "neighbours": 0, "model": LOCAL_MODEL}
-    total = sum(categories.values())
-    category_id = max(categories, key=lambda c: (categories[c], RISK_ORDER[by_id[c].risk]))  # ties: the riskier
-    tone = max(tones, key=tones.get)
+    category_id = categories.winner(tie_key=lambda c: RISK_ORDER[by_id[c].risk])  # ties: the riskier
+    tone = tones.winner()
     category = by_id[category_id]
     return {
         "tone": tone,
         "category": category.name,
         "category_id": category.pk,
-        "confidence": round(categories[category_id] / total, 2),
-        "tone_confidence": round(tones[tone] / total, 2),
+        "confidence": round(categories.share(category_id), 2),
+        "tone_confidence": round(tones.share(tone), 2),
         "suggested_risk": category.risk,
-        "neighbours": voters,
+        "neighbours": categories.voters,
         "model": LOCAL_MODEL,
     }
 

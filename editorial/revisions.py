@@ -72,7 +72,7 @@ def person_revision_followup(*, draft: Draft, revision: Revision, user: Any = No
     # A person's text is held to the same rules as the model's.
     version = rule_set_version_for(draft.brand)
     findings_record(revision=revision, run=None, version=version,
-                    findings=evaluate(revision.content, channel=draft.brief.channel, version=version))
+                    findings=evaluate(revision.content, channel=draft.brief.channel, version=version, brand=draft.brand))
     status = Draft.Status.APPROVED if all_hard_gates_approved(gate_states(draft)) else Draft.Status.IN_REVIEW
     if draft.status != status:
         draft_transition(draft=draft, to=status, action="editorial.draft.revised", user=user,
@@ -101,7 +101,7 @@ def revision_review_reset(*, draft: Draft, user: Any, why: str, action: str, res
     )
     version = rule_set_version_for(draft.brand)
     findings_record(revision=revision, run=None, version=version,
-                    findings=evaluate(revision.content, channel=draft.brief.channel, version=version))
+                    findings=evaluate(revision.content, channel=draft.brief.channel, version=version, brand=draft.brand))
     unscheduled = draft.publish_at
     draft_transition(draft=draft, to=Draft.Status.IN_REVIEW, reason=why, action=action, user=user,
                      fields={"publish_at": None},

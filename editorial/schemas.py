@@ -125,6 +125,15 @@ class GateOut(Schema):
     hard: bool
 
 
+class FindingDetailOut(Schema):
+    category: str
+    severity: str
+    start: int | None
+    end: int | None
+    text: str
+    message: str
+
+
 class FindingOut(Schema):
     category: str
     severity: str
@@ -132,6 +141,10 @@ class FindingOut(Schema):
     end: int | None
     text: str
     message: str
+    details: list[FindingDetailOut] = Field(
+        default_factory=list,
+        description="Weaker findings about the same problem on the same span, merged into this one "
+                    "(e.g. a numeric claim inside a sentence no source supports).")
 
 
 class RevisionCreatedOut(RevisionOut):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import json
 
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -12,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.urls import URLPattern, path
 from django.utils import timezone
 from guardian.admin import GuardedModelAdmin
+import phonenumbers
 
 from aios.admin_history import ReadOnlyHistoryAdmin
 from governance import models as m
@@ -22,10 +24,40 @@ from governance.publishing.delivery import delivery_replay
 from governance.workflows import workflow_problems
 
 
+class PhoneRegionsField(forms.CharField):
+    """Two-letter country codes, separated by commas or spaces; stored as a list."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        codes = [c.upper() for c in str(value or "").replace(",", " ").split()]
+        unknown = [c for c in codes if c not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise forms.ValidationError(f"Unknown region {', '.join(unknown)}: use two-letter country codes "
+                                        "such as GB, DE, FR or US.")
+        return list(dict.fromkeys(codes))
+
+
+class BrandForm(forms.ModelForm):
+    phone_regions = PhoneRegionsField(
+        required=False, label="Phone regions", help_text=m.Brand._meta.get_field("phone_regions").help_text
+        + " Separate codes with commas.")
+
+    class Meta:
+        model = m.Brand
+        fields = "__all__"
+
+
 @admin.register(m.Brand)
 class BrandAdmin(GuardedModelAdmin):
-    list_display = ["name", "slug", "created_at"]
+    form = BrandForm
+    list_display = ["name", "slug", "regions", "created_at"]
     prepopulated_fields = {"slug": ["name"]}
+
+    @admin.display(description="phone regions")
+    def regions(self, obj) -> str:
+        return ", ".join(obj.phone_regions or []) or "—"
 
 
 class GateForm(forms.ModelForm):

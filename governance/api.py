@@ -99,7 +99,7 @@ def evaluate_draft(request: HttpRequest, draft_id: int, payload: EvaluateIn):
         revision, text = None, payload.text or ""
     channel = payload.channel or draft.brief.channel
     version = rule_set_version_for(draft.brand)
-    findings = evaluate(text, channel=channel, version=version)
+    findings = evaluate(text, channel=channel, version=version, brand=draft.brand)
     return {
         "draft": draft.pk,
         "revision": revision.pk if revision else None,

@@ -29,6 +29,10 @@ class Brand(models.Model):
 
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=60, unique=True)
+    phone_regions = models.JSONField(
+        default=list, blank=True,
+        help_text="Where the brand works, as two-letter country codes (e.g. GB, DE): phone numbers in these "
+                  "countries' national formats are recognised, besides the common regions.")
     policy_approvals = models.BooleanField(
         default=True, help_text="Workflows may approve low-risk items by policy for this brand. Off: every item "
                                 "needs a person's sign-off, whatever its workflow says.",
@@ -178,6 +182,9 @@ class Finding(models.Model):
     text = models.TextField(blank=True)
     message = models.TextField()
     suggestion = models.TextField(blank=True)
+    # Weaker findings on the same span, merged into this one (governance.detectors.merge):
+    # [{"category", "severity", "message", "start", "end", "text", "suggestion"}].
+    details = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -117,9 +117,9 @@ def policy_check(request: HttpRequest) -> HttpResponse:
         channel = request.POST.get("channel", "blog")
         if channel not in Channel.values:
             channel = "blog"
-        findings = evaluate(text, channel=channel, version=rule_set_version_for(brand)) if brand else []
+        findings = evaluate(text, channel=channel, version=rule_set_version_for(brand), brand=brand) if brand else []
     elif revision is not None:
-        findings = evaluate(text, channel=channel, version=rule_set_version_for(brand))
+        findings = evaluate(text, channel=channel, version=rule_set_version_for(brand), brand=brand)
     return render(request, "governance/policy_check.html", {
         "brands": brands, "brand": brand, "channels": Channel.choices, "channel": channel, "text": text,
         "findings": findings, "revision": revision,

@@ -85,7 +85,9 @@ def test_a_section_is_replaced_and_every_other_character_kept():
 
 
 def test_model_output_loses_a_repeated_heading_and_cannot_start_a_new_section():
-    assert clean_section_text("## How it tastes\nPlum.\n## Extra\nMore.", "How it tastes") == "Plum.\n### Extra\nMore."
+    assert clean_section_text("## How it tastes\nIt tastes of plum.\n## Extra\nMore to say.", "How it tastes") == (
+        "It tastes of plum.\n### Extra\nMore to say."
+    )
     assert clean_section_text("   \n", "x") == ""
 
 
@@ -528,3 +530,19 @@ def test_a_reload_mid_rewrite_shows_the_text_written_so_far_and_a_failure_its_re
     drive(draft)
     page = as_user("editor").get(reverse("editorial:draft", args=[draft.pk])).content.decode()
     assert "The rewrite failed:" in page and "prompt too long" in page and "Generation failed" not in page
+
+
+def test_model_output_loses_label_lines_heading_echoes_and_doubled_list_numbers():
+    raw = (
+        "Introduction.\n\"Our winter blend is here.\"\n\nIntroduction. We roast it in small batches.\n\n"
+        "1. 1. Taste it in store.\n2. 2. Order online.\n- - Free delivery.\n\nProcessing.\n"
+    )
+    assert clean_section_text(raw, "Introduction") == (
+        "\"Our winter blend is here.\"\n\nWe roast it in small batches.\n\n"
+        "1. Taste it in store.\n2. Order online.\n- Free delivery."
+    )
+
+
+def test_cleaning_keeps_short_sentences_labels_with_a_colon_and_ordinary_lists():
+    raw = "Thank you.\nWhy do you love it?\nIngredients:\n1. Oats.\n2. Water.\nI love it!"
+    assert clean_section_text(raw, "Details") == raw

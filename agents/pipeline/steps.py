@@ -182,7 +182,8 @@ def check(run: AgentRun) -> None:
     # Sentence → best supporting chunk (agents/grounding.py); the brand's own name is not a claim.
     grounding = ground(content, writer.sources, known_names=[draft.brand.name])
     version = rule_set_version_for(draft.brand)
-    findings = evaluate(content, channel=draft.brief.channel, version=version) + grounding.findings + [
+    findings = evaluate(content, channel=draft.brief.channel, version=version, brand=draft.brand,
+                        sources=[s["text"] for s in writer.sources if s.get("text") and not s.get("flagged")]) + grounding.findings + [
         FindingData(
             category="prompt_injection",
             severity=Finding.Severity.WARNING,

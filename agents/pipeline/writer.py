@@ -59,6 +59,12 @@ class SectionUnusable(Exception):
         self.problems = problems
 
 
+# A line that is only a label: one word, or up to four capitalised words, closed by a full stop (a
+# label closed by a colon introduces what follows, and stays).
+_PSEUDO_HEADING = re.compile(r"^[ \t]*(?:[^\W\d_][\w'’-]*|(?:[A-Z][\w'’-]*[ \t]+){1,3}[A-Z][\w'’-]*)\.[ \t]*$")
+_DOUBLED_MARKER = re.compile(r"^([ \t]*)(\d+[.)]|[-*+•])[ \t]+(?:\d+[.)]|[-*+•])[ \t]+")
+
+
 def clean_section_text(text: str, heading: str) -> str:
     """Model output as a section body: without the heading lines it may open with (its own heading
     repeated, or a title of its own: a base model often starts that way), and with any later `## `
@@ -67,7 +73,18 @@ def clean_section_text(text: str, heading: str) -> str:
     lines = text.strip().split("\n")
     while lines and (re.match(r"^[ \t]{0,3}#{1,6}([ \t]|$)", lines[0]) or not lines[0].strip()):
         lines = lines[1:]
-    return re.sub(r"^## ", "### ", "\n".join(lines), flags=re.MULTILINE).strip()
+    # Gemma-sized models label paragraphs with the heading or a word of their own ("Introduction.",
+    # "Processing.") and double list numbers ("1. 1. …"): noise a reader would delete, not content.
+    echo = re.compile(rf"^[ \t]*{re.escape(heading.strip())}[.:][ \t]+", re.IGNORECASE) if heading.strip() else None
+    kept = []
+    for line in lines:
+        if _PSEUDO_HEADING.match(line):
+            continue
+        if echo is not None:
+            line = echo.sub("", line)
+        kept.append(_DOUBLED_MARKER.sub(r"\1\2 ", line))
+    body = re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
+    return re.sub(r"^## ", "### ", body, flags=re.MULTILINE).strip()
 
 
 def sampling_for(*, run: AgentRun, section: RunSection, number: int) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agents import knowledge as kb
 from agents.embeddings import EmbeddingError
 from agents.forms import KnowledgeEditForm, KnowledgeUploadForm
+from agents.injection import source_injection
 from editorial.models import SourceChange
 from editorial.rendering import highlight_findings
 from editorial.sourceflags import pieces_grounded_by
-from governance.detectors.injection import instruction_like
 from governance.permissions import brands_for_user, knowledge_policy
 
 
@@ -85,7 +85,7 @@ def _document_page(request: HttpRequest, document: Any, *, form: KnowledgeEditFo
                    status: int = 200) -> HttpResponse:
     chunks = list(document.chunks.order_by("index").only("index", "text", "flagged", "dimensions"))
     for c in chunks:
-        c.html = highlight_findings(c.text, instruction_like(c.text)) if c.flagged else None
+        c.html = highlight_findings(c.text, source_injection(c.text)) if c.flagged else None
     can_manage = knowledge_policy.user_has_permission_for_brand(request.user, "manage", document.brand)
     pieces = pieces_grounded_by(document_id=document.pk, brand_id=document.brand_id)
     return render(request, "agents/knowledge_document.html", {

@@ -27,7 +27,7 @@ def revision_out(revision: Revision) -> dict[str, Any]:
     }
 
 
-FINDING_FIELDS = ("category", "severity", "start", "end", "text", "message")
+FINDING_FIELDS = ("category", "severity", "start", "end", "text", "message", "details")
 
 
 def draft_out(request: HttpRequest, draft: Draft) -> dict[str, Any]:

@@ -1,17 +1,95 @@
-"""Claims that need a source: superlatives, figures, health and financial claims."""
+"""Claims that need a source: superlatives, figures, health and financial claims, and claims put in
+words rather than figures: majority ("most experts…"), authority ("recommended by dentists"),
+scientific ("studies show") and absolute ("you will never lose a file").
+
+Opinions ("I think…", "we love…") match none of the patterns. A claim in a sentence that a retrieved
+source states too (the same figures, and most of the same words, by stem) is the brand's own
+sourced fact, and is not reported."""
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from governance.detectors.findings import WARNING, FindingData, fold, hit
+from governance.detectors.stems import words
 
-CLAIM_KINDS = ("superlative", "figure", "health", "financial")
+CLAIM_KINDS = ("superlative", "figure", "health", "financial", "majority", "authority", "scientific", "absolute")
 
 _NUMBER_WORD = r"(?:two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|a\s+hundred|hundred)"
+_PEOPLE = (
+    r"(?:people|customers|clients|users|readers|members|fans|parents|mums|moms|dads|families|gardeners|cooks"
+    r"|chefs|bakers|businesses|companies|teams|patients|doctors|dentists|experts|shoppers|subscribers|listeners"
+    r"|viewers|owners|drivers|travell?ers|students|teachers|professionals|homes|households|buyers|investors"
+    r"|athletes|runners|nurses|women|men|kids|children|adults|americans|britons|brits|germans|europeans"
+    r"|consumers|diners|guests|visitors|pet\s+owners|dog\s+owners|cat\s+owners|homeowners|retailers|shops)"
+)
+_EXPERTS = (
+    r"(?:experts?|doctors?|gps|dentists?|dermatologists?|nutritionists?|dietitians?|dieticians?|scientists?"
+    r"|physicians?|vets?|veterinarians?|pharmacists?|physiotherapists?|physios?|chefs?|professionals?|specialists?"
+    r"|researchers?|p(?:a)?ediatricians?|midwives|midwife|trainers?|coaches|nurses?|therapists?|psychologists?"
+    r"|cardiologists?|surgeons?|economists?|analysts?|engineers?|scientific\s+community|the\s+pros)"
+)
+_BACKING_VERBS = (
+    r"(?:agree|agrees|say|says|said|recommend|recommends|recommended|endorse|endorses|approve|approves|trust"
+    r"|trusts|choose|chooses|chose|prefer|prefers|swear\s+by|back|backs|rely\s+on|rate|rates|love|loves|use"
+    r"|notice|noticed|report|reported|find|found|switched|have\s+switched|would\s+(?:choose|recommend|buy)"
+    r"|confirm|confirms|advise|advises|suggest|suggests|rave)"
+)
 _CLAIM_PATTERNS: dict[str, str] = {
+    "majority": (
+        rf"most\s+(?:[a-z-]+\s+){{0,2}}?{_PEOPLE}\s+(?:now\s+|already\s+|still\s+)?{_BACKING_VERBS}\b"
+        rf"|majority\s+of\s+(?:\w+\s+){{0,2}}?{_PEOPLE}"
+        r"|(?:almost|nearly|virtually|practically)\s+(?:everyone|everybody|all\s+(?:\w+\s+)?(?:of\s+)?(?:our\s+)?\w+s\b)"
+        rf"|(?:everyone|everybody)\s+(?:agrees|loves|says|knows|prefers|recommends|trusts|raves)"
+        rf"|(?:millions|thousands|hundreds|tens\s+of\s+thousands|countless|vast\s+numbers|legions|dozens)\s+of\s+"
+        rf"(?:[a-z-]+\s+){{0,2}}?{_PEOPLE}"
+        rf"|(?:countless|many|so\s+many)\s+{_PEOPLE}\s+(?:now\s+|already\s+)?{_BACKING_VERBS}\b"
+        rf"|(?:{_NUMBER_WORD}|one|\d+)\s+(?:out\s+of|in)\s+(?:every\s+)?(?:{_NUMBER_WORD}|\d+)\s+"
+        rf"(?:[a-z-]+\s+)?{_PEOPLE}"
+    ),
+    "authority": (
+        rf"{_EXPERTS}"
+        rf"\s+(?:all\s+|now\s+|widely\s+|strongly\s+)?{_BACKING_VERBS}\b"
+        rf"|(?:recommended|endorsed|approved|trusted|tested|chosen|backed|used|developed|formulated|loved|preferred"
+        rf"|certified|praised|vetted)\s+by\s+(?:\w+\s+){{0,3}}?{_EXPERTS}"
+        rf"|{_EXPERTS}[- ](?:recommended|approved|endorsed|tested|trusted|formulated|developed|backed)"
+    ),
+    "scientific": (
+        r"(?:scientifically|clinically|medically|independently|dermatologically|lab|laboratory)[- ]"
+        r"(?:proven|shown|tested|validated|demonstrated|backed|approved|verified|confirmed)"
+        r"|(?:studies|research|science|evidence|trials?|(?:lab\s+)?tests|data|experiments?|the\s+science)"
+        r"\s+(?:(?:now\s+|also\s+|clearly\s+)?(?:shows?|showed|proves?|proved|confirms?|confirmed|suggests?"
+        r"|says|demonstrates?|demonstrated|reveals?|revealed|indicates?|backs?|supports?)"
+        r"|(?:has|have)\s+(?:shown|proven|proved|confirmed|demonstrated))\b"
+        r"|(?:an?|one|the\s+latest|the\s+new|new|recent)\s+(?:[a-z-]+\s+){0,2}?(?:study|survey|trial|report|paper"
+        r"|experiment|analysis)\s+(?:\w+\s+){0,3}?(?:found|finds|shows?|showed|proves?|proved|confirms?|confirmed"
+        r"|revealed?|reveals|demonstrated?|concluded?)\b"
+        r"|(?:backed|supported|proven|confirmed)\s+by\s+(?:science|research|studies|data|evidence|scientists)"
+        r"|(?:science|research|evidence)[- ](?:backed|based|proven)|proven\s+to|shown\s+to\s+(?:improve|reduce|boost"
+        r"|help|increase|lower|cut)|according\s+to\s+(?:science|research|studies|scientists|experts)"
+    ),
+    "absolute": (
+        r"(?:you\s*(?:will|['’]ll|can|could)|can|will|shall|cannot|can['’]?t|won['’]?t)\s+never\s+"
+        r"(?:again\s+)?(?:lose|fail|break|miss|run\s+out|go\s+wrong|let\s+you\s+down|wear\s+out|worry|crash|leak"
+        r"|fade|rust|stain|have\s+to\s+worry)"
+        r"|never\s+(?:again\s+)?(?:fails?|breaks?|wears?\s+out|goes\s+wrong|lets?\s+you\s+down|leaks?|fades?"
+        r"|crashes|rusts?)"
+        r"|guaranteed\s+to|(?:completely|totally|fully|entirely|absolutely|100\s?%)\s+(?:unbreakable|safe|secure"
+        r"|risk[- ]free|waterproof|dry|harmless|guaranteed|foolproof|effortless|painless|reliable|protected"
+        r"|leak[- ]?proof|accurate|effective|natural|pure|toxin[- ]free|chemical[- ]free|stress[- ]free)"
+        r"|every\s+single\s+time|works\s+every\s+time|without\s+fail|fail[- ]?proof|fail[- ]safe|foolproof"
+        r"|unbreakable|indestructible|(?:lasts?|last)\s+(?:forever|a\s+lifetime)"
+        r"|always\s+(?:(?:be|taste|tastes|look|looks|feel|feels|stay|stays|run|runs|work|works|come\s+out|turn\s+out)"
+        r"\s+)?(?:safe|secure|works?|on\s+time|protected|accurate|reliable|perfect|right|flawless|fresh)"
+        r"|no\s+matter\s+what|in\s+any\s+(?:weather|situation|condition|climate)|zero\s+(?:downtime|defects|failures)"
+        r"|(?:eliminates?|removes?|kills?|blocks?)\s+(?:all|100\s?%\s+of|99(?:\.9+)?\s?%\s+of|every)"
+        r"\s+(?:\w+\s+)?(?:bacteria|germs|virus(?:es)?|odou?rs?|allergens|toxins|stains|risks?|errors|spam|threats)"
+    ),
     "superlative": (
-        r"(?:world|america|europe|country)['’]?s\s+(?:leading|first|best|largest|biggest|most\s+\w+)"
+        r"(?:world|america|europe|country|nation|britain|the\s+uk|england|scotland|wales|ireland|germany|france"
+        r"|spain|italy|australia|canada|london|city|town)['’]?s\s+(?:leading|first|best|largest|biggest|most[\s-]+\w+"
+        r"|favou?rite|no\.?\s?1|number[- ]one|top)"
         r"|best[- ]in[- ]class|best[- ]selling"
         r"|(?<!all the )(?<!at )(?<!your )best(?![\s-]+(?:regards|wishes|before|practices?|of\s+luck)\b)"
         r"|fastest|quickest|cheapest|lowest[- ]priced?|greatest|largest|biggest|finest|strongest|safest|smartest"
@@ -25,7 +103,9 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"\d+(?:[.,]\d+)?\s?(?:%|percent\b|per\s+cent\b)"
         r"|\d+(?:[.,]\d+)?[x×](?:\s+(?:more|less|\w+er)\b)?"  # "2x faster", not "2 x 250 g"
         rf"|(?:\d+(?:[.,]\d+)?|{_NUMBER_WORD})\s+times\s+(?:as\s+\w+|more|less|the|\w+er)\b"
-        r"|twice\s+as\s+\w+"
+        r"|twice\s+as\s+\w+|(?:in\s+)?half\s+the\s+(?:time|price|cost|effort)|halves|doubles|triples"
+        r"|(?:by|up\s+to|over|more\s+than|almost|nearly)\s+(?:a\s+third|a\s+quarter|half|two[- ]thirds"
+        r"|three[- ]quarters)\b"
         r"|\d+\s+out\s+of\s+(?:every\s+)?\d+"
         r"|(?:\d{1,3}(?:[,.]\d{3})+|\d+(?:[.,]\d+)?(?:\s?(?:k|m|bn|thousand|million|billion))?)\+?"
         r"\s+(?:(?:happy|satisfied|loyal|active|paying|monthly|daily)\s+)?"
@@ -39,6 +119,18 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"|(?:boosts?|strengthens?|supports?)\s+(?:your\s+|the\s+)?immun(?:e\s+system|ity)|immune[- ]boosting"
         r"|clinically\s+(?:proven|tested|shown|validated)|scientifically\s+proven"
         r"|detox(?:es|ify|ifies|ifying|ification)?|cleanses?\s+(?:your\s+|the\s+)?(?:body|liver|blood|system|colon)"
+        r"|(?:relieves?|eases?|soothes?|reduces?|alleviates?|ends?)\s+(?:\w+\s+){0,2}?(?:pain|aches?|stress|anxiety"
+        r"|symptoms|headaches?|migraines?|tension|inflammation|bloating|wrinkles|acne|eczema|fatigue|nausea|cramps"
+        r"|insomnia|depression|joint\s+pain|back\s+pain)"
+        r"|improves?\s+(?:your\s+)?(?:digestion|sleep|immunity|focus|memory|skin|circulation|mood|heart\s+health"
+        r"|gut\s+health|concentration|metabolism|energy\s+levels|fertility|eyesight|vision|brain\s+function)"
+        r"|(?:recover|heal)\s+(?:from\s+(?:\w+\s+){1,2})?faster|speeds?\s+(?:up\s+)?(?:recovery|healing)"
+        r"|protects?\s+(?:your\s+|the\s+)?(?:eyes|skin|heart|joints|brain|body|liver|gut|immune\s+system|cells)"
+        r"(?:\s+from|\s+against)?"
+        r"|helps?\s+(?:you\s+)?(?:to\s+)?(?:fall\s+asleep|sleep\s+better|lose\s+weight|recover|heal|digest|focus"
+        r"|stay\s+asleep|fight|prevent)"
+        r"|calms?\s+(?:the|your)\s+(?:mind|nerves|gut|stomach)|(?:good|great|better)\s+for\s+your\s+(?:heart|health"
+        r"|brain|gut|liver|immune\s+system)|boosts?\s+(?:your\s+)?(?:metabolism|energy|immunity|brain|memory|mood)"
         r"|treats?\s+(?:\w+\s+){0,2}(?:diseases?|cancer|illness(?:es)?|infections?|depression|anxiety|diabetes"
         r"|arthritis|insomnia)"
         r"|fights?\s+(?:cancer|diseases?|infections?|inflammation|aging|ageing)"
@@ -55,21 +147,79 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"(?:\s+(?:a|per)\s+(?:day|week|month|year))?"
         r"|make\s+money\s+(?:fast|online|from\s+home)"
         r"|beat\s+the\s+market|returns?\s+of\s+(?:up\s+to\s+)?\d+(?:[.,]\d+)?\s?%"
+        r"|safe\s+investment|no\s+(?:downside|risk\s+to\s+your)|(?:cannot|can['’]?t|won['’]?t|never|will\s+not)\s+"
+        r"lose\s+(?:money|a\s+penny|a\s+cent|your\s+(?:money|savings|investment|capital))"
+        r"|(?:investment|fund|savings|shares?|portfolio|price|value)\s+(?:that\s+|which\s+)?(?:cannot|can['’]?t|won['’]?t"
+        r"|will\s+never|never)\s+(?:go\s+down|fall|drop|lose\s+value|crash)"
+        r"|turn\s+(?:[$€£]?\d[\d,.]*\s*(?:k|pounds|dollars|euros)?|your\s+\w+)\s+into"
+        r"|extra\s+(?:income|cash)|(?:steady|stable|consistent|reliable|solid|predictable)\s+(?:returns?|income"
+        r"|profits?|gains?|growth)|guaranteed\s+(?:interest|growth)|(?:will\s+)?only\s+(?:ever\s+)?(?:grow|go\s+up"
+        r"|increase|rise)|beats?\s+inflation|(?:capital|investment|money)\s+is\s+(?:protected|safe|secure)"
+        r"|protected\s+(?:investment|capital)|(?:returns?|yields?|profits?)\s+of\s+(?:over\s+|up\s+to\s+)?"
+        r"[$€£]?\d|(?:pays?|paid)\s+for\s+itself|money[- ]back\s+guarantee|grow\s+your\s+(?:wealth|money|savings)"
+        r"|(?:income|profits?|money)\s+(?:every\s+month\s+)?without\s+(?:effort|lifting|working|risk)"
+        r"|watch\s+(?:them|it|your\s+(?:money|savings|investments?|wealth|pot))\s+grow"
+        r"|(?:grows?|growing)\s+(?:safely|securely|steadily|risk[- ]free)"
     ),
 }
-_CLAIMS = {
-    kind: re.compile(rf"(?<![\w#$€£])(?:{pattern})(?!\w)") for kind, pattern in _CLAIM_PATTERNS.items()
-}
-_CLAIM_LABELS = {"superlative": "Superlative", "figure": "Numeric", "health": "Health", "financial": "Financial"}
+
+
+@lru_cache(maxsize=64)
+def claims_regex(kinds: tuple[str, ...]) -> re.Pattern[str]:
+    """One pass for the given kinds, a named group each; at a place where several match, the first kind
+    in CLAIM_KINDS order wins."""
+    kinds = tuple(k for k in CLAIM_KINDS if k in kinds)
+    groups = "|".join(rf"(?P<{k}>(?:{_CLAIM_PATTERNS[k]})(?!\w))" for k in kinds)
+    return re.compile(rf"(?<![\w#$€£])(?:{groups})")
+_CLAIM_LABELS = {"superlative": "Superlative", "figure": "Numeric", "health": "Health", "financial": "Financial",
+                 "majority": "Majority", "authority": "Authority", "scientific": "Scientific", "absolute": "Absolute"}
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n\s*\n")
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
+_STOP_STEMS = frozenset(
+    "a an the and or of to in on at by for with from as is are was were be been has have had it its our we us "
+    "you your their they this that these those now all".split()
+)
+SUPPORT_SHARE = 0.7  # of a sentence's words (by stem) that one source must contain to support it
+
+
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    before = [m.end() for m in _SENTENCE_END.finditer(text, 0, start)]
+    after = _SENTENCE_END.search(text, end)
+    return (before[-1] if before else 0), (after.end() if after else len(text))
+
+
+def _content(text: str) -> set[str]:
+    return {s for _, _, s in words(text) if s not in _STOP_STEMS}
+
+
+def supported_by(sentence: str, sources: list[set[str]]) -> bool:
+    """Whether one source (its stems) has every figure of `sentence` and most of its other words."""
+    stems = _content(sentence)
+    if not stems:
+        return False
+    figures = {s for s in stems if _FIGURE.fullmatch(s)}
+    return any(figures <= source and len(stems & source) >= SUPPORT_SHARE * len(stems) for source in sources)
 
 
 def find_claims(text: str, *, severity: str = WARNING, kinds: Iterable[str] = CLAIM_KINDS,
-                folded: str | None = None) -> list[FindingData]:
-    """Superlatives, figures, and health and financial claims: each needs a source."""
+                folded: str | None = None, sources: Iterable[str] = ()) -> list[FindingData]:
+    """Claims that need a source, by kind; one finding per span (the first kind in CLAIM_KINDS
+    order wins), none in a sentence that one of `sources` states too."""
     folded = fold(text) if folded is None else folded
-    return [
-        hit(text, *m.span(), category="claim", severity=severity,
-            message=f"{_CLAIM_LABELS[kind]} claim needs a source")
-        for kind in kinds
-        for m in _CLAIMS[kind].finditer(folded)
-    ]
+    source_stems = [_content(s) for s in sources if s]
+    findings: list[FindingData] = []
+    supported: dict[tuple[int, int], bool] = {}
+    kinds = tuple(kinds)
+    if not kinds:
+        return []
+    for m in claims_regex(kinds).finditer(folded):
+        start, end = m.span()
+        if source_stems:
+            sentence = _sentence(text, start, end)
+            if sentence not in supported:
+                supported[sentence] = supported_by(text[slice(*sentence)], source_stems)
+            if supported[sentence]:
+                continue
+        findings.append(hit(text, start, end, category="claim", severity=severity,
+                            message=f"{_CLAIM_LABELS[m.lastgroup]} claim needs a source"))
+    return findings

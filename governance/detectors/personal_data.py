@@ -32,6 +32,17 @@ _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-
 # digits close together, along with some text on each side.
 _PHONE_CANDIDATE = re.compile(r"\+?\(?\d(?:[\s().\-/]{0,3}\d){6,}")
 _PHONE_CONTEXT = 16
+# Besides the rule set's region and the brand's, a national number is tried against these: a London
+# or Berlin number written without +44 or +49 is still a phone number. Only valid numbers count.
+COMMON_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "AU", "CA", "CH", "AT", "BE")
+# A number found only through a common region (not the rule set's or the brand's) must have this many
+# national digits: a short one such as "020 1234" is valid somewhere, but rarely a phone number there.
+MIN_FOREIGN_DIGITS = 8
+# A number right after one of these words is a reference, not a phone number ("order 0161 496 0000").
+_REFERENCE_BEFORE = re.compile(
+    r"(?i:\b(?:ref(?:erence)?|order|invoice|ticket|tracking|serial|account|acct|customer|case|booking|isbn|"
+    r"sku|model|batch|lot|version|no|number)\.?\s*(?:no\.?|number|#|:)?\s*)$"
+)
 _ID_JOINERS = frozenset("-#/_")
 _LETTER = r"[^\W\d_]"
 _UPPER = r"[A-ZÀ-ÖØ-Þ]"
@@ -74,9 +85,14 @@ def _phone_key(value: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# "logo@2x.png" is an image name (retina variants), not an address: no top-level domain is a file type.
+_FILE_SUFFIXES = frozenset("png jpg jpeg gif svg webp avif pdf css js json html htm txt zip mp4 mov mp3".split())
+
+
 def _emails(text: str) -> Iterator[tuple[int, int]]:
     for m in _EMAIL.finditer(text):
-        yield m.span()
+        if m.group(0).rsplit(".", 1)[1].casefold() not in _FILE_SUFFIXES:
+            yield m.span()
 
 
 def _cards(text: str) -> Iterator[tuple[int, int]]:
@@ -102,7 +118,9 @@ def _ibans(text: str) -> Iterator[tuple[int, int]]:
             parts.pop()
 
 
-def _phones(text: str, region: str) -> Iterator[tuple[int, int, str]]:
+def _phones(text: str, regions: tuple[str, ...], *, own: int) -> Iterator[tuple[int, int, str]]:
+    """Each number valid in one of `regions` (tried in order; the first that finds it wins). The
+    first `own` regions are the rule set's and the brand's; the others are COMMON_REGIONS."""
     windows: list[list[int]] = []
     for m in _PHONE_CANDIDATE.finditer(text):
         start, end = max(0, m.start() - _PHONE_CONTEXT), min(len(text), m.end() + _PHONE_CONTEXT)
@@ -111,12 +129,23 @@ def _phones(text: str, region: str) -> Iterator[tuple[int, int, str]]:
         else:
             windows.append([start, end])
     for start, end in windows:
-        for match in phonenumbers.PhoneNumberMatcher(text[start:end], region):
-            first = start + match.start
-            if first and text[first - 1] in _ID_JOINERS:
-                continue  # part of a reference such as "ORD-2024-000123" or "#4155552671"
-            e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-            yield first, start + match.end, e164
+        taken: list[tuple[int, int]] = []
+        digit_runs = [(m.start() + start, m.end() + start) for m in _PHONE_CANDIDATE.finditer(text[start:end])]
+        for i, region in enumerate(regions):
+            if i >= own and all(any(a < e and s < b for s, e in taken) for a, b in digit_runs):
+                break  # every run of digits here is already a number: the other regions cannot add one
+            for match in phonenumbers.PhoneNumberMatcher(text[start:end], region):
+                if i >= own and len(phonenumbers.national_significant_number(match.number)) < MIN_FOREIGN_DIGITS:
+                    continue
+                first, last = start + match.start, start + match.end
+                if any(first < e and s < last for s, e in taken):
+                    continue
+                if first and text[first - 1] in _ID_JOINERS:
+                    continue  # part of a reference such as "ORD-2024-000123" or "#4155552671"
+                if _REFERENCE_BEFORE.search(text, max(0, first - 24), first):
+                    continue
+                taken.append((first, last))
+                yield first, last, phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _addresses(text: str) -> list[tuple[int, int]]:
@@ -124,16 +153,21 @@ def _addresses(text: str) -> list[tuple[int, int]]:
                   for m in pattern.finditer(text))
 
 
-def find_personal_data(text: str, *, region: str = "US", severity: str = BLOCKING,
+def find_personal_data(text: str, *, region: str = "US", regions: Iterable[str] = (), severity: str = BLOCKING,
                        kinds: Iterable[str] = PERSONAL_DATA_KINDS, allow: Iterable[str] = ()) -> list[FindingData]:
     """Emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs and street addresses.
+
+    Phone numbers are tried against `region`, then the brand's `regions`, then COMMON_REGIONS;
+    one is reported only when it is valid for one of them.
 
     Where two kinds overlap, the first in the order IBAN, card, email, phone, address wins.
     That keeps the digits of an IBAN from also being reported as a phone number.
     """
     kinds = set(kinds)
     allowed_text = {_alnum(a) for a in allow}
-    allowed_phones = {key for a in allow if (key := _phone_key(a, region))}
+    own = tuple(dict.fromkeys([region, *regions]))
+    tried = tuple(dict.fromkeys([*own, *COMMON_REGIONS]))
+    allowed_phones = {key for a in allow for r in tried if (key := _phone_key(a, r))}
     candidates: list[tuple[str, int, int]] = []
     if "iban" in kinds:
         candidates += [("iban", s, e) for s, e in _ibans(text)]
@@ -142,7 +176,7 @@ def find_personal_data(text: str, *, region: str = "US", severity: str = BLOCKIN
     if "email" in kinds:
         candidates += [("email", s, e) for s, e in _emails(text)]
     if "phone" in kinds:
-        candidates += [("phone", s, e) for s, e, key in _phones(text, region) if key not in allowed_phones]
+        candidates += [("phone", s, e) for s, e, key in _phones(text, tried, own=len(own)) if key not in allowed_phones]
     if "address" in kinds:
         candidates += [("address", s, e) for s, e in _addresses(text)]
     starts: list[int] = []  # of the spans taken so far, which never overlap: sorted by start,

@@ -6,6 +6,8 @@ A rule-set version is configured by three JSON fields. All of them may be empty.
 `banned_terms`: a list of `{"term": "best in class", "replacement": "well made", "severity": "blocking"}`.
     `term` is required. Matching ignores case and treats any run of whitespace as one space.
     It only matches whole words. `replacement` is optional. `severity` defaults to blocking.
+    `"inflections": true` also matches the term's inflected forms (same Snowball stems: "guaranteed"
+    for "guarantee"); it defaults to true for a single word and false for a phrase.
 
 `disclaimers`: `{channel: text}`. Drafts for that channel must contain the text, ignoring case
     and whitespace. Channels are the values of `governance.models.Channel`.
@@ -16,14 +18,17 @@ A rule-set version is configured by three JSON fields. All of them may be empty.
       "personal_data": {
         "enabled": true,              # emails, phones, payment cards, IBANs, street addresses
         "severity": "blocking",
-        "region": "US",               # for phone numbers written without +country code
+        "region": "US",               # for phone numbers written without +country code; the
+                                      # brand's own regions (Brand.phone_regions) and the common
+                                      # ones (GB, DE, FR, US, …) are tried too
         "kinds": ["email", "phone", "payment_card", "iban", "address"],
         "allow": []                   # the brand's own contact details, e.g. "hello@brand.com"
       },
       "claims": {
         "enabled": true,              # claims that need a source
         "severity": "warning",
-        "kinds": ["superlative", "figure", "health", "financial"]
+        "kinds": ["superlative", "figure", "health", "financial",
+                  "majority", "authority", "scientific", "absolute"]
       },
       "length": {                     # off unless max_words or a channel limit is set
         "max_words": null,            # a positive integer
@@ -193,7 +198,8 @@ _PATTERN_KEYS = {
     "pattern": _check_string, "message": _check_string, "category": _check_string, "severity": _check_severity,
     "suggestion": _check_string, "ignore_case": _check_bool,
 }
-_BANNED_KEYS = {"term": _check_string, "replacement": _check_string, "severity": _check_severity}
+_BANNED_KEYS = {"term": _check_string, "replacement": _check_string, "severity": _check_severity,
+                "inflections": _check_bool}
 
 
 def _unknown_key(path: str, key: Any, known: Iterable[str]) -> str:
@@ -317,15 +323,18 @@ class RuleBook:
     patterns: tuple[CustomPattern, ...]
     disclosure: DisclosureRule | None = None  # None when no channel requires an AI disclosure line
 
-    def check(self, text: str, *, channel: str) -> list[FindingData]:
+    def check(self, text: str, *, channel: str, regions: Iterable[str] = (),
+              sources: Iterable[str] = ()) -> list[FindingData]:
+        """`regions`: the brand's phone regions; `sources`: retrieved source texts, which keep the
+        claims they support quiet."""
         folded = fold(text)
         findings = find_banned_terms(text, folded=folded, banned=self.banned, regex=self.banned_regex)
         findings += missing_disclaimer(text, channel=channel, disclaimers=self.disclaimers)
         findings += missing_disclosure(text, channel=channel, rule=self.disclosure)
         if self.personal_data is not None:
-            findings += find_personal_data(text, **self.personal_data)
+            findings += find_personal_data(text, regions=tuple(regions), **self.personal_data)
         if self.claims is not None:
-            findings += find_claims(text, folded=folded, **self.claims)
+            findings += find_claims(text, folded=folded, sources=tuple(sources), **self.claims)
         findings += too_long(text, limit=self.length, channel=channel)
         findings += too_hard(text, limit=self.reading_level, channel=channel)
         findings += find_custom(text, self.patterns)
@@ -347,7 +356,8 @@ def _compile(key: str) -> RuleBook:
     for e in banned_terms:
         term = e["term"].strip()
         banned.setdefault(term_key(term), BannedTerm(
-            term=term, replacement=e.get("replacement", ""), severity=e.get("severity", BLOCKING)
+            term=term, replacement=e.get("replacement", ""), severity=e.get("severity", BLOCKING),
+            inflections=e.get("inflections", len(term.split()) == 1),
         ))
     personal = rules.get("personal_data", {})
     claims = rules.get("claims", {})

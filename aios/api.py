@@ -179,7 +179,67 @@ class SessionAuth(NinjaSessionAuth):
         return user
 
 
-api = NinjaAPI(title="AIOS Editorial API", version="1", urls_namespace="api", auth=[TokenAuth(), SessionAuth()])
+# --- the schema documents every problem as it is sent ------------------------------------------
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Malformed request: the body is not JSON, or the Idempotency-Key header is not 1–255 printable characters",
+    401: "No session or API token, or the token is unknown, revoked or expired",
+    403: "Not allowed, the token lacks the route's scope, or a session's CSRF check failed",
+    404: "No such object, or not one of your brands",
+    409: "Conflict with the current state, or a request with this Idempotency-Key is still running",
+    413: "The request body is larger than the limit",
+    422: "Invalid parameters or fields (`errors` names them), or an Idempotency-Key reused for another request",
+    429: "Rate limit reached; `Retry-After` says when to try again",
+}
+
+
+def _route_problems(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    """The problems any route may answer, on top of those it declares: authentication and rate limits
+    everywhere; 404 with path ids; 422 with parameters or a body; a body's 400 and 413; a POST's
+    Idempotency-Key (400, 409 while in flight, 422 when reused)."""
+    codes = {401, 403, 429}
+    if "{" in path:
+        codes.add(404)
+    if operation.get("parameters") or "requestBody" in operation:
+        codes.add(422)
+    if "requestBody" in operation:
+        codes |= {400, 413}
+    if method == "post":
+        codes |= {400, 409, 413, 422}
+    return codes
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every error answer in the OpenAPI schema as `application/problem+json` (as ApiMiddleware and the
+    exception handlers send it), with the problems a route may send that its decorator does not list."""
+    problem_ref = {"$ref": "#/components/schemas/ErrorOut"}  # every route's errors() declare it
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for code in _route_problems(path, method, operation):
+                if code not in responses and str(code) not in responses:
+                    responses[code] = {"description": _PROBLEM_DESCRIPTIONS[code],
+                                       "content": {"application/json": {"schema": problem_ref}}}
+            for code, response in responses.items():
+                content = response.get("content", {})
+                if int(code) >= 400 and "application/json" in content:
+                    content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+                media = content.get(PROBLEM_CONTENT_TYPE)
+                # A route's own problem shape (a 422 listing rows, a 409 with the current revision) is not
+                # the only one it sends: request validation, the middleware and the handlers answer the
+                # plain problem with the same status.
+                if media and media.get("schema") not in (problem_ref, None) and int(code) in _PROBLEM_DESCRIPTIONS:
+                    media["schema"] = {"anyOf": [media["schema"], problem_ref]}
+    return schema
+
+
+class ProblemNinjaAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None):
+        return document_problems(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
+
+
+api = ProblemNinjaAPI(title="AIOS Editorial API", version="1", urls_namespace="api",
+                      auth=[TokenAuth(), SessionAuth()])
 api.add_router("/", briefs_api.router)
 api.add_router("/", drafts_api.router)
 api.add_router("/", queue_api.router)

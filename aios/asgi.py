@@ -13,11 +13,11 @@ django_http = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 import aios.celery  # noqa: E402,F401  (so web processes enqueue through the configured app)
+from aios.origins import PublicOriginValidator  # noqa: E402
 from aios.routing import websocket_urlpatterns  # noqa: E402
 
 # Plain ASGI servers serve no static files; the app is small enough to serve its own.
@@ -26,6 +26,7 @@ http_app = ASGIStaticFilesHandler(django_http) if settings.AIOS_SERVE_STATIC els
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Origin compared by scheme, host and port with AIOS_PUBLIC_URL and CSRF_TRUSTED_ORIGINS (aios/origins.py).
+        "websocket": PublicOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

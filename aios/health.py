@@ -1,6 +1,11 @@
-"""GET /healthz: the state of every part the app needs, 503 when one is down."""
+"""GET /healthz: the state of every part the app needs, 503 when one is down.
+
+Anyone gets only `{"ok": true|false}` (200 / 503). Staff, or a caller sending
+`Authorization: Bearer <AIOS_HEALTH_TOKEN>`, also get each check's detail (versions, model, workers).
+"""
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 
@@ -51,6 +56,14 @@ CHECKS: dict[str, Callable[[], str]] = {
 }
 
 
+def _may_see_details(request: HttpRequest) -> bool:
+    if getattr(request.user, "is_staff", False) and request.user.is_active:
+        return True
+    token = settings.AIOS_HEALTH_TOKEN
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -64,4 +77,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
             detail, ok = f"{exc.__class__.__name__}: {exc}", False
         healthy &= ok
         result[name] = {"ok": ok, "detail": detail, "ms": round((time.monotonic() - started) * 1000, 1)}
-    return JsonResponse({"ok": healthy, "checks": result}, status=200 if healthy else 503)
+    status = 200 if healthy else 503
+    if not _may_see_details(request):
+        return JsonResponse({"ok": healthy}, status=status)
+    return JsonResponse({"ok": healthy, "checks": result}, status=status)

@@ -133,6 +133,9 @@ def run(argv: list[str]) -> int:
     env.setdefault("AIOS_DEBUG", "1")
     env["AIOS_SECRET_KEY"] = _secret_key()
     env.setdefault("AIOS_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    # The launcher's web server speaks plain http: no https redirect or secure-only cookies for an
+    # http:// public URL, even with AIOS_DEBUG=0 (aios/settings.py, HTTPS).
+    env.setdefault("AIOS_HTTPS", "0" if env["AIOS_PUBLIC_URL"].startswith("http://") else "1")
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
 

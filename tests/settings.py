@@ -3,6 +3,8 @@ import os
 
 os.environ.setdefault("AIOS_SECRET_KEY", "tests-only-not-secret")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Test servers speak plain http on 127.0.0.1 (tests/test_deploy_settings.py checks the HTTPS defaults).
+os.environ.setdefault("AIOS_HTTPS", "0")
 
 from aios.settings import *  # noqa: E402,F403
 

@@ -172,3 +172,15 @@ def test_bulk_assigning_to_another_brands_user_answers_as_for_an_unknown_name(as
     assert answers[0] == answers[1] == ["Choose who to assign the items to; nothing was changed."]
     draft.refresh_from_db()
     assert draft.assignee is None
+
+
+# --- the CMS callback hook --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size_mb", [2.2, 3])  # under and over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
+def test_an_oversized_cms_hook_body_is_the_hooks_problem_json_413(client, world, size_mb):
+    audits = AuditEvent.objects.count()
+    body = '{"type": "delivery.confirmed", "pad": "' + "x" * int(size_mb * 1024 * 1024) + '"}'
+    response = client.post(f"/hooks/cms/{world.connector.pk}/", data=body, content_type="application/json")
+    assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["title"] == "Payload too large" and "2097152 bytes" in response.json()["detail"]
+    assert AuditEvent.objects.count() == audits

@@ -231,7 +231,7 @@ def test_the_timeline_shows_authors_and_provenance_and_restore_buttons_only_to_e
     assert f"agent · {r1.author_run}" in timeline and "test-model" in timeline
     assert "Edited by Eddie from r1" in timeline and "Edited by Eddie from r2" in timeline
     assert "Restore r1" in timeline and "Restore r2" in timeline and "Restore r3" not in timeline
-    assert "return confirm(" in timeline
+    assert 'data-confirm="Restore r1? Its text becomes a new revision' in timeline  # asked by static/js/forms.js
     client.logout()
     page = as_user("requester").get(url).content.decode()
     assert "Edited by Eddie from r1" in page and "Restore r" not in page

@@ -220,7 +220,11 @@ def test_a_model_server_that_is_down_shows_the_reason_and_offers_retry(live_stac
 def test_healthz_reports_every_part_up(live_stack, transactional_db):
     import httpx
 
-    response = httpx.get(live_stack.url + "/healthz", timeout=10)
+    from tests.conftest import LIVE_HEALTH_TOKEN
+
+    assert httpx.get(live_stack.url + "/healthz", timeout=10).json() == {"ok": True}
+    response = httpx.get(live_stack.url + "/healthz", headers={"Authorization": f"Bearer {LIVE_HEALTH_TOKEN}"},
+                         timeout=10)
     body = response.json()
     assert response.status_code == 200, body
     assert set(body["checks"]) == {"database", "broker", "workers", "model_server"}

@@ -41,6 +41,7 @@ def test_an_editor_sees_the_figures_of_their_brand_with_charts_and_tables(as_use
     assert "<script>" not in html and " onclick=" not in html  # strict CSP: data only through json_script
     assert [r["drafts"] for r in chart_data(response)["series"]] == [1, 2]
     assert "Too salesy" not in html and "too salesy" in html  # reasons grouped
+    assert "within ±2% of the exact figure" in html  # the percentiles' histogram error, in the footnote
 
 
 def test_the_nav_links_to_insights_for_editors_only(as_user, history):

@@ -242,7 +242,7 @@ def test_notification_pages_need_a_sign_in_and_the_right_method(world, as_user, 
 
 # --- the WebSocket ---------------------------------------------------------------------------------
 
-HEADERS = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+HEADERS = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1")]
 
 
 def session_headers(username: str | None) -> list[tuple[bytes, bytes]]:

@@ -277,7 +277,7 @@ def test_websocket_subscriptions_follow_the_same_policy(transactional_db, role, 
     world = build_world()
     draft = make_draft(world, obj, "review")
     client = client_for(role, world)
-    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1")]
     cookie = client.cookies.get("sessionid")
     if cookie:
         headers.append((b"cookie", f"sessionid={cookie.value}".encode()))

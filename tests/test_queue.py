@@ -371,7 +371,7 @@ def test_a_claim_nudges_open_queues_of_the_brand(transactional_db):
     def connect_as(user):
         client = Client()
         client.force_login(user)
-        return [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
+        return [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1"),
                 (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
 
     async def scenario() -> tuple[bool, bool, dict]:
@@ -383,7 +383,7 @@ def test_a_claim_nudges_open_queues_of_the_brand(transactional_db):
         outsider = WebsocketCommunicator(application, "/ws/queue/", headers=await headers(world.outsider))
         member = WebsocketCommunicator(application, "/ws/queue/", headers=await headers(world.legal))
         anonymous = WebsocketCommunicator(application, "/ws/queue/",
-                                          headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")])
+                                          headers=[(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1")])
         anonymous_ok, _ = await anonymous.connect()
         member_ok, _ = await member.connect()
         await outsider.connect()

@@ -1,9 +1,15 @@
-"""The built-in demo CMS: receives webhooks, verifies them with the reference library, shows them."""
+"""The built-in demo CMS: receives webhooks, verifies them with the reference library, shows them.
+
+Anyone can post to the receiver, so what it keeps is bounded: a verified post (signed with the connector's
+secret) is kept whole; an unverified one only as a short record (its first UNVERIFIED_KEEP_CHARS characters,
+the webhook-* headers cut short, the reason), at most UNVERIFIED_PER_MINUTE a minute per connector (beyond
+that it is answered 401 and not kept) and only the UNVERIFIED_KEPT newest per connector."""
 from __future__ import annotations
 
 import json
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -13,8 +19,31 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from aios.demo_cms.models import DemoReceipt
 from governance.models import Connector
 from governance.permissions import brands_for_user
+from governance.publishing.views import body_within_limit
 
 MAX_BODY = 2 * 1024 * 1024
+UNVERIFIED_KEEP_CHARS = 1000
+UNVERIFIED_PER_MINUTE = 10
+UNVERIFIED_KEPT = 50
+
+
+def _unverified_slot(connector: Connector) -> bool:
+    """True while this connector's unverified posts of the current minute stay within the rate."""
+    key = f"demo-cms:unverified:{connector.pk}"
+    cache.add(key, 0, timeout=60)
+    try:
+        return cache.incr(key) <= UNVERIFIED_PER_MINUTE
+    except ValueError:  # the minute ended between the two calls
+        return True
+
+
+def _unverified_keep(connector: Connector, *, webhook_id: str, headers: dict, body: str, error: str) -> None:
+    DemoReceipt.objects.create(
+        connector=connector, webhook_id=webhook_id, verified=False, error=error[:500],
+        headers={k[:64]: v[:200] for k, v in list(headers.items())[:10]}, body=body[:UNVERIFIED_KEEP_CHARS],
+    )
+    stale = DemoReceipt.objects.filter(connector=connector, verified=False).order_by("-received_at", "-pk")
+    DemoReceipt.objects.filter(pk__in=stale.values_list("pk", flat=True)[UNVERIFIED_KEPT:]).delete()
 
 
 @csrf_exempt  # machines sign their requests; there is no browser session to protect
@@ -23,21 +52,23 @@ def demo_receiver_inbound(request: HttpRequest, connector_id: int) -> JsonRespon
     connector = Connector.objects.filter(pk=connector_id).first()
     if connector is None:
         return JsonResponse({"detail": "unknown connector"}, status=404)
-    if len(request.body) > MAX_BODY:
-        return JsonResponse({"detail": "body too large"}, status=413)
-    body = request.body.decode("utf-8", errors="replace")
+    raw = body_within_limit(request, MAX_BODY)
+    if raw is None:
+        return JsonResponse({"detail": f"body larger than {MAX_BODY} bytes"}, status=413)
+    # Verified against the bytes as sent; kept for display (PostgreSQL text holds no NUL).
+    sent = raw.decode("utf-8", errors="replace")
+    body = sent.replace("\x00", "\ufffd")
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith("webhook-")}
-    error, verified = "", True
+    webhook_id = headers.get("webhook-id", "")[:64]
     try:
-        Webhook(connector.secret).verify(body, headers)
+        Webhook(connector.secret).verify(sent, headers)
     except WebhookVerificationError as exc:
-        error, verified = str(exc), False
+        if _unverified_slot(connector):
+            _unverified_keep(connector, webhook_id=webhook_id, headers=headers, body=body, error=str(exc))
+        return JsonResponse({"detail": f"signature not verified: {exc}"}, status=401)
     receipt = DemoReceipt.objects.create(
-        connector=connector, webhook_id=headers.get("webhook-id", "")[:64], headers=headers, body=body,
-        verified=verified, error=error,
+        connector=connector, webhook_id=webhook_id, headers=headers, body=body, verified=True, error="",
     )
-    if not verified:
-        return JsonResponse({"detail": f"signature not verified: {error}"}, status=401)
     return JsonResponse(
         {"id": f"demo-{receipt.pk}", "url": f"/demo/receiver/#receipt-{receipt.pk}"}, status=200
     )

@@ -9,7 +9,7 @@ from ninja import Field, Router, Schema, Status
 from agents.pipeline import outline as outline_services
 from editorial import selectors
 from editorial.models import Draft
-from editorial.schemas import NO_NUL, Id, InputSchema, errors
+from editorial.schemas import NO_NUL, InputSchema, PathId, errors
 from governance.permissions import api_scope_required
 
 router = Router(tags=["proposals and outlines"])
@@ -37,7 +37,7 @@ class OutlineOut(Schema):
 
 
 @router.get("/drafts/{draft_id}/outline", operation_id="getOutline", response={200: OutlineOut, **errors(404, 422)})
-def get_outline(request: HttpRequest, draft_id: Id):
+def get_outline(request: HttpRequest, draft_id: PathId):
     """The latest outline: the planner's, or the one a person approved."""
     api_scope_required(request, "read")
     draft = selectors.draft_get_for_user(user=request.user, pk=draft_id)
@@ -48,7 +48,7 @@ def get_outline(request: HttpRequest, draft_id: Id):
 
 @router.post("/drafts/{draft_id}/outline", operation_id="approveOutline",
              response={202: OutlineOut, **errors(404, 409, 422)})
-def approve_outline(request: HttpRequest, draft_id: Id, payload: OutlineIn):
+def approve_outline(request: HttpRequest, draft_id: PathId, payload: OutlineIn):
     """Approve the outline (edited: reorder, add, remove, rename) of a draft waiting in `outline_review`;
     the draft is then written from it."""
     api_scope_required(request, "write")

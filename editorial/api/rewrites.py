@@ -16,7 +16,7 @@ from agents.pipeline import regenerate as regen_services
 from editorial import selectors
 from editorial.api.drafts import revision_out
 from editorial.models import Draft, Proposal
-from editorial.schemas import NO_NUL, ErrorOut, Id, InputSchema, RevisionOut, errors
+from editorial.schemas import NO_NUL, ErrorOut, Id, InputSchema, PathId, RevisionOut, StrictInt, errors
 from editorial.sections import split_sections
 from governance.permissions import api_scope_required
 
@@ -24,7 +24,7 @@ router = Router(tags=["proposals and outlines"])
 
 
 class ProposalIn(InputSchema):
-    section_index: int = Field(..., ge=0, le=999, description="0 for the first `## ` section of the current revision")
+    section_index: StrictInt = Field(..., ge=0, le=999, description="0 for the first `## ` section of the current revision")
     instruction: str = Field(..., min_length=1, max_length=regen_services.MAX_INSTRUCTION, pattern=NO_NUL,
                              description="How the section should change, e.g. “shorter, warmer, cite the source”")
     base_revision: Id | None = Field(None, description="The revision the client saw; refused when no longer current")
@@ -91,7 +91,7 @@ def _proposal(draft: Draft, proposal_id: int) -> Proposal:
 
 @router.post("/drafts/{draft_id}/proposals", operation_id="createProposal",
              response={202: ProposalOut, **errors(404, 422)})
-def create_proposal(request: HttpRequest, draft_id: Id, payload: ProposalIn):
+def create_proposal(request: HttpRequest, draft_id: PathId, payload: ProposalIn):
     """Rewrite one section with an instruction. The answer is the proposal, `running`; follow it with GET
     (or the draft's WebSocket). The draft's current revision does not change until it is accepted."""
     api_scope_required(request, "write")
@@ -105,7 +105,7 @@ def create_proposal(request: HttpRequest, draft_id: Id, payload: ProposalIn):
 
 @router.get("/drafts/{draft_id}/proposals", operation_id="listProposals",
             response={200: list[ProposalOut], **errors(404, 422)})
-def list_proposals(request: HttpRequest, draft_id: Id):
+def list_proposals(request: HttpRequest, draft_id: PathId):
     """The draft's proposals, newest first (the latest 100)."""
     api_scope_required(request, "read")
     draft = selectors.draft_get_for_user(user=request.user, pk=draft_id)
@@ -116,7 +116,7 @@ def list_proposals(request: HttpRequest, draft_id: Id):
 
 @router.get("/drafts/{draft_id}/proposals/{proposal_id}", operation_id="getProposal",
             response={200: ProposalOut, **errors(404, 422)})
-def get_proposal(request: HttpRequest, draft_id: Id, proposal_id: Id):
+def get_proposal(request: HttpRequest, draft_id: PathId, proposal_id: PathId):
     api_scope_required(request, "read")
     draft = selectors.draft_get_for_user(user=request.user, pk=draft_id)
     return proposal_out(_proposal(draft, proposal_id))
@@ -124,7 +124,7 @@ def get_proposal(request: HttpRequest, draft_id: Id, proposal_id: Id):
 
 @router.post("/drafts/{draft_id}/proposals/{proposal_id}/accept", operation_id="acceptProposal",
              response={200: AcceptedOut, 409: ConflictProblemOut, **errors(404, 422)})
-def accept_proposal(request: HttpRequest, draft_id: Id, proposal_id: Id):
+def accept_proposal(request: HttpRequest, draft_id: PathId, proposal_id: PathId):
     """Make the proposal current (or apply its section onto a newer revision where that section is
     unchanged). 409 when the section changed meanwhile, or the proposal was decided already."""
     api_scope_required(request, "write")
@@ -146,7 +146,7 @@ def accept_proposal(request: HttpRequest, draft_id: Id, proposal_id: Id):
 
 @router.post("/drafts/{draft_id}/proposals/{proposal_id}/dismiss", operation_id="dismissProposal",
              response={200: ProposalOut, 409: ConflictProblemOut, **errors(404, 422)})
-def dismiss_proposal(request: HttpRequest, draft_id: Id, proposal_id: Id):
+def dismiss_proposal(request: HttpRequest, draft_id: PathId, proposal_id: PathId):
     api_scope_required(request, "write")
     draft = selectors.draft_get_for_user(user=request.user, pk=draft_id, action="edit")
     proposal = _proposal(draft, proposal_id)

@@ -58,7 +58,8 @@ def _csv(rows: list[dict[str, Any]], first: list[str]) -> HttpResponse:
 def metrics(request: HttpRequest, query: Query[MetricsQuery]):
     """Speed, cost, editing, review, escalation and finding figures of your brands' drafts (by the day
     each brief was filed), with a time series per `interval` and a breakdown `by` a slice. Figures come
-    from rollups refreshed every minute. Send `Accept: text/csv` for the series (or `table=breakdown`)
+    from rollups refreshed every minute; percentiles (`*_p50_s`, `*_p95_s`, `*_p99_s`) are read from daily
+    duration histograms, within 2% of the exact figure. Send `Accept: text/csv` for the series (or `table=breakdown`)
     as CSV. A brand you do not work on is refused (422) rather than silently empty."""
     api_scope_required(request, "read")
     brands = insights_brands_for_user(request.user)

@@ -3,7 +3,8 @@
 `facts_refresh` (beat task `insights.refresh`, every AIOS_INSIGHTS_REFRESH_SECONDS, default 60 s)
 reads the audit log past its cursor (the log is append-only and its writers are serialised, so ids
 commit in order), copies each audited status move into `StatusChange`, and recomputes the fact rows
-of every draft an event names, plus any draft whose status changed since the last pass. A draft's
+of every draft an event names, plus any draft whose status changed since the last pass, then the daily
+rollups (`rollups.py`) of the day × key cells those drafts were and are in. A draft's
 facts are rebuilt whole from its rows (never incremented), so a pass may run twice harmlessly.
 Figures are at most one refresh interval (plus the pass's own time) behind the desk.
 """
@@ -25,6 +26,7 @@ from agents.models import AgentRun
 from editorial.diffs import word_diff
 from editorial.insights.metrics import insights_generation_bump
 from editorial.insights.models import DraftFact, FeedCursor, FindingFact, GateFact, ReasonFact, StatusChange
+from editorial.insights.rollups import KEY_FIELDS, fact_cells, rollups_rebuild
 from editorial.models import Draft, Revision
 from governance.models import AuditEvent, Finding, FindingOverride, SignOff
 
@@ -99,8 +101,12 @@ def facts_refresh(*, everything: bool = False) -> int:
         since = cursor.refreshed_at - timedelta(seconds=5)
         touched |= set(Draft.objects.filter(status_changed_at__gte=since).values_list("pk", flat=True))
     ids = sorted(touched)
+    cells: set[tuple[Any, ...]] = set()
     for start in range(0, len(ids), FACT_BATCH):
-        facts_rebuild(draft_ids=ids[start:start + FACT_BATCH])
+        batch = ids[start:start + FACT_BATCH]
+        cells |= fact_cells(DraftFact.objects.filter(pk__in=batch).values("created_at", *KEY_FIELDS))  # before
+        cells |= fact_cells(facts_rebuild(draft_ids=batch))  # after
+    rollups_rebuild(cells=None if everything else cells)
     cursor.last_audit_id, cursor.refreshed_at = last, started
     cursor.save(update_fields=["last_audit_id", "refreshed_at"])
     if ids:

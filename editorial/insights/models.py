@@ -150,3 +150,82 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DayKey(models.Model):
+    """One local day (TIME_ZONE) × brand × model version × prompt version × template × channel
+    (editorial/insights/rollups.py). Rows are additive: the same key twice sums the same."""
+
+    day = models.DateField()
+    brand = models.ForeignKey("governance.Brand", on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey("agents.ModelVersion", null=True, on_delete=models.SET_NULL, related_name="+")
+    prompt_version = models.ForeignKey(
+        "agents.PromptTemplateVersion", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    template = models.ForeignKey("agents.PromptTemplate", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=20)
+
+    class Meta:
+        abstract = True
+
+
+class DayRollup(DayKey):
+    """The counts, sums and duration histograms of one day × key's fact rows."""
+
+    drafts = models.PositiveIntegerField(default=0)
+    reviewed = models.PositiveIntegerField(default=0)
+    published = models.PositiveIntegerField(default=0)
+    approved = models.PositiveIntegerField(default=0)
+    sent_back = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    needs_human = models.PositiveIntegerField(default=0)
+    ttft_sum = models.FloatField(default=0.0)
+    ttft_n = models.PositiveIntegerField(default=0)
+    edited = models.PositiveIntegerField(default=0)
+    edit_n = models.PositiveIntegerField(default=0)
+    edit_share_sum = models.FloatField(default=0.0)
+    edit_share_n = models.PositiveIntegerField(default=0)
+    write_tokens = models.BigIntegerField(default=0)
+    write_s = models.FloatField(default=0.0)
+    cost = models.DecimalField(max_digits=16, decimal_places=8, default=Decimal("0"))
+    section_rewrites = models.PositiveIntegerField(default=0)
+    failed_runs = models.PositiveIntegerField(default=0)
+    recoveries = models.PositiveIntegerField(default=0)
+    recover_s = models.FloatField(default=0.0)
+    words = models.BigIntegerField(default=0)
+    blocking_findings = models.PositiveIntegerField(default=0)
+    overrides = models.PositiveIntegerField(default=0)
+    factual_sentences = models.PositiveIntegerField(default=0)
+    unsupported = models.PositiveIntegerField(default=0)
+    gen_hist = models.BinaryField(default=b"", help_text="Generation seconds: packed histogram (rollups.py).")
+    appr_hist = models.BinaryField(default=b"", help_text="Approval seconds: packed histogram.")
+    pub_hist = models.BinaryField(default=b"", help_text="Brief → published seconds: packed histogram.")
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "day"], name="dayrollup_brand_day_idx")]
+
+
+class DayGateRollup(DayKey):
+    gate = models.ForeignKey("governance.Gate", on_delete=models.CASCADE, related_name="+")
+    n = models.PositiveIntegerField()
+    hist = models.BinaryField(help_text="Approval seconds at the gate: packed histogram.")
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "day"], name="daygate_brand_day_idx")]
+
+
+class DayReasonRollup(DayKey):
+    decision = models.CharField(max_length=20)
+    reason = models.CharField(max_length=120)
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "day"], name="dayreason_brand_day_idx")]
+
+
+class DayFindingRollup(DayKey):
+    category = models.CharField(max_length=40)
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "day"], name="dayfinding_brand_day_idx")]

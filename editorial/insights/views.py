@@ -12,6 +12,7 @@ from agents.models import ModelVersion, PromptTemplateVersion
 from editorial.insights.compare import MIN_N, versions_compare
 from editorial.insights.forms import CompareForm, InsightsFilterForm
 from editorial.insights.metrics import METRICS, default_period, insights_brands_for_user, insights_figures
+from editorial.insights.rollups import PERCENTILE_ERROR
 
 CHART_KEYS = ("drafts", "published", "generation_p50_s", "generation_p95_s", "edit_rate", "send_back_rate",
               "cost_per_published", "approval_p50_s")
@@ -54,7 +55,8 @@ def insights_page(request: HttpRequest) -> HttpResponse:
         filters = form.filters()
         result = insights_figures(filters)
         context.update(result=result, filters=filters, chart=_chart_data(result), scope_label=form.scope_label(),
-                       by_label=dict(form.fields["by"].choices)[filters.by].lower())
+                       by_label=dict(form.fields["by"].choices)[filters.by].lower(),
+                       percentile_error=f"{PERCENTILE_ERROR:.0%}")
     else:
         status = 400
     template = "insights/page.html"

@@ -7,7 +7,7 @@ from datetime import timezone as dt_timezone
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -100,6 +100,21 @@ def replay_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
     return redirect(next_url(request, reverse("governance:dead-letters")))  # never another site
 
 
+def body_within_limit(request: HttpRequest, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than `limit` bytes (told by its Content-Length before
+    reading, or by Django refusing to read past DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    try:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+            return None
+    except ValueError:
+        pass
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return None
+    return body if len(body) <= limit else None
+
+
 def _problem(status: int, title: str, detail: str) -> JsonResponse:
     return JsonResponse({"type": "about:blank", "title": title, "status": status, "detail": detail}, status=status,
                         content_type="application/problem+json")
@@ -112,11 +127,12 @@ def cms_callback(request: HttpRequest, connector_id: int) -> JsonResponse:
     connector = Connector.objects.filter(pk=connector_id).first()
     if connector is None:
         return _problem(404, "Not found", "No such connector.")
-    if len(request.body) > MAX_BODY:
+    raw = body_within_limit(request, MAX_BODY)
+    if raw is None:
         return _problem(413, "Payload too large", f"The body is larger than {MAX_BODY} bytes.")
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        body = request.body.decode("utf-8")
+        body = raw.decode("utf-8")
         callback = inbound_callback_record(connector=connector, body=body, headers=headers)
     except UnicodeDecodeError:
         return _problem(400, "Bad request", "The body is not UTF-8 text.")

@@ -1,0 +1,142 @@
+"""The Content-Security-Policy (script-src 'self', style-src 'self', no eval) holds on the desk's pages:
+in Debian's chromium, no page raises a `securitypolicyviolation` event or logs a CSP error, while a draft
+streams and after. To cover a new page, add a line to PAGES."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from editorial.editing import draft_edit
+from editorial.models import Draft
+from tests.factories import PASSWORD, UserFactory, build_world
+from tests.helpers import draft_in_review
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.browser]
+SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
+
+# (who signs in, path). Placeholders: {draft} a draft in review with two revisions, {a}/{b} its
+# revisions' ids, {brand} its brand's slug, {model_version} the world's model version.
+PAGES: list[tuple[str, str]] = [
+    ("eddie", "/"),
+    ("rita", "/briefs/new/"),
+    ("eddie", "/drafts/{draft}/"),
+    ("eddie", "/drafts/{draft}/edit/"),
+    ("eddie", "/drafts/{draft}/diff/?a={a}&b={b}"),
+    ("eddie", "/drafts/{draft}/diff/?a={a}&b={b}&view=side"),
+    ("eddie", "/tokens/"),
+    ("eddie", "/notifications/"),
+    ("eddie", "/notifications/settings/"),
+    ("eddie", "/knowledge/"),
+    ("eddie", "/knowledge/{brand}/"),
+    ("eddie", "/policies/check/"),
+    ("eddie", "/deliveries/dead/"),
+    ("eddie", "/demo/receiver/"),
+    ("eddie", "/api/v1/docs"),
+    ("eddie", "/insights/"),
+    ("eddie", "/campaigns/"),
+    ("eddie", "/batches/"),
+    ("eddie", "/batches/new/"),
+    ("root", "/admin/"),
+    ("root", "/admin/agents/modelversion/"),
+    ("root", "/admin/agents/modelversion/{model_version}/change/"),
+    ("root", "/admin/governance/auditevent/"),
+    (None, "/login/"),
+]
+
+# Reports every violation to the test, across navigations (registered before any page script runs).
+REPORTER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolation({page: location.pathname, directive: e.violatedDirective, blocked: e.blockedURI,
+                         source: e.sourceFile, line: e.lineNumber, sample: e.sample});
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def _db_from_the_playwright_thread(monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def violations(page: Page) -> list:
+    seen: list = []
+    page.expose_function("__cspViolation", lambda violation: seen.append(violation))
+    page.add_init_script(REPORTER)
+    page.on("console", lambda msg: seen.append({"console": msg.text})
+            if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text else None)
+    return seen
+
+
+def sign_in(page: Page, url: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(url + "/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"^(?!.*/login/)"))
+
+
+def test_the_desks_pages_raise_no_csp_violation(live_stack, page: Page, violations: list):
+    world = build_world(sections=3)
+    UserFactory(username="root", is_staff=True, is_superuser=True)
+    draft = draft_in_review(world, content="## Part 1\n\nHello coffee lovers.\n\n## Part 2\n\nA second part.")
+    first = draft.current_revision_id
+    draft_edit(draft=draft, user=world.editor, content="## Part 1\n\nHello, coffee lovers!\n\n## Part 2\n\nA second part.",
+               note="Warmer", base_revision_id=first)
+    draft.refresh_from_db()
+    values = {"draft": draft.pk, "a": first, "b": draft.current_revision_id, "brand": world.brand.slug,
+              "model_version": world.model_version.pk}
+    header = page.request.get(live_stack.url + "/login/").headers["content-security-policy"]
+    assert "script-src 'self'" in header and "unsafe-inline" not in header and "unsafe-eval" not in header
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    signed_in_as = ""
+    for who, path in PAGES:
+        if who != signed_in_as:
+            if who is None:
+                page.context.clear_cookies()
+            else:
+                sign_in(page, live_stack.url, who)
+            signed_in_as = who
+        response = page.goto(live_stack.url + path.format(**values))
+        assert response is not None and response.status == 200, (who, path, response and response.status)
+        page.wait_for_load_state("networkidle")
+        assert not violations, (path, violations)
+
+    # An htmx swap: posting a comment replaces the comments panel and marks its quote in the text.
+    sign_in(page, live_stack.url, "eddie")
+    page.goto(live_stack.url + f"/drafts/{draft.pk}/")
+    page.get_by_label("New comment").fill("Is the greeting warm enough?")
+    page.locator("#new-thread").get_by_role("button", name="Comment").click()
+    expect(page.locator("#comments .thread").first).to_contain_text("Is the greeting warm enough?")
+    assert not violations, ("comment posted", violations)
+
+    # While a draft is being written (WebSocket, live text, progress bar) and once it is in review.
+    live_stack.llm.tokens_per_second = 12
+    sign_in(page, live_stack.url, "rita")
+    page.goto(live_stack.url + "/briefs/new/")
+    page.get_by_label("Title").fill("Autumn Ember is back")
+    page.get_by_label("Goal").fill("Announce the return of our autumn roast")
+    page.get_by_label("Audience").fill("coffee lovers")
+    page.get_by_label("Risk").select_option("low")
+    page.get_by_role("button", name="File brief and start drafting").click()
+    expect(page).to_have_url(re.compile(r"/drafts/\d+/$"))
+    expect(page.locator(".live-section .live-text").first).to_contain_text(re.compile(r"w\d+"), timeout=60_000)
+    assert Draft.objects.filter(status=Draft.Status.GENERATING).exists()
+    assert not violations, ("streaming", violations)
+    expect(page.locator("#draft-status")).to_have_text("In review", timeout=90_000)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=SHOTS / "csp-draft-in-review.png", full_page=True)
+    assert not violations, ("after streaming", violations)
+
+
+def test_the_reporter_does_see_a_violation(live_stack, page: Page, violations: list):
+    """The check above can fail: an inline script on one of our pages is reported."""
+    page.goto(live_stack.url + "/login/")
+    page.evaluate("""() => { const s = document.createElement("script"); s.textContent = "window.x = 1";
+                            document.body.appendChild(s); }""")
+    page.wait_for_timeout(300)
+    assert any(v.get("directive", "").startswith("script-src") for v in violations), violations

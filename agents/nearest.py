@@ -74,7 +74,10 @@ class ExampleIndex:
 
     @classmethod
     def build(cls, vectors: list[list[float]], labels: Iterable[Hashable]) -> ExampleIndex:
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if not len(vectors):  # no examples yet: an empty index that votes for nothing
+            return cls(matrix.reshape(0, 0), ())
+        matrix = matrix.reshape(len(vectors), -1)
         if len(matrix):
             matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
         return cls(matrix, tuple(labels))

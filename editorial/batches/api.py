@@ -15,7 +15,7 @@ from agents.models import PromptTemplate
 from editorial.batches import services
 from editorial.batches.models import Batch
 from editorial.batches.selectors import batch_get_for_user
-from editorial.schemas import NO_NUL, SLUG, Channel, InputSchema, Language, Risk, errors
+from editorial.schemas import NO_NUL, SLUG, Channel, InputSchema, Language, PathId, Risk, errors
 from governance.permissions import api_scope_required, brands_for_user
 
 router = Router(tags=["batches"])
@@ -101,13 +101,13 @@ def create_batch(request: HttpRequest, payload: BatchIn):
 
 
 @router.get("/batches/{batch_id}", operation_id="getBatch", response={200: BatchOut, **errors(404)})
-def get_batch(request: HttpRequest, batch_id: int):
+def get_batch(request: HttpRequest, batch_id: PathId):
     api_scope_required(request, "read")
     return batch_out(batch_get_for_user(user=request.user, pk=batch_id))
 
 
 @router.post("/batches/{batch_id}/{action}", operation_id="actOnBatch", response={200: BatchOut, **errors(404, 422)})
-def act_on_batch(request: HttpRequest, batch_id: int, action: Literal["start", "pause", "resume", "cancel"],
+def act_on_batch(request: HttpRequest, batch_id: PathId, action: Literal["start", "pause", "resume", "cancel"],
                  payload: BatchStartIn | None = None):
     """`start` (with `start_at` to schedule), `pause`, `resume`, `cancel` (filed drafts are kept)."""
     api_scope_required(request, "write")

@@ -9,7 +9,7 @@ from ninja import Router, Schema
 
 from editorial.campaigns import selectors
 from editorial.campaigns.experiments import experiment_results
-from editorial.schemas import Id, errors
+from editorial.schemas import PathId, errors
 from governance.permissions import api_scope_required
 
 router = Router(tags=["campaigns"])
@@ -61,7 +61,7 @@ class ResultsOut(Schema):
 
 
 @router.get("/campaigns/{campaign_id}", operation_id="getCampaign", response={200: CampaignOut, **errors(404)})
-def get_campaign(request: HttpRequest, campaign_id: Id):
+def get_campaign(request: HttpRequest, campaign_id: PathId):
     """The campaign, its master and every variant's state (segment × channel × arm)."""
     api_scope_required(request, "read")
     campaign = selectors.campaign_get_for_user(user=request.user, pk=campaign_id)
@@ -78,7 +78,7 @@ def get_campaign(request: HttpRequest, campaign_id: Id):
 
 @router.get("/experiments/{experiment_id}/results", operation_id="getExperimentResults",
             response={200: ResultsOut, **errors(404, 422)})
-def get_experiment_results(request: HttpRequest, experiment_id: Id,
+def get_experiment_results(request: HttpRequest, experiment_id: PathId,
                            metric: Literal["conversions", "clicks"] = "conversions"):
     """Rates per variant (conversions or clicks per impression) and, against the first, the difference
     with its 95% interval, the relative uplift and the p-value; warnings while the sample is too small."""

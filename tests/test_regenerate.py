@@ -535,11 +535,11 @@ def test_a_reload_mid_rewrite_shows_the_text_written_so_far_and_a_failure_its_re
 def test_model_output_loses_label_lines_heading_echoes_and_doubled_list_numbers():
     raw = (
         "Introduction.\n\"Our winter blend is here.\"\n\nIntroduction. We roast it in small batches.\n\n"
-        "1. 1. Taste it in store.\n2. 2. Order online.\n- - Free delivery.\n\nProcessing.\n"
+        "1. 1. Taste it in store.\n2. 2. Order online.\n- - Free delivery.\n\nBenefits\nIt keeps.\n\nProcessing.\n"
     )
     assert clean_section_text(raw, "Introduction") == (
         "\"Our winter blend is here.\"\n\nWe roast it in small batches.\n\n"
-        "1. Taste it in store.\n2. Order online.\n- Free delivery."
+        "1. Taste it in store.\n2. Order online.\n- Free delivery.\n\nIt keeps."
     )
 
 

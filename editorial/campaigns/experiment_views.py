@@ -21,6 +21,7 @@ from editorial.campaigns.experiments import (
 )
 from governance.models import Connector
 from governance.permissions import error_text
+from governance.publishing.views import body_within_limit, problem_json
 
 MAX_BODY = 64 * 1024
 
@@ -81,11 +82,6 @@ def experiment_promote_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("campaigns:experiment", pk=experiment.pk)
 
 
-def _problem(status: int, title: str, detail: str) -> JsonResponse:
-    return JsonResponse({"type": "about:blank", "title": title, "status": status, "detail": detail}, status=status,
-                        content_type="application/problem+json")
-
-
 @csrf_exempt  # machines sign their requests (Standard Webhooks); there is no browser session
 @require_POST
 def outcome_callback(request: HttpRequest, connector_id: int) -> JsonResponse:
@@ -93,18 +89,19 @@ def outcome_callback(request: HttpRequest, connector_id: int) -> JsonResponse:
     answered with what was recorded the first time, and counted once."""
     connector = Connector.objects.filter(pk=connector_id, is_active=True).first()
     if connector is None:
-        return _problem(404, "Not found", "No such connector.")
-    if len(request.body) > MAX_BODY:
-        return _problem(413, "Payload too large", f"The body is larger than {MAX_BODY} bytes.")
+        return problem_json(404, "Not found", "No such connector.")
+    raw = body_within_limit(request, MAX_BODY)
+    if raw is None:
+        return problem_json(413, "Payload too large", f"The body is larger than {MAX_BODY} bytes.")
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        recorded = outcome_report_record(connector=connector, body=request.body.decode("utf-8"), headers=headers)
+        recorded = outcome_report_record(connector=connector, body=raw.decode("utf-8"), headers=headers)
     except UnicodeDecodeError:
-        return _problem(400, "Bad request", "The body is not UTF-8 text.")
+        return problem_json(400, "Bad request", "The body is not UTF-8 text.")
     except PermissionDenied as exc:
-        return _problem(401, "Unauthorized", str(exc))
+        return problem_json(401, "Unauthorized", str(exc))
     except ValidationError as exc:
-        return _problem(422, "Unprocessable", " ".join(exc.messages))
+        return problem_json(422, "Unprocessable", " ".join(exc.messages))
     report = recorded.report
     return JsonResponse({"report_id": report.report_id, "replayed": recorded.replayed, "counted": {
         "impressions": report.impressions, "clicks": report.clicks, "conversions": report.conversions,

@@ -115,7 +115,8 @@ def body_within_limit(request: HttpRequest, limit: int) -> bytes | None:
     return body if len(body) <= limit else None
 
 
-def _problem(status: int, title: str, detail: str) -> JsonResponse:
+def problem_json(status: int, title: str, detail: str) -> JsonResponse:
+    """A problem+json answer for the signed machine callbacks (CMS hooks, experiment outcomes)."""
     return JsonResponse({"type": "about:blank", "title": title, "status": status, "detail": detail}, status=status,
                         content_type="application/problem+json")
 
@@ -126,20 +127,20 @@ def cms_callback(request: HttpRequest, connector_id: int) -> JsonResponse:
     """A CMS confirms a delivery (with its own id and URL) or reports that it failed."""
     connector = Connector.objects.filter(pk=connector_id).first()
     if connector is None:
-        return _problem(404, "Not found", "No such connector.")
+        return problem_json(404, "Not found", "No such connector.")
     raw = body_within_limit(request, MAX_BODY)
     if raw is None:
-        return _problem(413, "Payload too large", f"The body is larger than {MAX_BODY} bytes.")
+        return problem_json(413, "Payload too large", f"The body is larger than {MAX_BODY} bytes.")
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
         body = raw.decode("utf-8")
         callback = inbound_callback_record(connector=connector, body=body, headers=headers)
     except UnicodeDecodeError:
-        return _problem(400, "Bad request", "The body is not UTF-8 text.")
+        return problem_json(400, "Bad request", "The body is not UTF-8 text.")
     except PermissionDenied as exc:
-        return _problem(401, "Unauthorized", str(exc))
+        return problem_json(401, "Unauthorized", str(exc))
     except InboundReplay as exc:
-        return _problem(409, "Conflict", str(exc))
+        return problem_json(409, "Conflict", str(exc))
     except ValidationError as exc:
-        return _problem(422, "Unprocessable", " ".join(exc.messages))
+        return problem_json(422, "Unprocessable", " ".join(exc.messages))
     return JsonResponse({"status": callback.status, "delivery": callback.delivery.webhook_id})

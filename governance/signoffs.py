@@ -48,7 +48,7 @@ def _decide(
     if decision == SignOff.Decision.REQUEST_CHANGES:
         notify_sent_back(draft=draft, actor=user, reason=comment.strip())
     elif draft.status == Draft.Status.APPROVED and old_status != Draft.Status.APPROVED:
-        notify_approved(draft=draft, actor=user)
+        notify_approved(draft=draft, actor=user, by=f"policy {policy}" if policy else "")
     return signoff
 
 
@@ -244,6 +244,13 @@ def policy_approval_refusal(*, draft: Draft, quality_clean: bool) -> str | None:
 
 def policy_name(workflow: Any) -> str:
     return f"“{workflow.name}” low-risk auto-approval"
+
+
+def approving_policy(draft: Draft) -> str:
+    """The approval policy that signed the draft's current revision ("" when only people did)."""
+    return (SignOff.objects.filter(draft=draft, revision_id=draft.current_revision_id,
+                                   decision=SignOff.Decision.APPROVE)
+            .exclude(policy="").order_by("-id").values_list("policy", flat=True).first() or "")
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from editorial.models import Draft
@@ -244,6 +245,23 @@ def policy_approval_refusal(*, draft: Draft, quality_clean: bool) -> str | None:
 
 def policy_name(workflow: Any) -> str:
     return f"“{workflow.name}” low-risk auto-approval"
+
+
+def policy_approved(*, draft: str = "pk", revision: str = "current_revision") -> Exists:
+    """For a queryset filter or aggregate: the row's draft (`draft`, a field path) has its current
+    revision (`revision`) approved by a workflow's policy rather than a person."""
+    return Exists(SignOff.objects.filter(draft=OuterRef(draft), revision=OuterRef(revision),
+                                         decision=SignOff.Decision.APPROVE).exclude(policy=""))
+
+
+def policy_approvals(draft_ids: list[int]) -> dict[int, str]:
+    """Draft id → the policy that approved its current revision, for those that have one (one query;
+    the badge in lists)."""
+    if not draft_ids:
+        return {}
+    return dict(SignOff.objects.filter(draft_id__in=draft_ids, revision_id=F("draft__current_revision_id"),
+                                       decision=SignOff.Decision.APPROVE).exclude(policy="")
+                .order_by("draft_id", "id").values_list("draft_id", "policy"))
 
 
 def approving_policy(draft: Draft) -> str:

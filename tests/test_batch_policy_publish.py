@@ -9,9 +9,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from editorial.batches.models import Batch
+from editorial.batches.models import Batch, BatchRow
+from editorial.batches.services import batch_counts
 from governance.models import AuditEvent
+from governance.signoffs import signoff_record, signoffs_by_policy
 from tests.factories import PASSWORD
+from tests.helpers import draft_in_review
 
 CSV = "name,goal\nKettle,Describe the kettle\nGrinder,Describe the grinder\n"
 DEFAULTS = {"default_audience": "home baristas", "default_tone": "warm"}
@@ -90,3 +93,22 @@ def test_the_api_refuses_a_past_or_naive_time_with_a_problem_and_stores_nothing(
         assert response.status_code == 422 and response["Content-Type"].startswith("application/problem+json")
         assert says in response.content.decode()
     assert not Batch.objects.exists()
+
+
+def test_the_batch_counts_its_drafts_approved_by_policy_on_its_page_and_in_its_progress(client, world):
+    world.workflow.policy_approval = True
+    world.workflow.save()
+    batch = Batch.objects.create(brand=world.brand, template=world.template, name="Autumn products",
+                                 channel="blog", created_by=world.requester, total=3)
+    by_policy, by_person, waiting = (draft_in_review(world) for _ in range(3))
+    signoffs_by_policy(draft=by_policy, quality_clean=True)
+    signoff_record(draft=by_person, gate=world.gates["editorial"], user=world.editor, decision="approve",
+                   revision_id=by_person.current_revision_id)
+    for number, draft in enumerate((by_policy, by_person, waiting), start=1):
+        BatchRow.objects.create(batch=batch, number=number, values={"title": draft.title}, status="filed",
+                                draft=draft)
+    assert batch_counts(batch)["approved_by_policy"] == 1
+    assert client.login(username=world.brand_reviewer.username, password=PASSWORD)
+    page = client.get(reverse("batches:detail", args=[batch.pk])).content.decode()
+    assert '<dt>Approved by policy</dt><dd data-count="approved_by_policy">1</dd>' in page
+    assert client.get(reverse("batches:progress", args=[batch.pk])).json()["approved_by_policy"] == 1

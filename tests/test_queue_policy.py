@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from editorial.models import Draft
 from governance.signoffs import signoff_record, signoffs_by_policy
+from tests.campaign_helpers import MASTER, approve_master, campaign_world, variants_written
 from tests.factories import PASSWORD
 from tests.helpers import draft_in_review
 
@@ -85,3 +86,21 @@ def test_the_queue_api_gives_an_outsider_nothing(client, desk):
     assert client.login(username=desk.outsider.username, password=PASSWORD)
     assert client.get("/api/v1/queue?approved_by=policy").json()["items"] == []
     assert client.get(f"/api/v1/drafts/{desk.by_policy.pk}").status_code == 404
+
+
+# --- elsewhere on the desk: the campaign grid and the batch page ---------------------------------
+
+def test_the_campaign_grid_marks_a_variant_approved_by_policy(world, as_user):
+    world.workflow.policy_approval = True
+    world.workflow.save()
+    cw = campaign_world(world, mode="parallel")
+    approve_master(cw)
+    written = {v.segment.name: v for v in variants_written(cw, {"Students": MASTER, "Families": MASTER})}
+    students = written["Students"].draft
+    students.refresh_from_db()
+    assert students.status == Draft.Status.IN_REVIEW, students.status
+    signoffs_by_policy(draft=students, quality_clean=True)
+    students.refresh_from_db()
+    assert students.status == Draft.Status.APPROVED
+    html = as_user("brand_reviewer").get(reverse("campaigns:detail", args=[cw.campaign.pk])).content.decode()
+    assert html.count(BADGE) == 1 and f"Approved by policy {POLICY}" in html

@@ -6,10 +6,10 @@ from ninja import Query, Router
 
 from editorial.api.pagination import cursor_param, limit_param, paginate
 from editorial.queue import selection
-from editorial.queue.policy import policy_approvals
 from editorial.queue.sources import open_flag_counts
 from editorial.schemas import QueueFilters, QueuePage, errors
 from governance.permissions import api_scope_required
+from governance.signoffs import policy_approvals
 
 router = Router(tags=["editorial"])
 

@@ -28,6 +28,7 @@ from editorial.realtime import push_group
 from governance.audit import audit_log
 from governance.gates import workflow_for
 from governance.permissions import brands_for_user
+from governance.signoffs import policy_approved
 
 FEED_TASK = "batches.feed"
 # One lock for every feeder: the in-flight count and the filing that follows are read and done
@@ -291,6 +292,8 @@ def batch_counts(batch: Batch) -> dict[str, Any]:
         writing=Count("pk", filter=Q(status=RowStatus.FILED, draft__status=Draft.Status.GENERATING)),
         failed=Count("pk", filter=Q(status=RowStatus.FILED, draft__status__in=[Draft.Status.FAILED,
                                                                                 Draft.Status.NEEDS_HUMAN])),
+        approved_by_policy=Count("pk", filter=Q(policy_approved(draft="draft", revision="draft__current_revision"),
+                                                status=RowStatus.FILED)),
     )
     done = rows["filed"] - rows["writing"]
     total = batch.total or 1

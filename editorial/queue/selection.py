@@ -18,10 +18,10 @@ from django.utils import timezone
 from agents.models import ModelVersion, PromptTemplate
 from editorial.models import Brief, Draft, Revision
 from editorial.queue.gates import GateRule, GateRules, awaiting, gate_rules_for_user, open_gates_for
-from editorial.queue.policy import approved_by_policy, policy_approvals
 from editorial.queue.sources import open_flag_counts, sources_changed
 from governance.models import Brand
 from governance.permissions import DRAFT_ACTIONS, brand_members, brands_for_user, draft_policy
+from governance.signoffs import policy_approvals, policy_approved
 
 SLA_AMBER = timedelta(hours=24)
 SLA_RED = timedelta(hours=72)
@@ -146,7 +146,7 @@ def queue_select(
     if filters.sources == "changed":
         drafts = drafts.filter(sources_changed())
     if filters.approved_by == "policy":
-        drafts = drafts.filter(approved_by_policy())
+        drafts = drafts.filter(policy_approved())
     bounded = False
     if filters.q:
         condition, bounded = _search(filters.q)

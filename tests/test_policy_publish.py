@@ -13,7 +13,7 @@ from editorial.batches.models import Batch, BatchRow
 from editorial.models import Draft, Notification
 from governance.models import AuditEvent, Delivery
 from governance.publishing import delivery, policy, tasks
-from governance.publishing.publish import publish_due
+from governance.publishing.publish import draft_schedule, draft_unschedule, publish_due
 from governance.signoffs import signoff_record, signoffs_by_policy
 from tests.factories import PASSWORD
 from tests.helpers import draft_in_review, drive, file_brief
@@ -114,7 +114,13 @@ def test_without_an_active_connector_the_draft_stays_approved_with_the_reason_on
     failed = AuditEvent.objects.get(action="governance.draft.publish_failed")
     assert failed.data["reason"] == "This brand has no active CMS connector to publish to."
     assert "no active CMS connector" in page_of(client, policy_on, draft)
-    # Once a person publishes it, the page no longer shows the failure.
+    # A person scheduling it (and then changing their mind) settles the failure: the page stops showing it.
+    draft_schedule(draft=draft, user=policy_on.editor, publish_at=timezone.now() + timedelta(days=1))
+    draft.refresh_from_db()
+    assert policy.publish_problem(draft) is None
+    draft_unschedule(draft=draft, user=policy_on.editor)
+    draft.refresh_from_db()
+    assert policy.publish_problem(draft) is None
     policy_on.connector.is_active = True
     policy_on.connector.save()
     assert policy.draft_publish_by_policy(draft_id=draft.pk) == "published"

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Enqueued by name, like deliveries (see publishing/delivery.py DELIVER_TASK): the task imports this module.
 POLICY_PUBLISH_TASK = "governance.publish_by_policy"
+# What a person (or the scheduler) did about publishing since: a failure older than these is settled.
+PUBLISH_ACTIONS = ("governance.draft.publish", "governance.draft.schedule", "governance.draft.unschedule")
 # Errors worth another try of the task (the database was away); anything else is recorded as a failure.
 TRANSIENT = (OperationalError, InterfaceError)
 
@@ -91,14 +93,16 @@ def draft_publish_by_policy(*, draft_id: int, now: datetime | None = None) -> st
 
 def publish_problem(draft: Draft) -> dict[str, Any] | None:
     """Why an approved draft did not go out, if its last publishing event was a failure (for the draft
-    page): {"reason", "at", "policy"}; None once it was published or scheduled again."""
+    page): {"reason", "at", "policy", "scheduled"}; None once it was published, scheduled or unscheduled
+    since, or approved again."""
     if draft.status != Draft.Status.APPROVED or draft.publish_at is not None:
         return None
     event = (AuditEvent.objects.filter(object_type=Draft._meta.label_lower, object_id=str(draft.pk),
-                                       action__in=(PUBLISH_FAILED, SCHEDULE_FAILED, "governance.draft.publish",
-                                                   "governance.draft.schedule"))
+                                       action__in=(PUBLISH_FAILED, SCHEDULE_FAILED, *PUBLISH_ACTIONS))
              .order_by("-id").only("action", "data", "created_at").first())
     if event is None or event.action not in (PUBLISH_FAILED, SCHEDULE_FAILED):
         return None
+    if event.created_at < draft.status_changed_at:
+        return None  # it failed before the draft was approved again (sent back and re-approved since)
     return {"reason": event.data.get("reason", ""), "at": event.created_at, "policy": event.data.get("policy", ""),
             "scheduled": event.action == SCHEDULE_FAILED}

@@ -206,6 +206,8 @@ class DraftOut(Schema):
     sources_changed: int = Field(0, description="Open \"sources changed\" flags (cleared by approval)")
     approved_by_policy: str | None = Field(None, description="The workflow policy that approved the current "
                                                              "revision without a person; null if people did (or none)")
+    publish_problem: str | None = Field(None, description="Why the approved draft was not published (by policy or "
+                                                          "at its scheduled time); null when nothing failed")
 
 
 class DiffOut(Schema):

@@ -114,6 +114,7 @@ def test_without_an_active_connector_the_draft_stays_approved_with_the_reason_on
     failed = AuditEvent.objects.get(action="governance.draft.publish_failed")
     assert failed.data["reason"] == "This brand has no active CMS connector to publish to."
     assert "no active CMS connector" in page_of(client, policy_on, draft)
+    assert "no active CMS connector" in client.get(f"/api/v1/drafts/{draft.pk}").json()["publish_problem"]
     # A person scheduling it (and then changing their mind) settles the failure: the page stops showing it.
     draft_schedule(draft=draft, user=policy_on.editor, publish_at=timezone.now() + timedelta(days=1))
     draft.refresh_from_db()

@@ -15,6 +15,7 @@ from editorial.schemas import ConflictOut, DiffOut, DraftOut, RevisionCreatedOut
 from editorial.sourceflags import open_flags
 from governance.gates import gate_states
 from governance.permissions import api_scope_required
+from governance.publishing.policy import publish_problem
 from governance.signoffs import approving_policy
 
 router = Router(tags=["editorial"])
@@ -57,6 +58,7 @@ def draft_out(request: HttpRequest, draft: Draft) -> dict[str, Any]:
         "ai_disclosure": disclosure_block(attribution_for(current)) if current else None,
         "sources_changed": open_flags(draft).count(),
         "approved_by_policy": approving_policy(draft) or None,
+        "publish_problem": (publish_problem(draft) or {}).get("reason") or None,
     }
 
 

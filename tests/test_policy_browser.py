@@ -76,7 +76,7 @@ def test_the_queue_badge_and_filter_and_the_draft_pages_publish_problem(desk, pa
     problem = page.locator("#publish-problem")
     expect(problem).to_contain_text("Approved by policy, but not published.")
     expect(problem).to_contain_text("no active CMS connector")
-    expect(page.locator("#approved-by-policy")).to_contain_text("every gate was signed by policy")
+    expect(page.locator("#approved-by-policy")).to_contain_text("every gate was approved by policy")
     page.screenshot(path=SHOTS / "policy-draft-publish-problem.png", full_page=True)
 
 

@@ -31,8 +31,9 @@ def policy_on(world):
 @pytest.fixture
 def sent(monkeypatch):
     """Tasks sent to the broker, by name (the worker is not running in these tests)."""
-    calls: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(policy.app, "send_task", lambda name, args=(), **kw: calls.append((name, tuple(args))))
+    calls: list[tuple[str, tuple, str | None]] = []
+    monkeypatch.setattr(policy.app, "send_task",
+                        lambda name, args=(), queue=None, **kw: calls.append((name, tuple(args), queue)))
     return calls
 
 
@@ -65,7 +66,7 @@ def test_the_check_step_approves_and_the_publish_follows_in_its_own_task_after_c
         drive(draft)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.APPROVED  # signed by policy; not yet published
-    assert (policy.POLICY_PUBLISH_TASK, (draft.pk,)) in sent
+    assert (policy.POLICY_PUBLISH_TASK, (draft.pk,), "default") in sent
     assert not Delivery.objects.exists()
     tasks.publish_by_policy(draft.pk)
     draft.refresh_from_db()
@@ -189,3 +190,16 @@ def test_the_approval_notification_names_the_policy_not_a_person(policy_on):
     draft = approved_by_policy(policy_on)
     note = Notification.objects.get(kind="approval", draft=draft, user=policy_on.requester)
     assert f"approved by policy {POLICY}" in note.message and "outside reviewer" not in note.message
+
+
+def test_a_bulk_drafts_publish_goes_to_the_bulk_queue_so_the_desk_never_waits_behind_it(
+    policy_on, sent, django_capture_on_commit_callbacks
+):
+    desk, bulk = approved_by_policy(policy_on), approved_by_policy(policy_on)
+    Draft.objects.filter(pk=bulk.pk).update(run_queue="bulk")
+    bulk.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        policy.policy_publish_enqueue(draft=desk)
+        policy.policy_publish_enqueue(draft=bulk)
+    assert [(args, queue) for name, args, queue in sent if name == policy.POLICY_PUBLISH_TASK] == [
+        ((desk.pk,), "default"), ((bulk.pk,), "bulk")]

@@ -248,8 +248,9 @@ def approve_by_policy(draft: Draft) -> None:
     if not all(not s.problems and not s.trimmed and len(s.tries or []) <= 1 for s in sections):
         return
     signoffs_by_policy(draft=draft, quality_clean=True)
-    if Draft.objects.filter(pk=draft.pk, status=Draft.Status.APPROVED).exists():
-        policy_publish_enqueue(draft_id=draft.pk)
+    draft.refresh_from_db(fields=["status"])
+    if draft.status == Draft.Status.APPROVED:
+        policy_publish_enqueue(draft=draft)
 
 
 def generation_failed(run: AgentRun, draft: Draft, reason: str, needs_human: bool) -> None:

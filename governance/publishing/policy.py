@@ -14,6 +14,7 @@ import logging
 from datetime import datetime
 from typing import Any, Callable
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
@@ -53,9 +54,11 @@ def policy_publish_at(draft: Draft) -> datetime | None:
     return None
 
 
-def policy_publish_enqueue(*, draft_id: int) -> None:
-    """In the approval's transaction: publish (or schedule) the draft once the approval is committed."""
-    transaction.on_commit(lambda: app.send_task(POLICY_PUBLISH_TASK, args=(draft_id,)))
+def policy_publish_enqueue(*, draft: Draft) -> None:
+    """In the approval's transaction: publish (or schedule) the draft once the approval is committed,
+    on the draft's own queue (a batch's drafts on the bulk queue, so they never hold up the desk)."""
+    draft_id, queue = draft.pk, draft.run_queue or settings.AIOS_INTERACTIVE_QUEUE
+    transaction.on_commit(lambda: app.send_task(POLICY_PUBLISH_TASK, args=(draft_id,), queue=queue))
 
 
 def draft_publish_by_policy(*, draft_id: int, now: datetime | None = None) -> str:

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from editorial.batches.models import Batch, BatchRow
@@ -129,7 +129,7 @@ def row_state(row: BatchRow) -> tuple[str, str, str]:
                      else ROW_STATE_BY_KEY[key].label), row.error
     key = _STATE_OF_DRAFT.get(draft.status, "other")
     label = ROW_STATE_BY_KEY[key].label if key != "other" else draft.get_status_display()
-    policy = getattr(row, "approved_by_policy", None)
+    policy = getattr(row, "approved_by_policy", "")
     if policy and key in ("approved", "published"):
         label = f"{label} by policy {policy}"
     reason = draft.status_reason if key in ("human", "failed", "other") else ""
@@ -147,14 +147,18 @@ def batch_rows_for_user(*, user: Any, pk: int, state: str = "", page: Any = 1) -
             raise UnknownRowState(f"No row state “{state}”: choose one of "
                                   f"{', '.join(s.label.lower() for s in ROW_STATES)}.")
     counts = batch_row_counts(batch)
-    policy = (SignOff.objects.filter(draft=OuterRef("draft_id"), decision=SignOff.Decision.APPROVE)
-              .exclude(policy="").values("policy")[:1])
-    rows = (batch.rows.filter(chosen.rows if chosen else Q()).select_related("draft")
-            .annotate(approved_by_policy=Subquery(policy)).order_by("number"))
+    rows = batch.rows.filter(chosen.rows if chosen else Q()).select_related("draft").order_by("number")
     shown = Paginator(rows, ROWS_PER_PAGE, allow_empty_first_page=True)
     shown.count = counts[chosen.key] if chosen else sum(counts.values())  # known already: no COUNT query
     page_obj = shown.get_page(page)
+    page_obj.object_list = list(page_obj.object_list)
+    # The policies that approved this page's drafts, in one query for the page (a subquery in the
+    # rows' query would run for every row of the batch before the page is cut).
+    policies = dict(SignOff.objects.filter(draft_id__in=[r.draft_id for r in page_obj.object_list if r.draft_id],
+                                           decision=SignOff.Decision.APPROVE)
+                    .exclude(policy="").order_by().values_list("draft_id", "policy"))
     for row in page_obj.object_list:
+        row.approved_by_policy = policies.get(row.draft_id, "")
         row.state_key, row.state_label, row.reason = row_state(row)
     return RowsView(batch=batch, state=chosen, counts=[(s, counts[s.key]) for s in ROW_STATES], page=page_obj,
                     total=sum(counts.values()))

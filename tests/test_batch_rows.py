@@ -188,3 +188,49 @@ def test_signed_out_visitors_are_sent_to_sign_in(world, filed, client):
     batch = filed(1, filing=0)
     response = client.get(rows_url(batch))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_batch_socket_tells_brand_members_and_refuses_an_outsider(transactional_db):
+    """The signal the live rows listen to: the batch's progress push, over a socket that checks access
+    with the same selector as the page."""
+    from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from django.test import Client
+
+    from aios.asgi import application
+    from tests.factories import build_world
+
+    world = build_world()
+    batch = services.batch_upload(
+        user=world.requester, stream=io.BytesIO(csv_of(3).encode()), fmt="csv", brand=world.brand,
+        template=world.template, name="Kettles", channel="product", risk="low", language="en",
+        mapping={"title": "name"}, defaults=DEFAULTS, source_name="kettles.csv",
+    )
+
+    def headers(user) -> list[tuple[bytes, bytes]]:
+        client = Client()
+        client.force_login(user)
+        return [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1"),
+                (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+    async def scenario() -> tuple[bool, bool, tuple[bool, int | None], dict]:
+        path = f"/ws/batches/{batch.pk}/"
+        owner = WebsocketCommunicator(application, path, headers=await database_sync_to_async(headers)(world.requester))
+        reviewer = WebsocketCommunicator(application, path,
+                                         headers=await database_sync_to_async(headers)(world.brand_reviewer))
+        outsider = WebsocketCommunicator(application, path, headers=await database_sync_to_async(headers)(world.outsider))
+        owner_ok, _ = await owner.connect()
+        reviewer_ok, _ = await reviewer.connect()
+        outsider_result = await outsider.connect()
+        await database_sync_to_async(services.push_progress)(batch.pk)
+        event = await reviewer.receive_json_from(timeout=5)
+        await owner.receive_json_from(timeout=5)
+        await owner.disconnect()
+        await reviewer.disconnect()
+        return owner_ok, reviewer_ok, outsider_result, event
+
+    owner_ok, reviewer_ok, (outsider_ok, outsider_code), event = async_to_sync(scenario)()
+    assert owner_ok and reviewer_ok
+    assert not outsider_ok and outsider_code == 4404
+    assert event["batch"] == batch.pk and event["pending"] == 3 and event["status"] == "ready"

@@ -16,13 +16,14 @@ from tests.factories import PASSWORD, build_world
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.browser]
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
-CSV = "name,features\n" + "".join(f"Kettle {i},steel body {i}\n" for i in range(1, 5))
+CSV = "name,features\n" + "".join(f"Kettle {i},steel body {i}\n" for i in range(1, 9))
 
 
 @pytest.fixture(autouse=True)
 def _one_draft_at_a_time(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    # The worker files one row at a time, so row 2 is seen waiting, then written, while the batch runs.
+    # The worker files one row at a time, so row 2 is seen waiting, then written, while the batch runs (and
+    # the batch, eight rows long, is still running when the tabs are tried: finishing reloads the page).
     monkeypatch.setenv("AIOS_BULK_MAX_IN_FLIGHT", "1")
 
 

@@ -60,6 +60,10 @@ def test_an_editor_watches_a_row_go_from_waiting_to_in_review_without_a_reload(l
     expect(page.locator('.row-states a[data-key="state-review"] .count')).not_to_have_text("0")
     page.screenshot(path=SHOTS / "batch-rows-review.png", full_page=True)
     assert page.evaluate("window.stillTheSamePage") is True
+    # Coalesced: the card was asked for again as the figures moved, never twice within the 1.5 s gap.
+    refreshes = page.evaluate("performance.getEntriesByType('resource')"
+                              ".filter(e => e.name.includes('/rows/')).map(e => e.startTime)")
+    assert refreshes and all(b - a >= 1450 for a, b in zip(refreshes, refreshes[1:])), refreshes
 
     # The "In review" tab, pressed from the keyboard: the card changes in place, the address follows,
     # and the focus stays on the tab.

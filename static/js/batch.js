@@ -33,6 +33,10 @@
     rowsTimer = setTimeout(refreshRows, Math.max(0, lastRowsAt + ROWS_GAP - Date.now()));
   }
 
+  // Every 30 s too, through the same gap: a person approving or publishing a draft after the batch
+  // finished moves no figure the feeder pushes.
+  setInterval(rowsChanged, 30000);
+
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden && rowsStale) { rowsStale = false; rowsChanged(); }
   });

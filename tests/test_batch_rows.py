@@ -234,3 +234,14 @@ def test_the_batch_socket_tells_brand_members_and_refuses_an_outsider(transactio
     assert owner_ok and reviewer_ok
     assert not outsider_ok and outsider_code == 4404
     assert event["batch"] == batch.pk and event["pending"] == 3 and event["status"] == "ready"
+
+
+def test_the_actions_card_alone_follows_the_batchs_status(world, filed, as_user):
+    batch = filed(3, filing=1)  # running
+    headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "batch-actions"}
+    url = reverse("batches:detail", args=[batch.pk])
+    html = as_user("requester").get(url, **headers).content.decode()
+    assert html.lstrip().startswith('<section class="card" id="batch-actions"') and 'data-status="running"' in html
+    assert ">Pause<" in html and 'id="batch-start"' not in html and 'data-row="' not in html
+    assert as_user("brand_reviewer").get(url, **headers).content == b""  # sees the batch, may not act
+    assert as_user("outsider").get(url, **headers).status_code == 404

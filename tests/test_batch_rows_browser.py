@@ -1,6 +1,6 @@
 """In Debian's chromium: an editor watching a batch's page sees a row go from waiting to in review,
-with a link to its draft, without reloading; the state tabs filter the rows in place and keep the
-keyboard where it was."""
+with a link to its draft, and the buttons follow the batch started elsewhere, without reloading; the
+state tabs filter the rows in place and keep the keyboard where it was."""
 from __future__ import annotations
 
 import io
@@ -54,6 +54,9 @@ def test_an_editor_watches_a_row_go_from_waiting_to_in_review_without_a_reload(l
     assert other.post(f"/batches/{batch.pk}/start/", data={"csrfmiddlewaretoken": token}).status_code == 200
 
     expect(page.locator('#batch-rows tr[data-row="1"]')).to_have_attribute("data-state", "writing", timeout=60_000)
+    # The buttons follow: started elsewhere, this page now offers Pause, not Start.
+    expect(page.locator("#batch-actions").get_by_role("button", name="Pause")).to_be_visible()
+    expect(page.locator("#batch-start")).to_have_count(0)
     page.screenshot(path=SHOTS / "batch-rows-live.png", full_page=True)
     expect(row2).to_have_attribute("data-state", "review", timeout=180_000)
     expect(row2.get_by_role("link", name="Kettle 2")).to_have_attribute("href", re.compile(r"/drafts/\d+/"))

@@ -71,11 +71,18 @@ def rows_for(request: HttpRequest, pk: int) -> tuple[RowsView, str]:
 @login_required
 @require_GET
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    may_act = request.user.has_perm("editorial.add_brief")
+    if request.htmx and request.htmx.target == "batch-actions":  # the buttons, after the batch's status moved
+        batch = batch_get_for_user(user=request.user, pk=pk)
+        if not may_act:
+            return HttpResponse("")
+        return render(request, "batches/detail.html#actions",
+                      {"batch": batch, "start_form": BatchStartForm(), "may_act": may_act})
     view, note = rows_for(request, pk)
     batch = view.batch
     return render(request, "batches/detail.html", {
         "batch": batch, "counts": services.batch_counts(batch), "rows": view, "rows_note": note,
-        "start_form": BatchStartForm(), "may_act": request.user.has_perm("editorial.add_brief"),
+        "start_form": BatchStartForm(), "may_act": may_act,
     }, status=400 if note else 200)
 
 

@@ -70,7 +70,14 @@
     var now = figures(p);
     if (now !== lastFigures) rowsChanged();
     lastFigures = now;
-    // A change of state changes the buttons: reload the page once the batch settles.
+    // A change of state changes the buttons: the actions card is fetched again while the batch moves
+    // (started elsewhere, by its schedule, paused), and the page reloads once the batch settles.
+    var actions = document.getElementById("batch-actions");
+    if (actions && window.htmx && p.status && actions.getAttribute("data-status") !== p.status &&
+        p.status !== "finished" && p.status !== "cancelled") {
+      actions.setAttribute("data-status", p.status); // asked once per change
+      window.htmx.ajax("GET", actions.getAttribute("data-actions-url"), { target: "#batch-actions", swap: "outerHTML" });
+    }
     if (lastStatus && p.status !== lastStatus && (p.status === "finished" || p.status === "cancelled")) {
       setTimeout(function () { location.reload(); }, 800);
     }

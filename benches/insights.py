@@ -142,8 +142,9 @@ def seed_insights(world: Any, *, drafts: int, per_draft: int) -> dict[str, float
         FROM bench_moves WHERE status IN ('changes_requested', 'rejected');
     """)
     step("findings", f"""
-        INSERT INTO governance_finding (revision_id, category, severity, text, message, suggestion, created_at)
-        SELECT d.current_revision_id, c.category, c.severity, '', 'bench', '', d.created_at
+        INSERT INTO governance_finding (revision_id, category, severity, text, message, suggestion, details,
+                                        created_at)
+        SELECT d.current_revision_id, c.category, c.severity, '', 'bench', '', '[]'::jsonb, d.created_at
         FROM editorial_draft d
         CROSS JOIN LATERAL (SELECT (ARRAY['banned_term','claims','disclaimer','unsupported_claim'])
                                    [1 + abs(hashint8(d.id * 7)) % 4] AS category) k

@@ -206,6 +206,8 @@ def test_the_compare_page_shows_the_outcome_rows(client, world):
     assert page.status_code == 200 and "Outcomes" in html and "Click-through rate (clicks per impression)" in html
     row = html.split("Click-through rate (clicks per impression)")[1].split("</tr>")[0]
     assert "10.0%" in row and "12.0%" in row and "B better" in row
+    impressions = html.split("<th scope=\"row\">Impressions</th>")[1].split("</tr>")[0]
+    assert "10,000" in impressions and " ms" not in impressions and "Total" in impressions
 
 
 def test_an_alert_rule_on_an_outcome_rate_counts_drafts_with_outcomes(client, world, two_versions):

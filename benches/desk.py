@@ -243,9 +243,9 @@ def seed(world: Any, *, drafts: int, per_draft: int) -> Seeded:
                random() AS s, random() AS w, random() AS a
         FROM generate_series(1, {drafts}) AS n;
         INSERT INTO editorial_brief (id, brand_id, title, goal, audience, channel, tone, language, risk, triage,
-                                     template_id, requested_by_id, created_at)
+                                     variables, template_id, requested_by_id, created_at)
         SELECT r.n, r.brand_id, 'Brief ' || r.n, 'Tell people about it', 'coffee lovers', r.channel, 'warm', 'en',
-               r.risk, '{{}}'::jsonb, ({template_ids})[r.template_ix], r.requested_by_id, r.created_at
+               r.risk, '{{}}'::jsonb, '{{}}'::jsonb, ({template_ids})[r.template_ix], r.requested_by_id, r.created_at
         FROM bench_rows r;
     """)
     # Statuses: the newest 30% are still moving (mostly in review); older ones are mostly published.
@@ -262,7 +262,8 @@ def seed(world: Any, *, drafts: int, per_draft: int) -> Seeded:
         FROM bench_rows r;
         INSERT INTO editorial_draft (id, brief_id, brand_id, title, status, workflow_id, model_version_id,
                                      prompt_version_id, current_revision_id, published_revision_id, assignee_id,
-                                     status_reason, publish_at, publish_requested_by_id, created_at, status_changed_at)
+                                     status_reason, run_queue, publish_at, publish_requested_by_id, created_at,
+                                     status_changed_at)
         SELECT d.n, d.n, d.brand_id, t.words || ' #' || d.n, d.status, {ids['workflow']}, ({model_ids})[d.model_ix],
                ({version_ids})[d.template_ix],
                CASE WHEN d.status = 'generating' THEN NULL ELSE d.n * {per_draft} END,
@@ -271,7 +272,7 @@ def seed(world: Any, *, drafts: int, per_draft: int) -> Seeded:
                     AND d.brand_id = {ids['northwind']}
                     THEN (ARRAY[{ids['eddie']}, {ids['bree']}, {ids['lena']}])[1 + (d.n % 3)] END,
                CASE WHEN d.status IN ('changes_requested', 'rejected') THEN 'Needs another pass.' ELSE '' END,
-               NULL, NULL, d.created_at,
+               'default', NULL, NULL, d.created_at,
                LEAST(now() - interval '1 minute', d.created_at + d.w * interval '6 days')
         FROM bench_drafts d JOIN bench_titles t ON t.i = d.title_ix;
     """)
@@ -312,9 +313,9 @@ def seed(world: Any, *, drafts: int, per_draft: int) -> Seeded:
           ON g.min_rank <= CASE d.risk WHEN 'high' THEN 2 WHEN 'medium' THEN 1 ELSE 0 END
         WHERE d.status IN ('approved', 'published', 'retracted');
         INSERT INTO governance_signoff (draft_id, revision_id, gate_id, user_id, external_recipient, decision,
-                                        comment, created_at)
+                                        comment, policy, created_at)
         SELECT draft_id, revision_id, gate_id, user_id, '', decision,
-               CASE WHEN decision = 'approve' THEN '' ELSE 'Needs another pass.' END, at
+               CASE WHEN decision = 'approve' THEN '' ELSE 'Needs another pass.' END, '', at
         FROM bench_signoffs ORDER BY at;
     """)
     t0 = time.monotonic()

@@ -16,6 +16,8 @@ import threading
 
 from django.conf import settings
 
+from agents.calls.providers import openai_client
+
 LOCAL_MODEL = "all-MiniLM-L6-v2"
 REMOTE_BATCH = 256
 
@@ -68,7 +70,7 @@ def embed(texts: list[str]) -> list[list[float]]:
         return embed_local(texts)
     import openai
 
-    client = openai.OpenAI(base_url=settings.AIOS_EMBEDDINGS, api_key=settings.AIOS_LLM_API_KEY, max_retries=2,
+    client = openai_client(base_url=settings.AIOS_EMBEDDINGS, api_key=settings.AIOS_LLM_API_KEY, max_retries=2,
                            timeout=settings.AIOS_LLM_TIMEOUT)
     extra = {"dimensions": settings.AIOS_EMBEDDINGS_DIM} if settings.AIOS_EMBEDDINGS_DIM else {}
     vectors: list[list[float]] = []

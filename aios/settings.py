@@ -90,6 +90,8 @@ DATABASES = {
     )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("AIOS_DB_CONN_MAX_AGE", default=0)
+# Celery worker processes keep their connection between tasks, up to this many seconds (aios/celery.py).
+AIOS_WORKER_DB_CONN_MAX_AGE = env.int("AIOS_WORKER_DB_CONN_MAX_AGE", default=300)
 DATABASES["default"].setdefault("TEST", {})
 # Channels' live-server helpers add the test prefix twice unless the name is explicit.
 DATABASES["default"]["TEST"]["NAME"] = f"test_{DATABASES['default']['NAME']}"

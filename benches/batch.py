@@ -137,6 +137,37 @@ class Workers:
         devstack.stop_all(list(self.procs.values()))
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each part of the stack: this bench's PostgreSQL
+    (postmaster and backends), Valkey, the Celery workers (main and pool), and this bench process,
+    which also hosts the test model server's threads."""
+    import psutil
+
+    def used(proc: Any, *, reaped: bool = False) -> float:
+        # `reaped`: with what its children that already exited used (PostgreSQL's closed backends).
+        try:
+            times = proc.cpu_times()
+            return times.user + times.system + (times.children_user + times.children_system if reaped else 0)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return 0.0
+
+    me = psutil.Process()
+    totals = {"postgres": 0.0, "valkey": 0.0, "workers": 0.0, "bench_and_model_server": used(me)}
+    for child in me.children(recursive=True):
+        try:
+            cmd = " ".join(child.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        part = "valkey" if "valkey" in cmd else "workers" if "worker" in cmd else None
+        if part:
+            totals[part] += used(child)
+    pgdata = str(BENCH_VAR / "pgdata")
+    for proc in psutil.process_iter(["cmdline"]):
+        if pgdata in " ".join(proc.info["cmdline"] or []):
+            totals["postgres"] += used(proc, reaped=True) + sum(used(c) for c in proc.children())
+    return totals
+
+
 def first_token_delay_ms(draft_id: int, timeout: float = 120) -> float | None:
     from agents.models import AgentRun
 
@@ -185,6 +216,7 @@ def run_batch(world: Any, workers: Workers, *, rows: int, label: str, every: flo
         name=label, channel="product", risk="low", language="en", mapping={"title": "name"},
         defaults={"goal": "Describe {name}: {features}", "audience": "shoppers", "tone": "warm"},
     )
+    cpu_before = cpu_seconds()
     started = time.monotonic()
     services.batch_start(user=world.requester, batch=batch)
     delays, pending, n, next_probe = [], [], 0, started + every
@@ -202,12 +234,14 @@ def run_batch(world: Any, workers: Workers, *, rows: int, label: str, every: flo
             quarter_at = time.monotonic()
         time.sleep(0.25)
     wall = time.monotonic() - started
+    cpu_after = cpu_seconds()
     for draft_id in pending:
         delay = first_token_delay_ms(draft_id, timeout=60)
         if delay is not None:
             delays.append(delay)
     in_review = Draft.objects.filter(batch_row__batch=batch, status=Draft.Status.IN_REVIEW).count()
-    return {"wall_s": wall, "per_min": in_review / wall * 60, "in_review": in_review, "delays": delays,
+    cpu_ms = {part: (cpu_after[part] - cpu_before[part]) * 1000 / max(in_review, 1) for part in cpu_after}
+    return {"wall_s": wall, "per_min": in_review / wall * 60, "in_review": in_review, "delays": delays, "cpu_ms": cpu_ms,
             "rss_quarter": workers.rss_at(quarter_at or started), "rss_end": workers.rss_at(time.monotonic())}
 
 
@@ -246,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['per_min']:.0f} drafts/min; interactive first-token p95 {p95(r['delays']):.0f} ms over "
               f"{len(r['delays'])} briefs (×{ratio:.2f} of idle); worker RSS {r['rss_quarter'] / mb:.0f} MB at a "
               f"quarter → {r['rss_end'] / mb:.0f} MB at the end ({'flat' if flat else 'growing'})")
+        print(f"    CPU per draft: {sum(r['cpu_ms'].values()):.0f} ms = "
+              + ", ".join(f"{part} {ms:.0f} ms" for part, ms in r["cpu_ms"].items()))
     print(f"  idle: interactive first-token p95 {idle_p95:.0f} ms over {len(idle)} briefs")
     print("  peak RSS per process, one worker: " + ", ".join(f"{k} {v / mb:.0f} MB" for k, v in sorted(peak_one.items())))
     print("  peak RSS per process, two workers: " + ", ".join(f"{k} {v / mb:.0f} MB" for k, v in sorted(peak_two.items())))
@@ -260,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb_max_process": round(max([*peak_one.values(), *peak_two.values()]) / mb, 1),
         "rss_mb_quarter_one_worker": round(single["rss_quarter"] / mb, 1),
         "rss_mb_end_one_worker": round(single["rss_end"] / mb, 1),
+        "cpu_ms_per_draft_one_worker": round(sum(single["cpu_ms"].values()), 1),
+        **{f"cpu_ms_per_draft_{part}": round(ms, 1) for part, ms in single["cpu_ms"].items()},
     }))
     return 0
 

@@ -263,10 +263,10 @@ def seed(world: Any, *, drafts: int, per_draft: int) -> Seeded:
                      ({ids['legal']}, {ids['lena']}, 2)) AS g(gate_id, user_id, min_rank)
           ON g.min_rank <= CASE d.risk WHEN 'high' THEN 2 WHEN 'medium' THEN 1 ELSE 0 END
         WHERE d.status IN ('approved', 'published', 'retracted');
-        INSERT INTO governance_signoff (draft_id, revision_id, gate_id, user_id, external_recipient, policy,
-                                        decision, comment, created_at)
-        SELECT draft_id, revision_id, gate_id, user_id, '', '', decision,
-               CASE WHEN decision = 'approve' THEN '' ELSE 'Needs another pass.' END, at
+        INSERT INTO governance_signoff (draft_id, revision_id, gate_id, user_id, external_recipient, decision,
+                                        comment, policy, created_at)
+        SELECT draft_id, revision_id, gate_id, user_id, '', decision,
+               CASE WHEN decision = 'approve' THEN '' ELSE 'Needs another pass.' END, '', at
         FROM bench_signoffs ORDER BY at;
     """)
     t0 = time.monotonic()

@@ -11,7 +11,10 @@ brands over two years, 10 revisions each, sign-offs to match each status), then 
 * status moves (what the refresh copies from the audit log): brief → in review after 20–80 s (slower
   for the settings model), a recovery from "needs a human" for 3%, approval latency of minutes to a day,
   publication, send-backs and rejections;
-* policy findings on about 30% of the current texts (blocking claims findings half overridden).
+* policy findings on about 30% of the current texts (blocking claims findings half overridden);
+* experiment outcomes: one draft in 20 is a campaign master with two variants (the next two drafts) in an
+  A/B test, each variant with three CMS outcome reports (hundreds to thousands of impressions, clicks and
+  conversions), so a tenth of the drafts carry outcome figures.
 
 Then it rebuilds every draft's facts and their daily rollups (`facts_refresh(everything=True)`, timed:
 the cost of a first backfill; a re-used database is migrated and its rollups backfilled if empty), times
@@ -160,6 +163,51 @@ def seed_insights(world: Any, *, drafts: int, per_draft: int) -> dict[str, float
     return steps
 
 
+def seed_outcomes(world: Any, *, drafts: int) -> dict[str, float]:
+    """Campaigns, A/B experiments between two variants, and three outcome reports per variant (see the docstring)."""
+    import random
+
+    from editorial.campaigns.models import (
+        Campaign, Experiment, ExperimentArm, OutcomeReport, Segment, SegmentVersion, Variant,
+    )
+    from editorial.models import Draft
+
+    t0 = time.monotonic()
+    rng = random.Random(13)
+    rows = {d["pk"]: d for d in Draft.objects.values("pk", "brand_id", "brief__channel")}
+    segments = {}
+    for brand_id in sorted({d["brand_id"] for d in rows.values()}):
+        segment = Segment.objects.create(brand_id=brand_id, name="Bench readers")
+        version = SegmentVersion.objects.create(segment=segment, number=1, description="bench")
+        segments[brand_id] = (segment, version)
+    masters = [n for n in range(1, drafts - 1, 20) if n in rows and n + 1 in rows and n + 2 in rows]
+    campaigns = Campaign.objects.bulk_create([
+        Campaign(brand_id=rows[n]["brand_id"], name=f"Bench campaign {n}", master_id=n, channels=["blog"], arms=2,
+                 created_by=world.editor) for n in masters], batch_size=2000)
+    variants = Variant.objects.bulk_create([
+        Variant(campaign=c, segment=segments[c.brand_id][0], segment_version=segments[c.brand_id][1],
+                channel=rows[n + k]["brief__channel"] or "blog", arm="AB"[k - 1], master_id=n, draft_id=n + k)
+        for c, n in zip(campaigns, masters) for k in (1, 2)], batch_size=2000)
+    experiments = Experiment.objects.bulk_create([
+        Experiment(campaign=c, name=f"Bench test {c.pk}", created_by=world.editor) for c in campaigns], batch_size=2000)
+    ExperimentArm.objects.bulk_create([
+        ExperimentArm(experiment=e, variant=v, share=50)
+        for e, pair in zip(experiments, zip(variants[::2], variants[1::2])) for v in pair], batch_size=2000)
+    reports = []
+    for e, pair in zip(experiments, zip(variants[::2], variants[1::2])):
+        for v in pair:
+            for i in range(3):
+                impressions = rng.randint(200, 5000)
+                reports.append(OutcomeReport(
+                    report_id=f"bench-{v.pk}-{i}", experiment=e, variant=v, connector=world.connector,
+                    impressions=impressions, clicks=int(impressions * rng.uniform(0.03, 0.15)),
+                    conversions=int(impressions * rng.uniform(0.005, 0.03))))
+    OutcomeReport.objects.bulk_create(reports, batch_size=2000)
+    seconds = time.monotonic() - t0
+    say(f"  outcomes: {len(variants):,} variants, {len(reports):,} reports in {seconds:.1f}s")
+    return {"outcomes": seconds}
+
+
 @dataclass
 class Scenario:
     name: str
@@ -237,7 +285,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             world = build_world()
             stats = desk.seed(world, drafts=args.drafts, per_draft=args.revisions)
-            steps = {**stats.steps, **seed_insights(world, drafts=args.drafts, per_draft=args.revisions)}
+            steps = {**stats.steps, **seed_insights(world, drafts=args.drafts, per_draft=args.revisions),
+                     **seed_outcomes(world, drafts=args.drafts)}
             seed_s = stats.seconds + sum(v for k, v in steps.items() if k not in stats.steps)
             say(f"seeded in {seed_s:.0f}s")
         t0 = time.monotonic()
@@ -301,13 +350,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with connections["default"].cursor() as cursor:
             cursor.execute("SELECT (SELECT count(*) FROM editorial_draft), (SELECT count(*) FROM editorial_revision),"
                            " (SELECT count(*) FROM agents_agentrun), (SELECT count(*) FROM insights_draftfact),"
-                           " (SELECT count(*) FROM insights_dayrollup)")
-            drafts, revisions, runs_n, facts_n, rollups_n = cursor.fetchone()
+                           " (SELECT count(*) FROM insights_dayrollup),"
+                           " (SELECT count(*) FROM campaigns_outcomereport)")
+            drafts, revisions, runs_n, facts_n, rollups_n, outcomes_n = cursor.fetchone()
         say("measuring")
         load_before = os.getloadavg()[0]
         measure(scenarios, users, runs=args.runs)
         load_after = os.getloadavg()[0]
-    return {"scenarios": scenarios, "drafts": drafts, "revisions": revisions, "runs_n": runs_n, "facts": facts_n, "rollups": rollups_n, "rollup_s": rollup_s,
+    return {"scenarios": scenarios, "outcomes": outcomes_n, "drafts": drafts, "revisions": revisions, "runs_n": runs_n, "facts": facts_n, "rollups": rollups_n, "rollup_s": rollup_s,
             "seed_s": seed_s, "steps": steps, "rebuild_s": rebuild_s, "quiet_s": quiet_s, "busy_s": busy_s, "busy_n": busy_n,
             "warm_s": warm_s, "warmed": warmed, "runs": args.runs,
             "elapsed": time.monotonic() - started, "load": (load_before, load_after)}
@@ -317,7 +367,8 @@ def report(r: dict[str, Any]) -> None:
     scenarios: list[Scenario] = r["scenarios"]
     required = [s for s in scenarios if s.required]
     print(f"insights benchmark: {r['drafts']:,} drafts, {r['revisions']:,} revisions, {r['runs_n']:,} agent runs, "
-          f"{r['facts']:,} fact rows, {r['rollups']:,} daily rollup rows (day × brand × versions × template × channel)")
+          f"{r['facts']:,} fact rows, {r['rollups']:,} daily rollup rows (day × brand × versions × template × channel), "
+          f"{r['outcomes']:,} experiment outcome reports")
     if r["rollup_s"] is not None:
         print(f"  rollups backfilled from the fact rows (re-used database): {r['rollup_s']:.1f} s")
     if r["seed_s"] is not None:
@@ -360,7 +411,7 @@ def report(r: dict[str, Any]) -> None:
           f"{r['load'][1]:.2f} after, on {os.cpu_count()} CPUs")
     keys = ["page_one_brand", "page_all_brands", "api_one_brand", "api_all_brands", "page_all_2y", "api_all_2y",
             "api_csv_week", "compare"]
-    result: dict[str, Any] = {"drafts": r["drafts"], "revisions": r["revisions"],
+    result: dict[str, Any] = {"drafts": r["drafts"], "revisions": r["revisions"], "outcome_reports": r["outcomes"],
                               "seed_s": round(r["seed_s"], 1) if r["seed_s"] is not None else None,
                               "facts_rebuild_s": round(r["rebuild_s"], 1), "quiet_refresh_ms": round(r["quiet_s"] * 1000, 1),
                               "busy_refresh_ms": round(r["busy_s"] * 1000, 1), "busy_refresh_drafts": r["busy_n"], "warm_defaults_ms": round(r["warm_s"] * 1000, 1),

@@ -41,6 +41,23 @@ def test_a_reservation_is_held_until_settled_and_then_the_actual_cost_is_booked(
     assert (today_row(world.brand).reserved, today_row(world.brand).spent) == (D("0"), D("0.3"))
 
 
+def test_a_free_call_holds_nothing_but_is_still_refused_once_the_brand_is_over_its_cap(world):
+    reservation = budget_reserve(brand=world.brand, amount=D("0"))  # no caps: nothing to lock or hold
+    budget_settle(reservation=reservation, cost=D("0"))
+    assert not SpendDay.objects.filter(brand=world.brand).exists()
+    Budget.objects.create(brand=world.brand, daily_cap=D("5.00"))
+    SpendDay.objects.create(brand=world.brand, day=timezone.localdate(), spent=D("5.01"))
+    with pytest.raises(BudgetExceeded):
+        budget_reserve(brand=world.brand, amount=D("0"))
+
+
+def test_settling_books_the_cost_even_when_the_day_row_was_removed_meanwhile(world):
+    reservation = budget_reserve(brand=world.brand, amount=D("0.50"))
+    SpendDay.objects.filter(brand=world.brand).delete()
+    budget_settle(reservation=reservation, cost=D("0.30"))
+    assert (today_row(world.brand).reserved, today_row(world.brand).spent) == (D("0"), D("0.3"))
+
+
 def test_a_call_that_would_pass_the_daily_cap_fails_with_a_clear_message(world):
     Budget.objects.create(brand=world.brand, daily_cap=D("5.00"))
     SpendDay.objects.create(brand=world.brand, day=timezone.localdate(), spent=D("4.98"))

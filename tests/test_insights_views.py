@@ -112,7 +112,7 @@ def test_comparing_two_versions_shows_every_metric_and_calls_few_drafts_not_sign
         **PERIOD, "dimension": "model_version", "a": world.model_version.pk, "b": history.other_model.pk})
     assert response.status_code == 200
     rows = {row.metric.key: row for row in response.context["rows"]}
-    assert len(rows) == 22
+    assert len(rows) == 27  # 22 from the desk, 5 experiment outcomes
     assert rows["rejection_rate"].a == 0.0 and rows["rejection_rate"].b == 1.0
     assert rows["rejection_rate"].n_a == 2 and rows["rejection_rate"].n_b == 1
     assert not any(row.significant for row in rows.values())

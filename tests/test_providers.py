@@ -96,3 +96,16 @@ def test_sampling_overrides_apply_to_one_call_only(llm):
     assert llm.requests[-1]["temperature"] == 0 and "seed" not in llm.requests[-1]
     with pytest.raises(ValueError, match="max_tokens"):
         _stream(llm, overrides={"max_tokens": 5})
+
+
+def test_calls_to_one_endpoint_share_the_process_client_and_a_forked_process_builds_its_own(monkeypatch):
+    """Building a client loads the CA bundle (tens of milliseconds per call before); a pool process
+    forked from a parent must never reuse the parent's sockets."""
+    from agents.calls import providers
+
+    first = providers.openai_client(base_url="http://127.0.0.1:9/v1", api_key="k", timeout=5)
+    assert providers.openai_client(base_url="http://127.0.0.1:9/v1", api_key="k", timeout=5) is first
+    assert providers.openai_client(base_url="http://127.0.0.1:8/v1", api_key="k", timeout=5) is not first
+    assert providers.openai_client(base_url="http://127.0.0.1:9/v1", api_key="k", timeout=9) is not first
+    monkeypatch.setattr(providers.os, "getpid", lambda: -1)
+    assert providers.openai_client(base_url="http://127.0.0.1:9/v1", api_key="k", timeout=5) is not first

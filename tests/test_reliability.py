@@ -415,11 +415,14 @@ def test_the_sweeper_fails_a_run_that_lost_its_worker_too_often_with_the_reason(
     assert "worker stopped responding 3 times" in draft.status_reason
 
 
-def test_a_worker_whose_run_was_taken_over_stops_writing(world, model_at, monkeypatch):
+def test_a_worker_whose_run_was_taken_over_stops_writing(world, model_at, monkeypatch, settings):
     """The sweeper gave the run to another worker (new attempt number): the old one must not go on."""
     from agents.pipeline import writer as writer_module
 
     model_at.tokens_per_second = 40
+    # A takeover needs a heartbeat older than the stale limit; the writer beats at most every tenth of
+    # it, so with a 0.1 s limit every flush re-checks the fence, as a stalled worker's next flush would.
+    settings.AIOS_RUN_STALE_SECONDS = 0.1
     draft = file_brief(world)
     drive(draft, max_steps=2)  # plan, retrieve
     writer = draft.runs.get(kind="write")
@@ -427,17 +430,37 @@ def test_a_worker_whose_run_was_taken_over_stops_writing(world, model_at, monkey
     real_flush_update = writer_module.run_heartbeat
     taken = {"done": False}
 
-    def heartbeat(run):
+    def heartbeat(run, **kwargs):
         if not taken["done"] and RunSection.objects.filter(run=run, index=0).exclude(text="").exists():
             taken["done"] = True
             AgentRun.objects.filter(pk=run.pk).update(attempt_count=run.attempt_count + 1)  # another claim
-        return real_flush_update(run)
+        return real_flush_update(run, **kwargs)
 
     monkeypatch.setattr(writer_module, "run_heartbeat", heartbeat)
     assert run_execute(run_id=writer.pk) is None
     writer.refresh_from_db()
     assert writer.status == "running" and not writer.sections.filter(done=True).exists()
     assert len(model_at.requests) == 1
+
+
+def test_a_streaming_writer_beats_at_most_once_per_window_and_still_finds_a_takeover(world):
+    """Each flush checkpoints the text; the heartbeat UPDATE that goes with it is skipped within the
+    window, and the next one outside it still raises ClaimLost when another worker claimed the run."""
+    from django.test.utils import CaptureQueriesContext
+
+    from agents.pipeline.runs import ClaimLost, run_claim, run_heartbeat
+
+    draft = file_brief(world)
+    run = run_claim(run_id=draft.runs.get(kind="plan").pk)
+    with CaptureQueriesContext(connection) as first:
+        run_heartbeat(run, unless_within=60)
+    with CaptureQueriesContext(connection) as again:
+        run_heartbeat(run, unless_within=60)
+    assert len(first) == 1 and len(again) == 0
+    AgentRun.objects.filter(pk=run.pk).update(attempt_count=run.attempt_count + 1)  # another claim
+    run_heartbeat(run, unless_within=60)  # within the window: not asked
+    with pytest.raises(ClaimLost):
+        run_heartbeat(run, unless_within=0)
 
 
 # --- SIGKILL of a real worker mid-write -------------------------------------------------------------

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from types import EllipsisType
 from typing import Any
 
 from django.conf import settings
@@ -85,9 +86,16 @@ def _exceeded(brand: Any, budget: Budget, *, period: str, cap: Decimal, used: De
     return BudgetExceeded(message)
 
 
-def check_run_tokens(*, brand: Any, used: int, needed: int) -> None:
-    """The brand's per-run token cap (in + out). Waiting cannot help, so this always fails."""
-    budget = Budget.objects.filter(brand=brand).first()
+def budget_for(brand: Any) -> Budget | None:
+    """The brand's caps (None: it has none). A model call reads them once and passes them on."""
+    return Budget.objects.filter(brand_id=brand.pk).first()
+
+
+def check_run_tokens(*, brand: Any, used: int, needed: int, budget: Budget | None | EllipsisType = ...) -> None:
+    """The brand's per-run token cap (in + out). Waiting cannot help, so this always fails.
+    `budget`: the brand's caps when the caller has just read them (`budget_for`); read here otherwise."""
+    if budget is ...:
+        budget = budget_for(brand)
     if budget is None or budget.run_token_cap is None:
         return
     if used + needed > budget.run_token_cap:
@@ -97,13 +105,28 @@ def check_run_tokens(*, brand: Any, used: int, needed: int) -> None:
         )
 
 
+def _locked_day(brand_id: int, day: date) -> SpendDay:
+    """Today's row of the brand, locked; created first when this is the day's first call."""
+    row = SpendDay.objects.select_for_update().filter(brand_id=brand_id, day=day).first()
+    if row is None:
+        SpendDay.objects.bulk_create([SpendDay(brand_id=brand_id, day=day)], ignore_conflicts=True)
+        row = SpendDay.objects.select_for_update().get(brand_id=brand_id, day=day)
+    return row
+
+
 @transaction.atomic
-def budget_reserve(*, brand: Any, amount: Decimal, run_id: int | None = None) -> Reservation:
-    """Hold `amount` for a call of `brand`, or raise BudgetExceeded with the reason."""
+def budget_reserve(
+    *, brand: Any, amount: Decimal, run_id: int | None = None, budget: Budget | None | EllipsisType = ...,
+) -> Reservation:
+    """Hold `amount` for a call of `brand`, or raise BudgetExceeded with the reason. `budget`: the
+    brand's caps when the caller has just read them (`budget_for`); read here otherwise. A free call
+    (amount 0) is still checked against the caps, when the brand has any, but changes no row."""
     day = timezone.localdate()
-    SpendDay.objects.bulk_create([SpendDay(brand_id=brand.pk, day=day)], ignore_conflicts=True)
-    row = SpendDay.objects.select_for_update().get(brand_id=brand.pk, day=day)
-    budget = Budget.objects.filter(brand_id=brand.pk).first()
+    if budget is ...:
+        budget = budget_for(brand)
+    if not amount and budget is None:
+        return Reservation(brand_id=brand.pk, day=day, amount=amount)  # nothing to hold, no cap to check
+    row = _locked_day(brand.pk, day)
     if budget is not None:
         if budget.daily_cap is not None:
             used = row.spent + row.reserved
@@ -114,19 +137,25 @@ def budget_reserve(*, brand: Any, amount: Decimal, run_id: int | None = None) ->
             used = _month_total(brand.pk, day)
             if used + amount > budget.monthly_cap:
                 raise _exceeded(brand, budget, period="monthly", cap=budget.monthly_cap, used=used, needed=amount)
-    SpendDay.objects.filter(pk=row.pk).update(reserved=F("reserved") + amount)
-    if run_id is not None:
-        AgentRun.objects.filter(pk=run_id).update(reserved_cost=F("reserved_cost") + amount)
+    if amount:
+        SpendDay.objects.filter(pk=row.pk).update(reserved=F("reserved") + amount)
+        if run_id is not None:
+            AgentRun.objects.filter(pk=run_id).update(reserved_cost=F("reserved_cost") + amount)
     return Reservation(brand_id=brand.pk, day=day, amount=amount)
 
 
 @transaction.atomic
 def budget_settle(*, reservation: Reservation, cost: Decimal, run_id: int | None = None) -> None:
-    """Release the reservation and book the actual cost (also on the run, when given)."""
-    SpendDay.objects.bulk_create([SpendDay(brand_id=reservation.brand_id, day=reservation.day)], ignore_conflicts=True)
-    SpendDay.objects.select_for_update().filter(brand_id=reservation.brand_id, day=reservation.day).update(
-        reserved=Greatest(F("reserved") - reservation.amount, Value(ZERO)), spent=F("spent") + cost
-    )
+    """Release the reservation and book the actual cost (also on the run, when given). A free call
+    that held nothing changes no row."""
+    if not reservation.amount and not cost:
+        return
+    change = {"reserved": Greatest(F("reserved") - reservation.amount, Value(ZERO)), "spent": F("spent") + cost}
+    day = SpendDay.objects.filter(brand_id=reservation.brand_id, day=reservation.day)
+    if not day.update(**change):  # the reservation made the row; only a deleted row needs it again
+        SpendDay.objects.bulk_create([SpendDay(brand_id=reservation.brand_id, day=reservation.day)],
+                                     ignore_conflicts=True)
+        day.update(**change)
     if run_id is not None:
         AgentRun.objects.filter(pk=run_id).update(
             reserved_cost=Greatest(F("reserved_cost") - reservation.amount, Value(ZERO)), cost=F("cost") + cost

@@ -145,14 +145,15 @@ def generate(
 
     brand = run.draft.brand
     prompt_estimate = budgets.estimate_tokens(f"{system}\n\n{prompt}")
-    budgets.check_run_tokens(brand=brand, used=tokens_used, needed=prompt_estimate + max_tokens)
+    caps = budgets.budget_for(brand)
+    budgets.check_run_tokens(brand=brand, used=tokens_used, needed=prompt_estimate + max_tokens, budget=caps)
 
     attempt = 0
     last_error = ""
     while True:
         version = run.model_version if isolated else _use_version(run, last_error=last_error)
         estimate = budgets.call_cost(version, tokens_in=prompt_estimate, tokens_out=max_tokens)
-        reservation = budgets.budget_reserve(brand=brand, amount=estimate, run_id=run.pk)
+        reservation = budgets.budget_reserve(brand=brand, amount=estimate, run_id=run.pk, budget=caps)
         usage = Usage()
         parts: list[str] = []
         try:

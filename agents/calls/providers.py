@@ -5,6 +5,7 @@ Errors are translated into `ProviderError(permanent=…)` so callers retry only 
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -116,10 +117,23 @@ def _stops(configured: Any, extra: list[str] | None) -> list[str]:
     return list(dict.fromkeys([*listed, *(extra or [])]))
 
 
+@functools.lru_cache(maxsize=32)
+def _client_in_process(pid: int, base_url: str, api_key: str, timeout: float, max_retries: int) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+
+
+def openai_client(*, base_url: str, api_key: str, timeout: float, max_retries: int = 0) -> openai.OpenAI:
+    """The process's client for one endpoint. Building a client loads the CA bundle (about 30 ms of
+    CPU, once per model call before this), and a kept client also keeps its connections alive
+    between calls. Keyed by process id, so a forked Celery pool process never shares its parent's
+    sockets. The SDK's client is safe to share between threads."""
+    return _client_in_process(os.getpid(), base_url, api_key, float(timeout), max_retries)
+
+
 class OpenAICompatibleProvider:
     def __init__(self, resolved: ResolvedModel, *, timeout: float | None = None) -> None:
         self.resolved = resolved
-        self.client = openai.OpenAI(
+        self.client = openai_client(
             base_url=resolved.base_url,
             api_key=resolved.api_key,
             timeout=timeout or settings.AIOS_LLM_TIMEOUT,

@@ -13,8 +13,10 @@ This module knows no kind of run; `agents/pipeline/kinds.py` says what each kind
 """
 from __future__ import annotations
 
+import math
 import os
 import socket
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -36,8 +38,9 @@ Status = AgentRun.Status
 MAX_ATTEMPTS = 3
 # Enqueued by name: the task module imports the pipeline, never the other way round.
 RUN_TASK = "agents.run_step"
-RUN_RELATED = ("draft__brief__brand", "draft__model_version", "draft__prompt_version", "model_version",
-               "prompt_version")
+# What the steps read of a claimed run, joined in its one query (the draft's own versions are read,
+# when a step needs them, through the run's: a claim happens four times per draft).
+RUN_RELATED = ("draft__brief__brand", "model_version", "prompt_version")
 
 
 def stale_after() -> timedelta:
@@ -93,13 +96,17 @@ def enqueue_run(run_id: int, *, queue: str | None = None) -> None:
 
 def run_create(*, draft: Any, kind: str, key: str, **fields: Any) -> AgentRun:
     """Create (or find, when `key` was used before) a queued run and enqueue it on commit."""
+    # By id: the draft at hand (often just locked) need not load its versions for this.
     defaults = {
         "draft": draft,
         "kind": kind,
-        "model_version": draft.model_version if kind == Kind.WRITE else None,
-        "prompt_version": draft.prompt_version if kind in (Kind.PLAN, Kind.WRITE) else None,
-        **fields,
+        "model_version_id": draft.model_version_id if kind == Kind.WRITE else None,
+        "prompt_version_id": draft.prompt_version_id if kind in (Kind.PLAN, Kind.WRITE) else None,
     }
+    for name in ("model_version", "prompt_version"):
+        if name in fields:  # the caller's own choice
+            defaults.pop(f"{name}_id")
+    defaults.update(fields)
     run, created = AgentRun.objects.get_or_create(idempotency_key=key, defaults=defaults)
     if created:
         queue = getattr(draft, "run_queue", None)
@@ -143,13 +150,19 @@ def run_claim(*, run_id: int) -> AgentRun | None:
     raise RunBusy(f"run {run_id} is held by {row['claimed_by'] or 'another worker'}", countdown=wait)
 
 
-def run_heartbeat(run: AgentRun) -> None:
-    # Fenced by the attempt number: after the run was given to another worker, this one stops
-    # instead of writing the same section alongside it.
+def run_heartbeat(run: AgentRun, *, unless_within: float = 0.0) -> None:
+    """Mark the run alive. Fenced by the attempt number: after the run was given to another worker,
+    this one stops (ClaimLost) instead of writing the same section alongside it. `unless_within`
+    skips the write when this process beat less than that many seconds ago: a takeover needs
+    AIOS_RUN_STALE_SECONDS of silence, far longer, so a skipped beat never hides one."""
+    now = time.monotonic()
+    if unless_within and now - run.__dict__.get("beat_at_monotonic", -math.inf) < unless_within:
+        return
     if not AgentRun.objects.filter(pk=run.pk, status=Status.RUNNING, attempt_count=run.attempt_count).update(
         heartbeat_at=timezone.now()
     ):
         raise ClaimLost(f"run {run.pk} attempt {run.attempt_count} was taken over")
+    run.__dict__["beat_at_monotonic"] = now
 
 
 def progress_event(run: AgentRun, **extra: Any) -> dict[str, Any]:
@@ -158,6 +171,13 @@ def progress_event(run: AgentRun, **extra: Any) -> dict[str, Any]:
 
 def previous_output(draft: Any, kind: str) -> AgentRun:
     return AgentRun.objects.filter(draft=draft, kind=kind, status=Status.SUCCEEDED).latest("finished_at")
+
+
+def previous_value(draft: Any, kind: str, field: str) -> Any:
+    """One field of the latest succeeded run of `kind` (what `previous_output` gives, without the
+    rest of the row)."""
+    return (AgentRun.objects.filter(draft=draft, kind=kind, status=Status.SUCCEEDED).order_by("-finished_at")
+            .values_list(field, flat=True)[:1].get())
 
 
 # --- finishing ----------------------------------------------------------------------------------

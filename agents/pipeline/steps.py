@@ -23,7 +23,7 @@ from agents.models import AgentRun, ModelVersion, RunSection
 from agents.pipeline.outline import outline_pause
 from agents.pipeline.acceptance import RULE_FIELDS, max_tokens_for, rules_for
 from agents.pipeline.prompts import digest, prompt_framing, render_section_prompt
-from agents.pipeline.runs import Kind, Status, previous_output, progress_event, run_create
+from agents.pipeline.runs import Kind, Status, previous_output, previous_value, progress_event, run_create
 from agents.pipeline.writer import SectionEvents, write_section, writer_provenance
 from agents.pipeline.shadow import shadow_runs_start
 from editorial.models import Draft
@@ -113,13 +113,18 @@ def write(run: AgentRun) -> None:
     draft = run.draft
     if run.model_version is None:
         raise ProviderError("No active model version is configured.", permanent=True)
-    plan_sections = previous_output(draft, Kind.PLAN).output["sections"]
-    sources = previous_output(draft, Kind.RETRIEVE).sources
+    plan_sections = previous_value(draft, Kind.PLAN, "output")["sections"]
+    sources = previous_value(draft, Kind.RETRIEVE, "sources")
     resolved = resolve(run.model_version)
     run.model_name, run.sources = resolved.model, sources
     AgentRun.objects.filter(pk=run.pk).update(model_name=run.model_name, sources=sources)
-    for index, section in enumerate(plan_sections):
-        RunSection.objects.get_or_create(run=run, index=index, defaults={"heading": section["heading"]})
+    # One checkpoint row per planned section, made once: a resumed attempt finds its rows.
+    have = set(run.sections.values_list("index", flat=True))
+    RunSection.objects.bulk_create(
+        [RunSection(run=run, index=index, heading=section["heading"])
+         for index, section in enumerate(plan_sections) if index not in have],
+        ignore_conflicts=True,
+    )
     sections = list(run.sections.all())
     total = len(sections)
     max_tokens = int(run.model_version.parameters.get("max_tokens", settings.AIOS_LLM_MAX_TOKENS))

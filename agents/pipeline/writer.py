@@ -36,6 +36,9 @@ STOP = ["\n#", "<<<", "\n\n\n", ">>>"]
 # Sampling of the tries after the first (the first uses the model version's own parameters).
 RETRY_TEMPERATURES = (0.5, 0.9, 0.3, 0.7)
 KEPT_TRY_CHARS = 4000
+# Each flush checkpoints the text; the run's heartbeat (one more UPDATE) goes with it at most every
+# 2 s, or a tenth of AIOS_RUN_STALE_SECONDS (90 s by default) when that is shorter.
+HEARTBEAT_EVERY_SECONDS = 2.0
 
 
 @dataclass
@@ -162,7 +165,7 @@ def write_section(
         state["pending"] = ""
         # Checkpoint first, then tell browsers: a page loaded in between never misses text.
         RunSection.objects.filter(pk=section.pk).update(text=state["text"])
-        run_heartbeat(run)
+        run_heartbeat(run, unless_within=min(HEARTBEAT_EVERY_SECONDS, settings.AIOS_RUN_STALE_SECONDS / 10))
         if events is not None:
             publish(events.delta(offset, delta, state["streamed"]))
         state["last"] = time.monotonic()

@@ -8,5 +8,6 @@ urlpatterns = [
     path("batches/new/", views.batch_new, name="new"),
     path("batches/<int:pk>/", views.batch_detail, name="detail"),
     path("batches/<int:pk>/progress.json", views.batch_progress, name="progress"),
+    path("batches/<int:pk>/rows/", views.batch_rows, name="rows"),
     path("batches/<int:pk>/<str:action>/", views.batch_action, name="action"),
 ]

@@ -1,5 +1,6 @@
 """The desk's bulk briefs: upload a file (validated whole before anything is stored), see the
-estimate, start or schedule, watch the progress bar, pause, resume, cancel."""
+estimate, start or schedule, watch the progress bar and the rows (a page at a time, filtered by
+state, refreshed live), pause, resume, cancel."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,9 +15,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from editorial.batches import services
 from editorial.batches.forms import BatchStartForm, BatchUploadForm
 from editorial.batches.models import Batch
-from editorial.batches.selectors import batch_get_for_user, batches_for_user
-
-ROWS_SHOWN = 100
+from editorial.batches.selectors import (
+    RowsView,
+    UnknownRowState,
+    batch_get_for_user,
+    batch_rows_for_user,
+    batches_for_user,
+)
 
 
 @login_required
@@ -54,15 +59,40 @@ def batch_new(request: HttpRequest) -> HttpResponse:
     return render(request, "batches/new.html", {"form": form, "invalid": invalid}, status=status)
 
 
+def rows_for(request: HttpRequest, pk: int) -> tuple[RowsView, str]:
+    """The page of rows the query asks for; an unknown state filter shows every row, with a note."""
+    try:
+        return batch_rows_for_user(user=request.user, pk=pk, state=request.GET.get("state", ""),
+                                   page=request.GET.get("page", 1)), ""
+    except UnknownRowState as exc:
+        return batch_rows_for_user(user=request.user, pk=pk, page=request.GET.get("page", 1)), str(exc)
+
+
 @login_required
 @require_GET
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = batch_get_for_user(user=request.user, pk=pk)
-    rows = batch.rows.select_related("draft").order_by("number")[:ROWS_SHOWN]
+    may_act = request.user.has_perm("editorial.add_brief")
+    if request.htmx and request.htmx.target == "batch-actions":  # the buttons, after the batch's status moved
+        batch = batch_get_for_user(user=request.user, pk=pk)
+        if not may_act:
+            return HttpResponse("")
+        return render(request, "batches/detail.html#actions",
+                      {"batch": batch, "start_form": BatchStartForm(), "may_act": may_act})
+    view, note = rows_for(request, pk)
+    batch = view.batch
     return render(request, "batches/detail.html", {
-        "batch": batch, "counts": services.batch_counts(batch), "rows": rows, "rows_shown": ROWS_SHOWN,
-        "start_form": BatchStartForm(), "may_act": request.user.has_perm("editorial.add_brief"),
-    })
+        "batch": batch, "counts": services.batch_counts(batch), "rows": view, "rows_note": note,
+        "start_form": BatchStartForm(), "may_act": may_act,
+    }, status=400 if note else 200)
+
+
+@login_required
+@require_GET
+def batch_rows(request: HttpRequest, pk: int) -> HttpResponse:
+    """The rows card alone: the page's filter links and its live refresh swap it in place."""
+    view, note = rows_for(request, pk)
+    return render(request, "batches/detail.html#rows", {"batch": view.batch, "rows": view, "rows_note": note},
+                  status=400 if note else 200)
 
 
 @login_required

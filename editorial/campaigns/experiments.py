@@ -93,7 +93,7 @@ def outcome_report_record(*, connector: Connector, body: str, headers: dict[str,
         if existing.connector_id != connector.pk:
             raise ValidationError({"data.report_id": "This report id was used by another connector."})
         return RecordedOutcome(existing, True)
-    arm = ExperimentArm.objects.select_related("experiment__campaign").filter(
+    arm = ExperimentArm.objects.select_related("experiment__campaign", "variant").filter(
         experiment_id=data.get("experiment_id") if isinstance(data.get("experiment_id"), int) else None,
         variant_id=data.get("variant_id") if isinstance(data.get("variant_id"), int) else None,
     ).first()
@@ -108,8 +108,9 @@ def outcome_report_record(*, connector: Connector, body: str, headers: dict[str,
                                                   variant_id=arm.variant_id, connector=connector, **counts)
     except IntegrityError:  # the same report arriving twice at once: the other request counted it
         return RecordedOutcome(OutcomeReport.objects.get(report_id=report_id), True)
+    # "draft": the insights refresh takes the report into that draft's figures (editorial/insights/facts.py).
     audit_log(action="campaigns.outcome.record", obj=arm.experiment, label=f"CMS {connector.name}",
-              data={"report": report_id, "variant": arm.variant_id, **counts})
+              data={"report": report_id, "variant": arm.variant_id, "draft": arm.variant.draft_id, **counts})
     return RecordedOutcome(report, False)
 
 

@@ -49,8 +49,11 @@ def variant_lead(variant: Variant, heading: str) -> str:
 
 
 def variant_section_framing(*, brief: Any, heading: str) -> SectionFraming | None:
-    variant = (Variant.objects.filter(draft__brief_id=brief.pk)
-               .select_related("segment", "segment_version", "master_revision").first())
+    # Asked once per section: the brief's variant (or that it has none) is read once per brief object.
+    if "campaign_variant" not in brief.__dict__:
+        brief.__dict__["campaign_variant"] = (Variant.objects.filter(draft__brief_id=brief.pk)
+                                              .select_related("segment", "segment_version", "master_revision").first())
+    variant = brief.__dict__["campaign_variant"]
     if variant is None:
         return None
     version = variant.segment_version

@@ -25,13 +25,14 @@ from governance.permissions import brands_for_user
 
 SPEND_TODAY = "spend_today_share"
 ALERT_METRICS = {m.key: (m.label, m.unit) for m in METRICS if m.key != "findings_per_1000_words"}
+COUNTED = {m.key: m.counted for m in METRICS}  # what a rule's minimum counts: drafts, or drafts with outcomes
 ALERT_METRICS[SPEND_TODAY] = ("Today's spend, share of the daily cap", "%")
 
 
 @dataclass(frozen=True)
 class Reading:
     value: float | None
-    n: int  # drafts behind it (for spend: 1 when a cap exists)
+    n: int  # drafts behind it (outcome metrics: drafts with outcomes; for spend: 1 when a cap exists)
 
 
 def alert_rule_check(rule: AlertRule) -> None:
@@ -71,8 +72,8 @@ def reading_for(rule: AlertRule, *, now: Any = None) -> Reading:
     brands = [rule.brand_id] if rule.brand_id else list(Brand.objects.values_list("pk", flat=True))
     filters = Filters(brands=brands, start=today - timedelta(days=rule.window_days - 1), end=today,
                       model_version=rule.model_version_id, prompt_version=rule.prompt_version_id)
-    row = facts_for(filters).aggregate(**rollup_aggregates())
-    return Reading(figures(row)[rule.metric], row["a_drafts"])
+    found = figures(facts_for(filters).aggregate(**rollup_aggregates()))
+    return Reading(found[rule.metric], found[COUNTED[rule.metric]])
 
 
 def _crossed(rule: AlertRule, value: float) -> bool:

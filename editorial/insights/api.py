@@ -46,7 +46,7 @@ class MetricsOut(Schema):
 def _csv(rows: list[dict[str, Any]], first: list[str]) -> HttpResponse:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=[*first, "drafts", "published", "approved", "cost_total", "failed_runs",
-                                             *METRIC_KEYS], extrasaction="ignore", lineterminator="\n")
+                                             "outcome_drafts", *METRIC_KEYS], extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     response = HttpResponse(out.getvalue(), content_type=f"{CSV_TYPE}; charset=utf-8")
@@ -57,7 +57,8 @@ def _csv(rows: list[dict[str, Any]], first: list[str]) -> HttpResponse:
 @router.get("/metrics", operation_id="getMetrics", response={200: MetricsOut, **errors(422)})
 def metrics(request: HttpRequest, query: Query[MetricsQuery]):
     """Speed, cost, editing, review, escalation and finding figures of your brands' drafts (by the day
-    each brief was filed), with a time series per `interval` and a breakdown `by` a slice. Figures come
+    each brief was filed), and the outcomes the CMS reported for experiment variants (impressions, clicks,
+    conversions, click-through and conversion rates per impression; `outcome_drafts` drafts behind them), with a time series per `interval` and a breakdown `by` a slice. Figures come
     from rollups refreshed every minute; percentiles (`*_p50_s`, `*_p95_s`, `*_p99_s`) are read from daily
     duration histograms, within 2% of the exact figure. Send `Accept: text/csv` for the series (or `table=breakdown`)
     as CSV. A brand you do not work on is refused (422) rather than silently empty."""

@@ -1,7 +1,10 @@
 """Two model or prompt versions side by side on every metric, with 95% confidence intervals for the
-difference (B − A): Newcombe's hybrid score interval for shares (edit rate, send-back rate, …), a
+difference (B − A): Newcombe's hybrid score interval for shares (edit rate, send-back rate, …) and for
+experiment outcome rates (clicks or conversions per impression, pooled over the variant drafts), a
 percentile bootstrap over drafts for everything else. A difference counts as significant only when
-both sides have at least MIN_N drafts behind the metric and the interval excludes zero."""
+both sides have at least MIN_N drafts behind the metric and the interval excludes zero; an outcome rate
+also needs the experiment page's minimum sample on each side (MIN_IMPRESSIONS impressions and
+MIN_EVENTS clicks or conversions). Outcome totals (impressions, …) grow with volume: shown, not tested."""
 from __future__ import annotations
 
 import math
@@ -10,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from editorial.campaigns.experiments import MIN_EVENTS, MIN_IMPRESSIONS
 from editorial.insights.metrics import METRICS, Filters, Metric, per_draft_values
 
 MIN_N = 20
@@ -105,8 +109,33 @@ def _prepare(metric: Metric, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np
     return values[keep], (over[keep] if over is not None else None)
 
 
+def _rate(metric: Metric, rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]]) -> Difference:
+    """Events per trial pooled over each side's drafts with trials; n = those drafts."""
+    sides = []
+    for rows in (rows_a, rows_b):
+        counted = [r for r in rows if (r[metric.over] or 0) > 0]
+        sides.append((sum(r[metric.column] for r in counted), sum(r[metric.over] for r in counted), len(counted)))
+    (s_a, t_a, n_a), (s_b, t_b, n_b) = sides
+    a = s_a / t_a if t_a else None
+    b = s_b / t_b if t_b else None
+    if not (t_a and t_b):
+        return Difference(metric, a, b, n_a, n_b, None, None, None, False, "no data on one side")
+    low, high = newcombe(s_a, t_a, s_b, t_b)
+    if min(n_a, n_b) >= MIN_N and (min(t_a, t_b) < MIN_IMPRESSIONS or min(s_a, s_b) < MIN_EVENTS):
+        return Difference(metric, a, b, n_a, n_b, b - a, low, high, False,
+                          f"too small a sample to tell ({t_a:,} and {t_b:,} {metric.over}, {s_a:,} and {s_b:,} "
+                          f"{metric.column}; {MIN_IMPRESSIONS} and {MIN_EVENTS} needed on each side)")
+    return _verdict(metric, a, b, n_a, n_b, low, high)
+
+
 def _one(metric: Metric, rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]],
          rng: np.random.Generator) -> Difference:
+    if metric.kind == "rate":
+        return _rate(metric, rows_a, rows_b)
+    if metric.kind == "total":
+        a, b = (sum(r[metric.column] for r in rows) for rows in (rows_a, rows_b))
+        n_a, n_b = (sum(1 for r in rows if (r[metric.over] or 0) > 0) for rows in (rows_a, rows_b))
+        return Difference(metric, a, b, n_a, n_b, b - a, None, None, False, "a total: compare the rates")
     if metric.kind == "share":
         sides = []
         for rows in (rows_a, rows_b):
@@ -151,6 +180,9 @@ def versions_compare(*, filters: Filters, dimension: str, a: int, b: int) -> lis
     """Every metric for version `a` against version `b` (`dimension`: model_version or prompt_version),
     within the other filters. Two queries; the resampling is seeded, so the same data gives the same answer."""
     rng = np.random.default_rng(12)
-    rows_a = _sample(per_draft_values(replace(filters, **{dimension: a})), rng)
-    rows_b = _sample(per_draft_values(replace(filters, **{dimension: b})), rng)
-    return [_one(metric, rows_a, rows_b, rng) for metric in METRICS]
+    all_a = per_draft_values(replace(filters, **{dimension: a}))
+    all_b = per_draft_values(replace(filters, **{dimension: b}))
+    rows_a, rows_b = _sample(all_a, rng), _sample(all_b, rng)
+    # Counted kinds (outcome rates and totals) are exact sums: every draft, never a subsample.
+    return [_one(metric, *((all_a, all_b) if metric.kind in ("rate", "total") else (rows_a, rows_b)), rng)
+            for metric in METRICS]

@@ -4,7 +4,10 @@
 reads the audit log past its cursor (the log is append-only and its writers are serialised, so ids
 commit in order), copies each audited status move into `StatusChange`, and recomputes the fact rows
 of every draft an event names, plus any draft whose status changed since the last pass, then the daily
-rollups (`rollups.py`) of the day × key cells those drafts were and are in. A draft's
+rollups (`rollups.py`) of the day × key cells those drafts were and are in. Experiment outcomes come in
+the same way: each recorded report's audit event names its variant's draft, and the pass also reads the
+outcome reports past its own watermark (`FeedCursor.last_outcome_id`; the first pass after an upgrade takes
+in every report recorded before), so a late report lands in the figures of the day its brief was filed. A draft's
 facts are rebuilt whole from its rows (never incremented), so a pass may run twice harmlessly.
 Figures are at most one refresh interval (plus the pass's own time) behind the desk.
 """
@@ -23,6 +26,7 @@ from django.utils import timezone
 
 from agents.grounding import grounding_summary
 from agents.models import AgentRun
+from editorial.campaigns.models import OutcomeReport
 from editorial.diffs import word_diff
 from editorial.insights.metrics import insights_generation_bump
 from editorial.insights.models import DraftFact, FeedCursor, FindingFact, GateFact, ReasonFact, StatusChange
@@ -65,6 +69,12 @@ def _draft_id(event_data: Any, object_type: str, object_id: str) -> int | None:
     return None
 
 
+def outcomes_read(*, after: int) -> tuple[int, set[int]]:
+    """The drafts of the variants with outcome reports past `after`, and the last report id read."""
+    rows = list(OutcomeReport.objects.filter(id__gt=after).values_list("id", "variant__draft_id"))
+    return max((pk for pk, _ in rows), default=after), {draft_id for _, draft_id in rows}
+
+
 def feed_read(*, after: int) -> tuple[int, set[int]]:
     """Copy status moves from audit events past `after`; return the last id read and the drafts named."""
     touched: set[int] = set()
@@ -95,6 +105,8 @@ def facts_refresh(*, everything: bool = False) -> int:
     cursor = FeedCursor.objects.select_for_update().filter(pk=1).first() or FeedCursor.objects.create(pk=1)
     started = timezone.now()
     last, touched = feed_read(after=cursor.last_audit_id)
+    last_outcome, reported = outcomes_read(after=cursor.last_outcome_id)
+    touched |= reported
     if everything:
         touched = set(Draft.objects.values_list("pk", flat=True))
     elif cursor.refreshed_at is not None:
@@ -107,8 +119,8 @@ def facts_refresh(*, everything: bool = False) -> int:
         cells |= fact_cells(DraftFact.objects.filter(pk__in=batch).values("created_at", *KEY_FIELDS))  # before
         cells |= fact_cells(facts_rebuild(draft_ids=batch))  # after
     rollups_rebuild(cells=None if everything else cells)
-    cursor.last_audit_id, cursor.refreshed_at = last, started
-    cursor.save(update_fields=["last_audit_id", "refreshed_at"])
+    cursor.last_audit_id, cursor.last_outcome_id, cursor.refreshed_at = last, last_outcome, started
+    cursor.save(update_fields=["last_audit_id", "last_outcome_id", "refreshed_at"])
     if ids:
         # Now (a page computed meanwhile from the old rows is dropped) and once the rows are visible.
         insights_generation_bump()
@@ -174,12 +186,18 @@ def facts_rebuild(*, draft_ids: list[int]) -> list[DraftFact]:
                         .only("draft_id", "gate_id", "decision", "comment", "created_at"), "draft_id")
     findings = _grouped(Finding.objects.filter(revision_id__in=[i for i in final_ids.values() if i])
                         .values("revision_id", "category", "severity", "id"), "revision_id")
+    outcomes = {
+        r["variant__draft_id"]: r for r in OutcomeReport.objects.filter(variant__draft_id__in=ids)
+        .values("variant__draft_id").annotate(impressions=Sum("impressions"), clicks=Sum("clicks"),
+                                              conversions=Sum("conversions")).order_by()
+    }
     overridden = set(FindingOverride.objects.filter(finding__revision_id__in=[i for i in final_ids.values() if i])
                      .values_list("finding_id", flat=True))
 
     facts, gates, reasons, categories = [], [], [], []
     for draft in drafts:
         run = runs.get(draft.pk, {})
+        outcome = outcomes.get(draft.pk, {})
         line = _timeline(moves.get(draft.pk, []))
         first = line["first"]
         final = finals.get(final_ids[draft.pk])
@@ -209,6 +227,8 @@ def facts_rebuild(*, draft_ids: list[int]) -> list[DraftFact]:
             failed_runs=run.get("failed") or 0, recoveries=line["recoveries"], recover_s=line["recover_s"],
             blocking_findings=len(blocking), overrides=sum(1 for f in blocking if f["id"] in overridden),
             factual_sentences=grounding.get("factual", 0), unsupported=grounding.get("unsupported", 0),
+            impressions=outcome.get("impressions") or 0, clicks=outcome.get("clicks") or 0,
+            conversions=outcome.get("conversions") or 0,
         )
         facts.append(fact)
         gated: set[int] = set()

@@ -69,17 +69,21 @@ class Metric:
     key: str
     label: str
     group: str
-    unit: str  # "s", "ms", "$", "%", "per draft", "tokens/s", "per $1,000"
+    unit: str  # "s", "ms", "$", "%", "per draft", "tokens/s", "per $1,000", "count"
     # how a comparison treats it: "share" (a per-draft yes/no), "ratio" (sum of a column over sum of another),
-    # "p50"/"p95" (a percentile of a per-draft value) or "mean"
+    # "p50"/"p95" (a percentile of a per-draft value), "mean", "rate" (events over trials pooled across
+    # drafts: clicks per impression) or "total" (a sum that grows with volume: shown, not tested)
     kind: str
     column: str = ""
-    over: str = ""  # ratio/share: the denominator column ("" = one per draft in the group)
+    over: str = ""  # ratio/share/rate: the denominator column ("" = one per draft in the group); total: the
+    # column whose non-zero drafts are counted as n
     where: str = ""  # share/mean: only drafts where this column is not null / true
     scale: float = 1.0
     lower_is_better: bool = True
+    counted: str = "drafts"  # the figure saying how many drafts are behind it (alerts' minimum)
 
 
+OUTCOMES = "Outcomes"
 METRICS: list[Metric] = [
     Metric("generation_p50_s", "Generation, brief → review (p50)", "Speed", "s", "p50", "generation_s"),
     Metric("generation_p95_s", "Generation, brief → review (p95)", "Speed", "s", "p95", "generation_s"),
@@ -109,6 +113,18 @@ METRICS: list[Metric] = [
            over="blocking_findings"),
     Metric("unsupported_rate", "Unsupported-claim rate", "Findings", "%", "ratio", "unsupported",
            over="factual_sentences"),
+    # What readers did with the variants of experiments, as the CMS reported it (each report once), by the
+    # variant draft's provenance: the model and prompt version that wrote it.
+    Metric("impressions", "Impressions", OUTCOMES, "count", "total", "impressions", over="impressions",
+           lower_is_better=False, counted="outcome_drafts"),
+    Metric("clicks", "Clicks", OUTCOMES, "count", "total", "clicks", over="impressions",
+           lower_is_better=False, counted="outcome_drafts"),
+    Metric("conversions", "Conversions", OUTCOMES, "count", "total", "conversions", over="impressions",
+           lower_is_better=False, counted="outcome_drafts"),
+    Metric("click_through_rate", "Click-through rate (clicks per impression)", OUTCOMES, "%", "rate", "clicks",
+           over="impressions", lower_is_better=False, counted="outcome_drafts"),
+    Metric("conversion_rate", "Conversion rate (conversions per impression)", OUTCOMES, "%", "rate", "conversions",
+           over="impressions", lower_is_better=False, counted="outcome_drafts"),
 ]
 METRIC_KEYS = [m.key for m in METRICS]
 
@@ -181,6 +197,8 @@ def rollup_aggregates() -> dict[str, Any]:
         "a_failed_runs": Sum("failed_runs"), "a_recoveries": Sum("recoveries"), "a_recover_s": Sum("recover_s"),
         "a_words": Sum("words"), "a_blocking": Sum("blocking_findings"), "a_overrides": Sum("overrides"),
         "a_factual": Sum("factual_sentences"), "a_unsupported": Sum("unsupported"),
+        "a_outcome_drafts": Count("pk", filter=Q(impressions__gt=0)), "a_impressions": Sum("impressions"),
+        "a_clicks": Sum("clicks"), "a_conversions": Sum("conversions"),
     }
 
 
@@ -205,6 +223,10 @@ def figures(row: dict[str, Any], findings: int | None = None) -> dict[str, Any]:
         "findings_per_1000_words": _ratio(findings, row["a_words"], 1000.0) if findings is not None else None,
         "override_rate": _ratio(row["a_overrides"], row["a_blocking"]),
         "unsupported_rate": _ratio(row["a_unsupported"], row["a_factual"]),
+        "outcome_drafts": row["a_outcome_drafts"], "impressions": int(row["a_impressions"] or 0),
+        "clicks": int(row["a_clicks"] or 0), "conversions": int(row["a_conversions"] or 0),
+        "click_through_rate": _ratio(row["a_clicks"], row["a_impressions"]),
+        "conversion_rate": _ratio(row["a_conversions"], row["a_impressions"]),
     }
 
 
@@ -261,7 +283,8 @@ def insights_compute_exact(filters: Filters) -> dict[str, Any]:
 ROLLUP_SUMS = ("drafts", "reviewed", "published", "approved", "sent_back", "rejected", "needs_human", "ttft_sum",
                "ttft_n", "edited", "edit_n", "edit_share_sum", "edit_share_n", "write_tokens", "write_s", "cost",
                "section_rewrites", "failed_runs", "recoveries", "recover_s", "words", "blocking_findings",
-               "overrides", "factual_sentences", "unsupported")
+               "overrides", "factual_sentences", "unsupported", "outcome_drafts", "impressions", "clicks",
+               "conversions")
 PERCENTILES = {"a_gen_p50": ("gen_hist", 0.5), "a_gen_p95": ("gen_hist", 0.95), "a_gen_p99": ("gen_hist", 0.99),
                "a_appr_p50": ("appr_hist", 0.5), "a_appr_p95": ("appr_hist", 0.95), "a_pub_p50": ("pub_hist", 0.5)}
 
@@ -300,6 +323,8 @@ def _aggregates(values: tuple[Any, ...], packed: tuple[Any, ...]) -> dict[str, A
         "a_recover_s": total(v["recover_s"]), "a_words": total(int(v["words"])),
         "a_blocking": total(int(v["blocking_findings"])), "a_overrides": total(int(v["overrides"])),
         "a_factual": total(int(v["factual_sentences"])), "a_unsupported": total(int(v["unsupported"])),
+        "a_outcome_drafts": int(v["outcome_drafts"]), "a_impressions": total(int(v["impressions"])),
+        "a_clicks": total(int(v["clicks"])), "a_conversions": total(int(v["conversions"])),
         **{key: histogram_percentile(hists[name], q) for key, (name, q) in PERCENTILES.items()},
     }
 
@@ -389,7 +414,7 @@ def per_draft_values(filters: Filters) -> list[dict[str, Any]]:
         "generation_s", "ttft_ms", "write_tokens", "write_s", "cost", "published", "edited", "edit_share",
         "section_rewrites", "approval_s", "to_publish_s", "sent_back", "rejected", "reviewed", "needs_human",
         "failed_runs", "recover_s", "recoveries", "finding_count", "words", "overrides", "blocking_findings",
-        "unsupported", "factual_sentences",
+        "unsupported", "factual_sentences", "impressions", "clicks", "conversions",
     ))
 
 

@@ -27,6 +27,8 @@ class FeedCursor(models.Model):
     """How far the refresh has read the audit log, and when it last ran (one row)."""
 
     last_audit_id = models.BigIntegerField(default=0)
+    last_outcome_id = models.BigIntegerField(
+        default=0, help_text="How far the refresh has read the experiments' outcome reports (by id).")
     refreshed_at = models.DateTimeField(null=True, blank=True)
 
 
@@ -72,6 +74,10 @@ class DraftFact(models.Model):
     overrides = models.PositiveIntegerField(default=0)
     factual_sentences = models.PositiveIntegerField(default=0)
     unsupported = models.PositiveIntegerField(default=0)
+    # outcomes the CMS reported for the draft as an experiment's variant (every report counted once)
+    impressions = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    conversions = models.BigIntegerField(default=0)
     refreshed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -131,7 +137,7 @@ class AlertRule(models.Model):
                                       related_name="+")
     prompt_version = models.ForeignKey("agents.PromptTemplateVersion", null=True, blank=True,
                                        on_delete=models.CASCADE, related_name="+")
-    min_drafts = models.PositiveIntegerField(default=20, help_text="Judge only over at least this many drafts.")
+    min_drafts = models.PositiveIntegerField(default=20, help_text="Judge only over at least this many drafts (outcome metrics: drafts with outcomes).")
     window_days = models.PositiveSmallIntegerField(default=7, help_text="Drafts filed in the last N days.")
     recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+",
                                         help_text="Told in the app and by e-mail (only those who see the brand).")
@@ -197,6 +203,10 @@ class DayRollup(DayKey):
     overrides = models.PositiveIntegerField(default=0)
     factual_sentences = models.PositiveIntegerField(default=0)
     unsupported = models.PositiveIntegerField(default=0)
+    outcome_drafts = models.PositiveIntegerField(default=0, help_text="Drafts with at least one impression.")
+    impressions = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    conversions = models.BigIntegerField(default=0)
     gen_hist = models.BinaryField(default=b"", help_text="Generation seconds: packed histogram (rollups.py).")
     appr_hist = models.BinaryField(default=b"", help_text="Approval seconds: packed histogram.")
     pub_hist = models.BinaryField(default=b"", help_text="Brief → published seconds: packed histogram.")

@@ -110,7 +110,8 @@ def fact_cells(facts: Iterable[Any]) -> set[tuple[Any, ...]]:
 
 
 SUM_FIELDS = ("write_tokens", "write_s", "cost", "section_rewrites", "failed_runs", "recoveries", "recover_s",
-              "words", "blocking_findings", "overrides", "factual_sentences", "unsupported")
+              "words", "blocking_findings", "overrides", "factual_sentences", "unsupported", "impressions", "clicks",
+              "conversions")
 
 
 def _rollup_rows(facts: list[dict[str, Any]]) -> list[DayRollup]:
@@ -133,6 +134,7 @@ def _rollup_rows(facts: list[dict[str, Any]]) -> list[DayRollup]:
         row.edited, row.edit_n = sum(edited), len(edited)
         shares = [f["edit_share"] for f in members if f["edit_share"] is not None]
         row.edit_share_sum, row.edit_share_n = sum(shares), len(shares)
+        row.outcome_drafts = sum(1 for f in members if f["impressions"] > 0)
         for name in SUM_FIELDS:
             setattr(row, name, sum(f[name] for f in members))
         for field, column in HISTOGRAMS.items():

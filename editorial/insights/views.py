@@ -9,13 +9,14 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
 from agents.models import ModelVersion, PromptTemplateVersion
+from editorial.campaigns.experiments import MIN_EVENTS, MIN_IMPRESSIONS
 from editorial.insights.compare import MIN_N, versions_compare
 from editorial.insights.forms import CompareForm, InsightsFilterForm
 from editorial.insights.metrics import METRICS, default_period, insights_brands_for_user, insights_figures
 from editorial.insights.rollups import PERCENTILE_ERROR
 
 CHART_KEYS = ("drafts", "published", "generation_p50_s", "generation_p95_s", "edit_rate", "send_back_rate",
-              "cost_per_published", "approval_p50_s")
+              "cost_per_published", "approval_p50_s", "impressions", "click_through_rate", "conversion_rate")
 
 
 def _chart_data(result: dict) -> dict:
@@ -26,7 +27,9 @@ def _chart_data(result: dict) -> dict:
         "findings": result["findings"],
         "reasons": result["reasons"],
         "breakdown": [{"label": r["label"], "edit_rate": r["edit_rate"], "drafts": r["drafts"],
-                       "cost_per_published": r["cost_per_published"]} for r in result["breakdown"]],
+                       "cost_per_published": r["cost_per_published"], "outcome_drafts": r["outcome_drafts"],
+                       "click_through_rate": r["click_through_rate"], "conversion_rate": r["conversion_rate"]}
+                      for r in result["breakdown"]],
     }
 
 
@@ -56,7 +59,8 @@ def insights_page(request: HttpRequest) -> HttpResponse:
         result = insights_figures(filters)
         context.update(result=result, filters=filters, chart=_chart_data(result), scope_label=form.scope_label(),
                        by_label=dict(form.fields["by"].choices)[filters.by].lower(),
-                       percentile_error=f"{PERCENTILE_ERROR:.0%}")
+                       percentile_error=f"{PERCENTILE_ERROR:.0%}", min_impressions=MIN_IMPRESSIONS,
+                       min_events=MIN_EVENTS)
     else:
         status = 400
     template = "insights/page.html"

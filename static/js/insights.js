@@ -53,6 +53,18 @@
         }), datasets: [
           { label: "Times", data: reasons.map(function (r) { return r.n; }), backgroundColor: SOFT },
         ] }, options: o };
+      case "outcomes":
+        var withOutcomes = data.breakdown.filter(function (r) { return r.outcome_drafts > 0; });
+        return { type: "bar", data: { labels: withOutcomes.map(function (r) { return r.label; }), datasets: [
+          { label: "Click-through rate", data: withOutcomes.map(function (r) { return pct(r.click_through_rate); }), backgroundColor: BLUE },
+          { label: "Conversion rate", data: withOutcomes.map(function (r) { return pct(r.conversion_rate); }), backgroundColor: GREEN },
+        ] }, options: base("% of impressions") };
+      case "outcomes-time":
+        var reported = s.filter(function (r) { return r.impressions > 0; });
+        return { type: "line", data: { labels: reported.map(function (r) { return r.period; }), datasets: [
+          { label: "Click-through rate", data: reported.map(function (r) { return pct(r.click_through_rate); }), borderColor: BLUE, backgroundColor: BLUE, spanGaps: true },
+          { label: "Conversion rate", data: reported.map(function (r) { return pct(r.conversion_rate); }), borderColor: GREEN, backgroundColor: GREEN, spanGaps: true },
+        ] }, options: base("% of impressions") };
       case "breakdown":
         var b = data.breakdown;
         return { type: "bar", data: { labels: b.map(function (r) { return r.label; }), datasets: [

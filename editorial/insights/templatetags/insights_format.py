@@ -24,6 +24,8 @@ def format_value(value: Any, unit: str) -> str:
         return f"{value / 86400:.1f} d"
     if unit == "ms":
         return f"{value:,.0f} ms"
+    if unit == "count":
+        return f"{value:,.0f}"
     if unit == "$":
         return f"${value:,.2f}" if abs(value) >= 10 else f"${value:,.4f}"
     if unit == "%":

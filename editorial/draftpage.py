@@ -28,7 +28,11 @@ from editorial.sections import split_sections
 from editorial.sourceflags import open_flags
 from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.permissions import draft_policy, gate_policy
-from governance.signoffs import signoff_refusal
+from governance.publishing.policy import publish_problem
+from governance.signoffs import approving_policy, signoff_refusal
+
+
+POLICY_SHOWN = (Draft.Status.APPROVED, Draft.Status.PUBLISHED)
 
 
 def draft_page_context(
@@ -91,6 +95,9 @@ def draft_page_context(
         "can_retract": draft.status == Draft.Status.PUBLISHED
         and draft_policy.user_has_permission_for_instance(user, "publish", draft),
         "can_publish_rights": draft_policy.user_has_permission_for_instance(user, "publish", draft),
+        # Approved (and published or scheduled) by a workflow's policy, not a person; and why it did not go out.
+        "approved_by_policy": approving_policy(draft) if draft.status in POLICY_SHOWN else "",
+        "publish_problem": publish_problem(draft),
         "can_retry": draft.status in (Draft.Status.FAILED, Draft.Status.NEEDS_HUMAN)
         and draft_policy.user_has_permission_for_instance(user, "retry", draft),
         "compare_to": compare_to,

@@ -223,6 +223,7 @@ class NotificationKind(models.TextChoices):
     GENERATION_FAILED = "generation_failed", "Generation failed"
     INSIGHTS_ALERT = "insights_alert", "Insights alert"
     SOURCE_CHANGED = "source_changed", "A source of my draft changed"
+    PUBLISH_FAILED = "publish_failed", "Publishing failed"
 
 
 class Notification(models.Model):

@@ -131,9 +131,21 @@ def notify_sent_back(*, draft: Draft, actor: Any, reason: str) -> None:
            message=f"{_name(actor)} sent “{draft.title}” back for changes: {reason}")
 
 
-def notify_approved(*, draft: Draft, actor: Any) -> None:
-    notify(users=people_who_acted(draft), kind=NotificationKind.APPROVAL, draft=draft, actor=actor,
-           message=f"“{draft.title}” is approved (last sign-off by {_name(actor) if actor else 'an outside reviewer'}).")
+def notify_approved(*, draft: Draft, actor: Any, by: str = "") -> None:
+    """`by`: who signed when no user did ("policy <name>", or an outside reviewer's name)."""
+    if actor is None and by.startswith("policy "):
+        message = f"“{draft.title}” is approved by {by}, without a person."
+    else:
+        message = f"“{draft.title}” is approved (last sign-off by {_name(actor) if actor else 'an outside reviewer'})."
+    notify(users=people_who_acted(draft), kind=NotificationKind.APPROVAL, draft=draft, actor=actor, message=message)
+
+
+def notify_publish_failed(*, draft: Draft, reason: str, policy: str = "") -> None:
+    """A publish that did not happen (by policy, or at its scheduled time): it stays approved."""
+    after = " It stays approved: publish or schedule it." if draft.status == Draft.Status.APPROVED else ""
+    notify(users=people_who_acted(draft), kind=NotificationKind.PUBLISH_FAILED, draft=draft, actor=None,
+           message=f"“{draft.title}” was {'approved by policy ' + policy + ' but ' if policy else ''}not published: "
+                   f"{reason.rstrip('.')}.{after}")
 
 
 def notify_assigned(*, draft: Draft, actor: Any, assignee: Any) -> None:

@@ -74,6 +74,8 @@ class QueueFilters(Schema):
                           description="Words in the title or the current text (full-text search, English)")
     sources: Literal["changed"] | None = Field(
         None, description="`changed`: a knowledge document it rests on changed since its last approval")
+    approved_by: Literal["policy"] | None = Field(
+        None, description="`policy`: its current revision was approved by a workflow's policy, without a person")
 
 
 class RevisionOut(Schema):
@@ -202,6 +204,10 @@ class DraftOut(Schema):
     ai_disclosure: AiDisclosureOut | None = Field(
         None, description="Who wrote the current revision's words: the agent or people")
     sources_changed: int = Field(0, description="Open \"sources changed\" flags (cleared by approval)")
+    approved_by_policy: str | None = Field(None, description="The workflow policy that approved the current "
+                                                             "revision without a person; null if people did (or none)")
+    publish_problem: str | None = Field(None, description="Why the approved draft was not published (by policy or "
+                                                          "at its scheduled time); null when nothing failed")
 
 
 class DiffOut(Schema):
@@ -280,6 +286,8 @@ class QueueItemOut(Schema):
     created_at: datetime
     status_changed_at: datetime
     sources_changed: int = Field(0, description="Open \"sources changed\" flags (cleared by approval)")
+    approved_by_policy: str | None = Field(None, description="The workflow policy that approved the current "
+                                                             "revision without a person; null if people did (or none)")
 
 
 class QueuePage(Schema):

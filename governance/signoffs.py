@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from editorial.models import Draft
@@ -48,7 +49,7 @@ def _decide(
     if decision == SignOff.Decision.REQUEST_CHANGES:
         notify_sent_back(draft=draft, actor=user, reason=comment.strip())
     elif draft.status == Draft.Status.APPROVED and old_status != Draft.Status.APPROVED:
-        notify_approved(draft=draft, actor=user)
+        notify_approved(draft=draft, actor=user, by=f"policy {policy}" if policy else "")
     return signoff
 
 
@@ -244,6 +245,30 @@ def policy_approval_refusal(*, draft: Draft, quality_clean: bool) -> str | None:
 
 def policy_name(workflow: Any) -> str:
     return f"“{workflow.name}” low-risk auto-approval"
+
+
+def policy_approved(*, draft: str = "pk", revision: str = "current_revision") -> Exists:
+    """For a queryset filter or aggregate: the row's draft (`draft`, a field path) has its current
+    revision (`revision`) approved by a workflow's policy rather than a person."""
+    return Exists(SignOff.objects.filter(draft=OuterRef(draft), revision=OuterRef(revision),
+                                         decision=SignOff.Decision.APPROVE).exclude(policy=""))
+
+
+def policy_approvals(draft_ids: list[int]) -> dict[int, str]:
+    """Draft id → the policy that approved its current revision, for those that have one (one query;
+    the badge in lists)."""
+    if not draft_ids:
+        return {}
+    return dict(SignOff.objects.filter(draft_id__in=draft_ids, revision_id=F("draft__current_revision_id"),
+                                       decision=SignOff.Decision.APPROVE).exclude(policy="")
+                .order_by("draft_id", "id").values_list("draft_id", "policy"))
+
+
+def approving_policy(draft: Draft) -> str:
+    """The approval policy that signed the draft's current revision ("" when only people did)."""
+    return (SignOff.objects.filter(draft=draft, revision_id=draft.current_revision_id,
+                                   decision=SignOff.Decision.APPROVE)
+            .exclude(policy="").order_by("-id").values_list("policy", flat=True).first() or "")
 
 
 @transaction.atomic

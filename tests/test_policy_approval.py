@@ -1,6 +1,7 @@
 """Approvals by policy: a workflow may approve low-risk drafts with no finding above info and a clean
 quality check; they are signed through the sign-off path (audited "approved by policy <name>") and
-published without a person, unless the brand switched approvals by policy off."""
+published without a person (by the task tests/test_policy_publish.py covers), unless the brand switched
+approvals by policy off."""
 from __future__ import annotations
 
 import pytest
@@ -9,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from editorial.models import Draft
 from governance.models import AuditEvent, Finding, SignOff
 from governance.provenance import manifest_for
+from governance.publishing.policy import draft_publish_by_policy
 from governance.signoffs import signoffs_by_policy
 from tests.helpers import draft_in_review, drive, file_brief
 
@@ -26,7 +28,10 @@ def test_a_low_risk_draft_is_approved_by_policy_audited_and_published_without_a_
     draft = file_brief(policy_on)
     drive(draft)
     draft.refresh_from_db()
-    assert draft.status == Draft.Status.PUBLISHED, draft.status_reason
+    assert draft.status == Draft.Status.APPROVED, draft.status_reason
+    assert draft_publish_by_policy(draft_id=draft.pk) == "published"  # the task enqueued on commit
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.PUBLISHED
     signoff = SignOff.objects.get(draft=draft)
     assert signoff.policy == POLICY and signoff.user is None and signoff.decision == "approve"
     approve = AuditEvent.objects.get(action="governance.gate.approve")

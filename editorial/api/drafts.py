@@ -15,6 +15,8 @@ from editorial.schemas import ConflictOut, DiffOut, DraftOut, RevisionCreatedOut
 from editorial.sourceflags import open_flags
 from governance.gates import gate_states
 from governance.permissions import api_scope_required
+from governance.publishing.policy import publish_problem
+from governance.signoffs import approving_policy
 
 router = Router(tags=["editorial"])
 
@@ -55,6 +57,8 @@ def draft_out(request: HttpRequest, draft: Draft) -> dict[str, Any]:
         if has_manifest else None,
         "ai_disclosure": disclosure_block(attribution_for(current)) if current else None,
         "sources_changed": open_flags(draft).count(),
+        "approved_by_policy": approving_policy(draft) or None,
+        "publish_problem": (publish_problem(draft) or {}).get("reason") or None,
     }
 
 

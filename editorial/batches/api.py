@@ -35,6 +35,9 @@ class BatchIn(InputSchema):
                                     "a column named like a target is used by itself")
     defaults: dict[str, str] = Field(default_factory=dict, description="Text for brief fields no column gives; "
                                      "{column} placeholders are filled from the row")
+    policy_publish_at: datetime | None = Field(
+        None, description="When drafts a workflow approves by policy are published (with a timezone, in the future, "
+                          "at most five years ahead); empty: each as soon as it is approved")
 
 
 class BatchStartIn(InputSchema):
@@ -65,6 +68,8 @@ class BatchOut(Schema):
     status: str
     total: int
     start_at: datetime | None
+    policy_publish_at: datetime | None = Field(None, description="When its drafts approved by policy are published "
+                                                                "(null: as soon as approved)")
     estimate: dict[str, Any]
     progress: dict[str, Any]
     created_at: datetime
@@ -72,7 +77,8 @@ class BatchOut(Schema):
 
 def batch_out(batch: Batch) -> dict[str, Any]:
     return {"id": batch.pk, "name": batch.name, "brand": batch.brand.slug, "template": batch.template.slug,
-            "status": batch.status, "total": batch.total, "start_at": batch.start_at, "estimate": batch.estimate,
+            "status": batch.status, "total": batch.total, "start_at": batch.start_at,
+            "policy_publish_at": batch.policy_publish_at, "estimate": batch.estimate,
             "progress": services.batch_counts(batch), "created_at": batch.created_at}
 
 
@@ -94,6 +100,7 @@ def create_batch(request: HttpRequest, payload: BatchIn):
             user=request.user, stream=io.BytesIO(payload.content.encode()), fmt=payload.format, brand=brand,
             template=template, name=payload.name, channel=payload.channel, risk=payload.risk,
             language=payload.language, mapping=payload.mapping, defaults=payload.defaults,
+            policy_publish_at=payload.policy_publish_at,
         )
     except services.BatchInvalid as exc:
         return Status(422, {"detail": str(exc), "error_count": exc.error_count, "errors": exc.errors})

@@ -29,6 +29,9 @@ class Batch(models.Model):
     total = models.PositiveIntegerField(default=0)
     estimate = models.JSONField(default=dict, blank=True)
     start_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="Scheduled start (off-peak).")
+    policy_publish_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its drafts approved by policy are published (empty: as soon as they "
+                                         "are approved; a time already passed: at once).")
     # The running feeder chain's token: starting or resuming sets a new one, so an older chain stops.
     feeder = models.CharField(max_length=32, blank=True)
     fed_at = models.DateTimeField(null=True, blank=True)

@@ -13,8 +13,8 @@ from django.http import Http404
 
 from editorial.batches.models import Batch, BatchRow
 from editorial.models import Draft
-from governance.models import SignOff
 from governance.permissions import brands_for_user
+from governance.signoffs import policy_approvals
 
 
 def batches_for_user(*, user: Any) -> QuerySet[Batch]:
@@ -154,9 +154,7 @@ def batch_rows_for_user(*, user: Any, pk: int, state: str = "", page: Any = 1) -
     page_obj.object_list = list(page_obj.object_list)
     # The policies that approved this page's drafts, in one query for the page (a subquery in the
     # rows' query would run for every row of the batch before the page is cut).
-    policies = dict(SignOff.objects.filter(draft_id__in=[r.draft_id for r in page_obj.object_list if r.draft_id],
-                                           decision=SignOff.Decision.APPROVE)
-                    .exclude(policy="").order_by().values_list("draft_id", "policy"))
+    policies = policy_approvals([r.draft_id for r in page_obj.object_list if r.draft_id])
     for row in page_obj.object_list:
         row.approved_by_policy = policies.get(row.draft_id, "")
         row.state_key, row.state_label, row.reason = row_state(row)

@@ -28,6 +28,7 @@ from editorial.realtime import push_group
 from governance.audit import audit_log
 from governance.gates import workflow_for
 from governance.permissions import brands_for_user
+from governance.signoffs import policy_approved
 
 FEED_TASK = "batches.feed"
 # One lock for every feeder: the in-flight count and the filing that follows are read and done
@@ -50,9 +51,12 @@ def check_may_file(*, user: Any, brand: Any) -> None:
 def batch_create(
     *, user: Any, brand: Any, template: Any, name: str, channel: str, risk: str, language: str,
     mapping: dict[str, str], defaults: dict[str, str], rows: list[dict[str, Any]], source_name: str = "",
+    policy_publish_at: datetime | None = None,
 ) -> Batch:
-    """Store a batch of validated rows, ready to start, with its estimate. Nothing is filed yet."""
+    """Store a batch of validated rows, ready to start, with its estimate. Nothing is filed yet.
+    `policy_publish_at`: when its drafts approved by policy go out (None: as soon as approved)."""
     check_may_file(user=user, brand=brand)
+    check_policy_publish_at(policy_publish_at)
     if template.active_version_id is None:
         raise ValidationError({"template": "This template has no active version yet."})
     if not rows:
@@ -62,14 +66,34 @@ def batch_create(
     batch = Batch.objects.create(
         brand=brand, template=template, name=name, channel=channel, risk=risk, language=language, mapping=mapping,
         defaults=defaults, source_name=source_name, total=len(rows), created_by=user,
-        estimate=batch_estimate(brand=brand, template=template, channel=channel, rows=rows),
+        policy_publish_at=policy_publish_at, estimate=batch_estimate(brand=brand, template=template, channel=channel, rows=rows),
     )
     BatchRow.objects.bulk_create(
         (BatchRow(batch=batch, number=i, values=values) for i, values in enumerate(rows, start=1)), batch_size=500
     )
     audit_log(action="batches.batch.create", obj=batch, user=user,
-              data={"rows": len(rows), "mapping": mapping, "source": source_name})
+              data={"rows": len(rows), "mapping": mapping, "source": source_name,
+                    **({"policy_publish_at": policy_publish_at.isoformat()} if policy_publish_at else {})})
     return batch
+
+
+def check_policy_publish_at(when: datetime | None) -> None:
+    """A publication time for drafts approved by policy: with its timezone, ahead, within five years
+    (what `draft_schedule` accepts)."""
+    if when is None:
+        return
+    if timezone.is_naive(when):
+        raise ValidationError({"policy_publish_at": "Give the publication time with its timezone."})
+    if when <= timezone.now():
+        raise ValidationError({"policy_publish_at": "The publication time must be in the future; leave it empty to "
+                                                    "publish approved drafts at once."})
+    if when > timezone.now() + timedelta(days=366 * 5):
+        raise ValidationError({"policy_publish_at": "Schedule at most five years ahead."})
+
+
+def batch_policy_publish_at(draft: Draft) -> datetime | None:
+    """The hook governance/publishing/policy.py asks: when a draft of a batch, approved by policy, goes out."""
+    return (Batch.objects.filter(rows__draft=draft).values_list("policy_publish_at", flat=True).first())
 
 
 class BatchInvalid(Exception):
@@ -83,10 +107,12 @@ class BatchInvalid(Exception):
 def batch_upload(
     *, user: Any, stream: IO[bytes], fmt: str, brand: Any, template: Any, name: str, channel: str, risk: str,
     language: str, mapping: dict[str, str], defaults: dict[str, str], source_name: str = "",
+    policy_publish_at: datetime | None = None,
 ) -> Batch:
     """Read and validate every row of an uploaded file, then store the batch (ready to start), or
     raise BatchInvalid listing every problem: a bad file stores and files nothing."""
     check_may_file(user=user, brand=brand)
+    check_policy_publish_at(policy_publish_at)
     if template.active_version_id is None:
         raise ValidationError({"template": "This template has no active version yet."})
     try:
@@ -106,7 +132,7 @@ def batch_upload(
                         parsed.columns, mapping)
     return batch_create(user=user, brand=brand, template=template, name=name or source_name or "Bulk briefs",
                         channel=channel, risk=risk, language=language, mapping=used, defaults=defaults,
-                        rows=parsed.rows, source_name=source_name)
+                        rows=parsed.rows, source_name=source_name, policy_publish_at=policy_publish_at)
 
 
 def _locked(batch: Batch) -> Batch:
@@ -266,6 +292,10 @@ def batch_counts(batch: Batch) -> dict[str, Any]:
         writing=Count("pk", filter=Q(status=RowStatus.FILED, draft__status=Draft.Status.GENERATING)),
         failed=Count("pk", filter=Q(status=RowStatus.FILED, draft__status__in=[Draft.Status.FAILED,
                                                                                 Draft.Status.NEEDS_HUMAN])),
+        # The sign-off lookup runs only for approved or published rows (PostgreSQL tests the cheap columns first).
+        approved_by_policy=Count("pk", filter=Q(
+            policy_approved(draft="draft", revision="draft__current_revision"), status=RowStatus.FILED,
+            draft__status__in=[Draft.Status.APPROVED, Draft.Status.PUBLISHED])),
     )
     done = rows["filed"] - rows["writing"]
     total = batch.total or 1

@@ -45,6 +45,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
                 user=request.user, stream=upload.file, fmt=form.file_format(), brand=data["brand"],
                 template=data["template"], name=data["name"], channel=data["channel"], risk=data["risk"],
                 language=data["language"], mapping=form.mapping(), defaults=form.defaults(), source_name=upload.name,
+                policy_publish_at=data["publish_at"],
             )
         except services.BatchInvalid as exc:
             invalid = exc

@@ -29,7 +29,7 @@ from editorial.models import Draft
 from governance.gates import gate_states, get_actions, unresolved_blocking_findings
 from governance.models import Channel, Gate
 from governance.permissions import brands_for_user, error_text
-from governance.signoffs import signoff_record
+from governance.signoffs import policy_approvals, signoff_record
 
 
 def _form_errors(form, exc: ValidationError) -> None:
@@ -93,8 +93,10 @@ def _progress(drafts: list[Draft]) -> dict[int, tuple[int, int]]:
 def grid_context(campaign: Campaign, user) -> dict:
     variants = list(campaign.variants.select_related("segment", "segment_version", "draft"))
     progress = _progress([v.draft for v in variants])
+    policies = policy_approvals([v.draft_id for v in variants])
     for v in variants:
         v.done, v.total = progress.get(v.draft_id, (0, 0))
+        v.approved_by_policy = policies.get(v.draft_id, "")
         v.percent = int(100 * v.done / v.total) if v.total else 0
     segments = list(campaign.segments.select_related("active_version"))
     channel_labels = dict(Channel.choices)

@@ -21,6 +21,7 @@ from editorial.queue.gates import GateRule, GateRules, awaiting, gate_rules_for_
 from editorial.queue.sources import open_flag_counts, sources_changed
 from governance.models import Brand
 from governance.permissions import DRAFT_ACTIONS, brand_members, brands_for_user, draft_policy
+from governance.signoffs import policy_approvals, policy_approved
 
 SLA_AMBER = timedelta(hours=24)
 SLA_RED = timedelta(hours=72)
@@ -46,6 +47,7 @@ class QueueFilters:
     newer_than_hours: int | None = None  # … or at most this long
     q: str = ""  # full-text search over the title and the current revision's text
     sources: str = ""  # "changed": a knowledge document it rests on changed since its last approval
+    approved_by: str = ""  # "policy": its current revision was approved by a workflow's policy, not a person
 
 
 @dataclass
@@ -143,6 +145,8 @@ def queue_select(
         drafts = drafts.filter(status_changed_at__gte=timezone.now() - timedelta(hours=filters.newer_than_hours))
     if filters.sources == "changed":
         drafts = drafts.filter(sources_changed())
+    if filters.approved_by == "policy":
+        drafts = drafts.filter(policy_approved())
     bounded = False
     if filters.q:
         condition, bounded = _search(filters.q)
@@ -208,10 +212,12 @@ def age_label(waited: timedelta) -> str:
 def queue_annotate(drafts: list[Draft], *, user: Any, options: QueueOptions, now: datetime | None = None) -> None:
     """What each row shows besides its fields: brand, template, model, people (from the options already
     loaded, rather than five more joins per page), open gates and which of them the user signs, time
-    waiting at the current step with its SLA colour, and who is reviewing it."""
+    waiting at the current step with its SLA colour, who is reviewing it, and the approval policy that
+    signed it instead of a person."""
     now = now or timezone.now()
     gates = open_gates_for([d.pk for d in drafts], options.rules)
     flags = open_flag_counts([d.pk for d in drafts])
+    policies = policy_approvals([d.pk for d in drafts])
     brands = {b.pk: b for b in options.brands}
     templates = {t.pk: t for t in options.templates}
     models = {m.pk: m for m in options.models}
@@ -240,3 +246,4 @@ def queue_annotate(drafts: list[Draft], *, user: Any, options: QueueOptions, now
             draft.sla = "red" if draft.waited >= SLA_RED else "amber" if draft.waited >= SLA_AMBER else "ok"
         draft.claimed_by_me = draft.assignee_id == user.pk
         draft.sources_changed = flags.get(draft.pk, 0)
+        draft.approved_by_policy = policies.get(draft.pk, "")

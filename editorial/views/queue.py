@@ -76,7 +76,7 @@ class QueueParams:
         for name, value in (
             ("status", f.status), ("channel", f.channel), ("risk", f.risk), ("template", f.template),
             ("model", f.model), ("brand", f.brand), ("assignee", f.assignee), ("age", f.older_than_hours),
-            ("q", f.q), ("sources", f.sources),
+            ("q", f.q), ("sources", f.sources), ("approved_by", f.approved_by),
         ):
             if value not in ("", None):
                 values[name] = value
@@ -115,6 +115,7 @@ def _queue_params(get: QueryDict, options: selection.QueueOptions) -> QueueParam
             notes.append(f"Ignored the age “{age[:20]}”: give a whole number of hours.")
     f.q = " ".join(get.get("q", "").split())[:200]
     f.sources = pick("sources", {"changed"}, "sources filter")
+    f.approved_by = pick("approved_by", {"policy"}, "approval filter")
     sort = pick("sort", set(paging.SORTS), "sort order")
     params.explicit_sort = bool(sort)
     params.sort = sort or ("newest" if params.tab == "all" else "urgent")

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from editorial.models import Draft, Revision
+from editorial.notifications import notify_publish_failed
 from editorial.realtime import push_draft_event
 from editorial.transitions import draft_transition
 from governance.audit import audit_log
@@ -18,6 +19,10 @@ from governance.gates import all_hard_gates_approved, gate_states
 from governance.models import Connector, Delivery
 from governance.permissions import draft_policy
 from governance.publishing.delivery import deliveries_enqueue, delivery_payload
+from governance.signoffs import approving_policy
+
+PUBLISH_FAILED = "governance.draft.publish_failed"
+SCHEDULE_FAILED = "governance.draft.schedule_failed"
 
 
 def _connectors_for(draft: Draft, event_type: str, *, only: list[int] | None = None) -> list[Connector]:
@@ -111,9 +116,10 @@ def draft_retract(*, draft: Draft, user: Any, reason: str) -> list[Delivery]:
 
 
 @transaction.atomic
-def draft_schedule(*, draft: Draft, user: Any, publish_at: datetime) -> Draft:
-    """Publish at a later time (Celery beat runs `publish_due`), on behalf of the person who scheduled."""
-    if not draft_policy.user_has_permission_for_instance(user, "publish", draft):
+def draft_schedule(*, draft: Draft, user: Any, publish_at: datetime, policy: str = "") -> Draft:
+    """Publish at a later time (Celery beat runs `publish_due`), on behalf of the person who scheduled,
+    or of the workflow's approval `policy` that signed it (no person; governance/publishing/policy.py)."""
+    if not policy and not draft_policy.user_has_permission_for_instance(user, "publish", draft):
         raise PermissionDenied("You cannot schedule this draft.")
     if timezone.is_naive(publish_at):
         raise ValidationError({"publish_at": "Give a time with its timezone."})
@@ -126,7 +132,10 @@ def draft_schedule(*, draft: Draft, user: Any, publish_at: datetime) -> Draft:
         raise ValidationError("Only an approved draft can be scheduled.")
     draft.publish_at, draft.publish_requested_by = publish_at, user
     draft.save(update_fields=["publish_at", "publish_requested_by"])
-    audit_log(action="governance.draft.schedule", obj=draft, user=user, data={"publish_at": publish_at.isoformat()})
+    audit_log(action="governance.draft.schedule", obj=draft, user=user,
+              label=f"scheduled by policy {policy}" if policy else "",
+              data={"publish_at": publish_at.isoformat(), **({"policy": policy} if policy else {})})
+    transaction.on_commit(lambda: push_draft_event(draft.pk, {"kind": "status", "status": draft.status}))
     return draft
 
 
@@ -156,12 +165,24 @@ def publish_due(*, now: datetime | None = None) -> list[int]:
             )
             if draft is None:
                 continue
+            # Scheduled by nobody: the approval policy that signed it scheduled it (its batch's time).
+            policy = "" if draft.publish_requested_by_id else approving_policy(draft)
             try:
                 with transaction.atomic():
-                    draft_publish(draft=draft, user=draft.publish_requested_by)
+                    draft_publish(draft=draft, user=draft.publish_requested_by, policy=policy)
                 published.append(draft.pk)
             except (ValidationError, PermissionDenied) as exc:
                 Draft.objects.filter(pk=draft.pk).update(publish_at=None)
-                audit_log(action="governance.draft.schedule_failed", obj=draft, label="scheduler",
-                          data={"reason": " ".join(getattr(exc, "messages", [str(exc)]))})
+                draft.publish_at = None
+                publish_failure_record(draft=draft, action=SCHEDULE_FAILED, policy=policy,
+                                       reason=" ".join(getattr(exc, "messages", [str(exc)])))
     return published
+
+
+def publish_failure_record(*, draft: Draft, action: str, reason: str, policy: str = "") -> None:
+    """A publish that did not happen (PUBLISH_FAILED, SCHEDULE_FAILED): audited on the draft with its
+    reason, the people on it told, the page updated. The caller's transaction holds the draft's lock."""
+    audit_log(action=action, obj=draft, label=f"policy {policy}" if policy else "scheduler",
+              data={"reason": reason, **({"policy": policy} if policy else {})})
+    notify_publish_failed(draft=draft, reason=reason, policy=policy)
+    transaction.on_commit(lambda: push_draft_event(draft.pk, {"kind": "status", "status": draft.status}))

@@ -14,7 +14,8 @@ Which sentences must be supported is a deliberately simple heuristic, `factual_r
 "looks factual" when it contains
   * a figure (a digit not inside a word, e.g. "3", "2019", "4.5"), a percentage or a currency sign;
   * a month or weekday name (a date);
-  * a superlative or absolute claim ("best", "first", "only", "largest", "guaranteed", "proven", ...);
+  * a superlative or absolute claim ("best", "first", "only", "largest", "guaranteed", "proven", ...; not
+    "first" as a time or a step: "his first year here", "at first", "the first step");
   * a proper name: a capitalised word that does not start the sentence (and is not "I").
 Factual-looking sentences that are not supported become warnings (category "unsupported_claim") for
 the editor. When the run retrieved no sources at all, nothing can be grounded and nothing is flagged:
@@ -31,6 +32,7 @@ import numpy as np
 from django.conf import settings
 
 from agents.embeddings import EmbeddingError, embed
+from governance.detectors.claims import FIRST_CLAIM
 from governance.detectors.findings import WARNING, FindingData
 from governance.models import Finding
 
@@ -55,7 +57,7 @@ _DATE = re.compile(
     r"Sunday)\b"
 )
 _CLAIM = re.compile(
-    r"\b(?:best|worst|first|only|largest|biggest|smallest|fastest|slowest|cheapest|highest|lowest|"
+    rf"\b(?:best|worst|{FIRST_CLAIM}|only|largest|biggest|smallest|fastest|slowest|cheapest|highest|lowest|"
     r"most|least|leading|top|unique|unmatched|unbeatable|record|award[- ]winning|world'?s|"
     r"guaranteed?|proven|clinically|scientifically|certified|always|never|every|all-time|"
     r"number one|no\. ?1)\b|#1",

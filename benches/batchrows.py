@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from contextlib import ExitStack
@@ -38,11 +37,11 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 from benches import desk  # noqa: E402  (the desk bench's database start)
+from benches import stack as bench  # noqa: E402  (the shared stack start-up)
+from benches.stack import percentile, say  # noqa: E402
 
 BENCH_VAR = BASE_DIR / "var" / "bench-batchrows"
 DB_NAME = "aios_batchrows"
-say = desk.say
-percentile = desk.percentile
 # (share of rows, draft status or None for a row without a draft, row status, reason)
 MIX = [
     (0.40, "in_review", "filed", ""),
@@ -126,16 +125,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     with ExitStack() as stack:
         env, _ = desk.start_database(stack, reuse=False, var_dir=BENCH_VAR, db_name=DB_NAME)
-        os.environ.update(env)
-        import django
-
-        django.setup()
+        bench.django_setup(stack, env)
         from django.conf import settings
-        from django.db import connections
 
         settings.DEBUG = False
         settings.ALLOWED_HOSTS = ["*"]
-        stack.callback(connections.close_all)
         from django.test import Client
         from django.urls import reverse
 
@@ -192,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=60)
-    report(run(parser.parse_args(argv)))
-    return 0
+    args = parser.parse_args(argv)
+    return bench.run_bench(lambda: run(args), report)
 
 
 if __name__ == "__main__":

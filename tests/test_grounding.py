@@ -40,6 +40,11 @@ def test_sentences_carry_their_offsets_and_section_and_skip_headings_and_list_ma
         ("Sales rose 40 percent.", ["figure", "percentage or price"]),
         ("It opens in March.", ["date", "proper name"]),
         ("This is the best coffee.", ["superlative or absolute claim"]),
+        ("It was in his first year as a barista here.", []),  # "first" as a time orders, it claims nothing
+        ("At first the grinder was too loud.", []),
+        ("Grinding is the first step to a good cup.", []),
+        ("It was the first coffee to be roasted on solar power.", ["superlative or absolute claim"]),
+        ("It is the first and only oat latte here.", ["superlative or absolute claim"]),
         ("It grows in Huila.", ["proper name"]),
         ("Token w12 w13 streamed.", []),  # digits inside words are not figures
     ],

@@ -546,3 +546,20 @@ def test_model_output_loses_label_lines_heading_echoes_and_doubled_list_numbers(
 def test_cleaning_keeps_short_sentences_labels_with_a_colon_and_ordinary_lists():
     raw = "Thank you.\nWhy do you love it?\nIngredients:\n1. Oats.\n2. Water.\nI love it!"
     assert clean_section_text(raw, "Details") == raw
+
+
+def test_a_one_word_question_alone_on_its_line_is_a_label_and_goes():
+    # As the real model writes it: a "Why?" heading a paragraph, a "Where?" closing the section.
+    raw = (
+        "Our winter blend is back in every shop.\n\nWhy?\nBecause you asked for it all summer.\n\n"
+        "Where?\nIn all twelve shops from Monday.\n\nWhere?"
+    )
+    assert clean_section_text(raw, "Back for winter") == (
+        "Our winter blend is back in every shop.\n\nBecause you asked for it all summer.\n\n"
+        "In all twelve shops from Monday."
+    )
+
+
+def test_a_real_question_stays_even_when_short_or_sharing_its_line():
+    raw = "Why not?\nWhy? Because it sold out.\nDid you try it?\nWhy is it dark?"
+    assert clean_section_text(raw, "Details") == raw

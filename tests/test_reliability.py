@@ -389,16 +389,20 @@ def _stuck_write(world, *, attempts: int) -> AgentRun:
 def test_the_sweeper_requeues_a_run_whose_worker_died(world, django_capture_on_commit_callbacks, monkeypatch):
     from agents.pipeline import recovery
 
-    enqueued: list[int] = []
-    monkeypatch.setattr(recovery, "enqueue_run", enqueued.append)
+    enqueued: list[tuple[int, str]] = []
+    monkeypatch.setattr(recovery, "enqueue_run", lambda run_id, queue: enqueued.append((run_id, queue)))
     run = _stuck_write(world, attempts=1)
+    bulk = _stuck_write(world, attempts=1)
+    Draft.objects.filter(pk=bulk.draft_id).update(run_queue="bulk")  # a batch's draft
     held = budgets.budget_reserve(brand=world.brand, amount=Decimal("0.25"), run_id=run.pk)
     fresh = _stuck_write(world, attempts=1)
     AgentRun.objects.filter(pk=fresh.pk).update(heartbeat_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         result = runs_sweep_stale()
     run.refresh_from_db()
-    assert result == {"requeued": [run.pk], "failed": []} and enqueued == [run.pk]
+    # Each goes back to its draft's queue: a batch's run must not jump ahead of interactive work.
+    assert result == {"requeued": [run.pk, bulk.pk], "failed": []}
+    assert enqueued == [(run.pk, "default"), (bulk.pk, "bulk")]
     assert run.status == "queued" and "stopped responding" in run.error
     assert run.reserved_cost == 0 and SpendDay.objects.get(brand=world.brand, day=held.day).reserved == 0
     assert AgentRun.objects.get(pk=fresh.pk).status == "running"

@@ -33,7 +33,8 @@ Status = AgentRun.Status
 def runs_sweep_stale() -> dict[str, list[int]]:
     """Re-queue (or fail) runs whose worker stopped sending heartbeats. Returns the run ids touched."""
     cutoff = timezone.now() - stale_after()
-    stale = list(AgentRun.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True))
+    stale = list(AgentRun.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).order_by("pk")
+                 .values_list("pk", flat=True))
     requeued: list[int] = []
     failed: list[int] = []
     for run_id in stale:
@@ -60,7 +61,8 @@ def runs_sweep_stale() -> dict[str, list[int]]:
                 status=Status.QUEUED, claimed_by="",
                 error=f"Attempt {run.attempt_count}: the worker stopped responding; re-queued by the stale-run sweeper.",
             ):
-                transaction.on_commit(lambda run_id=run_id: enqueue_run(run_id))
+                # Back to its draft's queue: a bulk run re-queued on the interactive one would jump the line.
+                transaction.on_commit(lambda run_id=run_id, queue=run.draft.run_queue: enqueue_run(run_id, queue=queue))
                 requeued.append(run_id)
     if requeued or failed:
         log.warning("stale runs: re-queued %s, failed %s", requeued, failed)

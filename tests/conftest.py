@@ -37,6 +37,19 @@ def pytest_collection_modifyitems(config, items) -> None:
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _db_from_the_playwright_thread(request) -> Iterator[None]:
+    """In a module marked `browser`: Playwright runs an event loop in the test thread, and the test's
+    own ORM calls there are synchronous. Module scope, so the database teardown of the live server's
+    tests (set up by pytest-django before any fixture of ours) still has it."""
+    if request.node.get_closest_marker("browser") is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
 # Playwright drives Debian's chromium (never a downloaded browser), headless and off the network.
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):

@@ -24,13 +24,6 @@ EDITED = (AGENT.replace("water just off the boil", "water at 94 degrees")
           + "\n\nAsk our baristas for a tasting on Saturdays.")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _db_from_the_playwright_thread():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
 def test_the_toggle_tints_agent_and_human_text_with_a_legend_from_the_keyboard(transactional_db, live_server,
                                                                               page: Page):
     world = build_world()

@@ -18,11 +18,6 @@ GOOD = "sku,name,features\n" + "".join(f"K-{i},Kettle {i},steel body {i}\n" for 
 BAD = "sku,name,features\nK-1,Kettle,steel\nK-2,,glass\n"
 
 
-@pytest.fixture(autouse=True)
-def _db_from_the_playwright_thread(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 def fill_upload(page: Page, name: str, text: str) -> None:
     page.get_by_label("File").set_input_files(files=[{"name": name, "mimeType": "text/csv",
                                                        "buffer": text.encode()}])

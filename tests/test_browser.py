@@ -15,12 +15,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.browser]
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
 
 
-@pytest.fixture(autouse=True)
-def _db_from_the_playwright_thread(monkeypatch):
-    # Playwright runs an event loop in this thread; our own ORM calls here are synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 def sign_in(page: Page, url: str, username: str) -> None:
     page.goto(url + "/login/")
     page.get_by_label("Username").fill(username)

@@ -20,13 +20,6 @@ STUDENTS = MASTER.replace("It tastes like a crisp October morning.",
 FAMILIES = MASTER.replace("Order today in any of our shops.", "Quality guaranteed for the whole family.")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _db_from_the_playwright_thread():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
 @pytest.fixture
 def campaign(transactional_db, live_server):
     world = build_world()

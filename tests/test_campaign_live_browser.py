@@ -17,11 +17,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.browser]
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
 
 
-@pytest.fixture(autouse=True)
-def _db_from_the_playwright_thread(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 def test_the_grid_shows_live_progress_and_each_variant_reaching_review(live_stack, page: Page):
     world = build_world(sections=3)
     grant(world)

@@ -27,12 +27,6 @@ ARTICLE = "\n\n".join([  # noqa: FLY002 - one paragraph a line reads better
 ])
 
 
-@pytest.fixture(autouse=True)
-def _db_from_the_playwright_thread(monkeypatch):
-    # Playwright runs an event loop in this thread; our own ORM calls here are synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 def sign_in(page: Page, url: str, username: str, then: str) -> None:
     page.goto(f"{url}/login/?next={then}")
     page.get_by_label("Username").fill(username)

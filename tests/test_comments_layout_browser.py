@@ -16,13 +16,6 @@ SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
 LONG_HEADING = "What our roasters learned from three harvests of the same two farms in the highlands"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _db_from_the_playwright_thread():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
 @pytest.mark.parametrize("width", [1280, 1400, 1920])
 def test_the_about_select_and_the_textarea_stay_inside_the_comments_card(transactional_db, live_server, page: Page,
                                                                          width):

@@ -18,13 +18,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _db_from_the_playwright_thread():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
 def test_an_editor_downloads_the_corrections_of_a_brand(transactional_db, live_server, page: Page, tmp_path):
     world = build_world()
     world.editor.user_permissions.add(Permission.objects.get(codename="export_corrections"))

@@ -33,16 +33,6 @@ def article(*, taste: str, price: str, extra: str = "") -> str:
     ])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _db_from_the_playwright_thread():
-    # Playwright runs an event loop in this thread; our own ORM calls here are synchronous. Module
-    # scope, so the database teardown of the live server's tests (set up by pytest-django before any
-    # fixture of ours) still has it.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
 @pytest.fixture
 def desk(transactional_db, live_server):
     world = build_world()

@@ -19,13 +19,6 @@ SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
 SENTENCE = "Our app cuts your weekly admin by 40%."
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _db_from_the_playwright_thread():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
 def test_a_merged_finding_shows_once_with_its_details_folded(transactional_db, live_server, page: Page):
     world = build_world()
     draft = draft_in_review(world, content=f"## Part 1\n\n{SENTENCE} Most experts agree.")

@@ -17,13 +17,6 @@ from tests.helpers import draft_in_review
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _db_from_the_playwright_thread():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
 def signed_in_page(browser: Browser, url: str, username: str, then: str, **context):
     page = browser.new_context(viewport={"width": 1280, "height": 900}, **context).new_page()
     page.goto(f"{url}/login/?next={then}")

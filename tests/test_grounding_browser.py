@@ -18,13 +18,6 @@ CONTENT = ("## Back for the season\n\nAutumn Ember is a medium-dark roast from H
            "It won 7 awards in 2019.\n\n## Next\n\nCome and taste it.")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _db_from_the_playwright_thread():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
 def sign_in(page: Page, url: str, username: str, then: str) -> None:
     page.goto(f"{url}/login/?next={then}")
     page.get_by_label("Username").fill(username)

@@ -14,13 +14,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "test" / "screens"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _db_from_the_playwright_thread():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
 def sign_in(page: Page, url: str, username: str) -> None:
     page.goto(f"{url}/login/")
     page.get_by_label("Username").fill(username)

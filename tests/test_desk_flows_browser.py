@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from editorial.models import Draft, Revision
 from governance.models import SignOff
-from tests.test_desk_browser import SHOTS, _db_from_the_playwright_thread, desk, sign_in  # noqa: F401  (fixtures)
+from tests.test_desk_browser import SHOTS, desk, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

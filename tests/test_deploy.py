@@ -1,7 +1,8 @@
 """deploy/compose.yaml and deploy/Dockerfile: the services a team starts from, wired with variables the app
 really reads, each started by a command whose options its own program accepts. Nothing here runs Docker
-(CI has none; the stack was started for real once, see README): the commands are parsed by the real parsers (the launcher's argparse,
-Django's, celery's and uvicorn's click), so a renamed option or command fails here first."""
+(CI has none; the stack was started for real once, see README): the commands are parsed by the real
+parsers (the launcher's argparse, Django's, celery's and uvicorn's click), so a renamed option or command
+fails here first, and what starting it for real broke is checked here too."""
 from __future__ import annotations
 
 import importlib

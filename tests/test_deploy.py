@@ -175,8 +175,12 @@ def test_the_images_venv_is_the_one_the_launcher_runs_in():
     workdir = [args for op, args in dockerfile_instructions() if op == "WORKDIR"][-1]
     assert f"VIRTUAL_ENV={workdir}/.venv" in DOCKERFILE and f"PATH={workdir}/.venv/bin:" in DOCKERFILE
     assert launcher.VENV == BASE_DIR / ".venv" and "COPY . /app" in DOCKERFILE and workdir == "/app"
-    ignored = (BASE_DIR / ".dockerignore").read_text().split()
+    ignored = [line.strip() for line in (BASE_DIR / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
     assert {".venv", "var", "deploy/.env"} <= set(ignored)  # no host venv, data or secrets in the image
+    # nor the model server's GGUF (several GB): `COPY . /app` took a file placed there into every build
+    [models] = [v.split(":")[0] for v in COMPOSE["services"]["model"]["volumes"]]
+    assert models == "./models" and "deploy/models" in ignored  # compose paths are relative to deploy/
 
 
 def test_web_sums_request_metrics_over_its_processes():

@@ -52,10 +52,16 @@ def test_the_owner_reschedules_and_clears_the_policy_publish_time_from_the_keybo
     expect(field).to_be_visible()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "batch-policy-publish-form.png", full_page=True)
+    field.fill("2020-01-15T10:00")
+    field.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("The publication time must be in the future")
+    field = page.get_by_label("New time")
+    expect(field).to_be_visible()  # the form stays open on its error, with what was typed
+    expect(field).to_have_value("2020-01-15T10:00")
+    page.screenshot(path=SHOTS / "batch-policy-publish-error.png", full_page=False)
+    assert Batch.objects.get(pk=batch.pk).policy_publish_at == old
     field.fill("2030-01-15T10:00")
-    page.keyboard.press("Tab")
-    expect(page.locator("#batch-policy-publish-save")).to_be_focused()
-    page.keyboard.press("Enter")
+    field.press("Enter")  # submits the form, as the Save button would
     expect(page.locator("#batch-policy-publish")).to_contain_text("2030-01-15 04:30 UTC")
     expect(page.get_by_text("now published at 2030-01-15 04:30 UTC")).to_be_visible()
     new = datetime(2030, 1, 15, 4, 30, tzinfo=UTC)
@@ -64,11 +70,12 @@ def test_the_owner_reschedules_and_clears_the_policy_publish_time_from_the_keybo
 
     asked: list[str] = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
-    page.get_by_text("Change when drafts approved by policy are published").click()
+    page.get_by_text("Change when drafts approved by policy are published").click()  # closed again after the save
     page.locator("#batch-policy-publish-clear").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#batch-policy-publish")).to_contain_text("as soon as they are approved")
     assert asked == ["Publish the 1 draft waiting for this time now?"]
     assert Batch.objects.get(pk=batch.pk).policy_publish_at is None
     page.screenshot(path=SHOTS / "batch-policy-publish-cleared.png", full_page=True)
+    expect(page.get_by_text("Publish drafts approved by policy at a set time")).to_be_visible()
     assert problems == []

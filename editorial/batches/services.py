@@ -88,8 +88,8 @@ def check_policy_publish_at(when: datetime | None) -> None:
     if timezone.is_naive(when):
         raise ValidationError({"policy_publish_at": "Give the publication time with its timezone."})
     if when <= timezone.now():
-        raise ValidationError({"policy_publish_at": "The publication time must be in the future; leave it empty to "
-                                                    "publish approved drafts at once."})
+        raise ValidationError({"policy_publish_at": "The publication time must be in the future; without a time, "
+                                                    "drafts approved by policy are published at once."})
     if when > timezone.now() + timedelta(days=366 * 5):
         raise ValidationError({"policy_publish_at": "Schedule at most five years ahead."})
 

@@ -25,6 +25,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from editorial.batches.services import batch_create
 from governance.models import ApiToken
 from governance.signoffs import signoff_record
 from governance.tokens import token_create
@@ -60,6 +61,10 @@ def api_schema(world, editor_session):
     signoff_record(draft=approved, gate=world.gates["editorial"], user=world.editor, decision="approve",
                    revision_id=approved.current_revision_id)
     drafts = [in_review, approved]
+    batch = batch_create(user=world.editor, brand=world.brand, template=world.template, name="Kettles",
+                         channel="blog", risk="low", language="en", mapping={}, defaults={},
+                         rows=[{"title": f"Kettle {i}", "goal": "Describe it", "audience": "home baristas",
+                                "tone": "warm"} for i in range(1, 4)])
     config = schemathesis.Config.from_dict({
         "generation": {"with-security-parameters": False},
         "dictionaries": {
@@ -67,11 +72,13 @@ def api_schema(world, editor_session):
             "briefs": {"values": [d.brief_id for d in drafts]},
             "revisions": {"values": [d.current_revision_id for d in drafts]},
             "gates": {"values": list(world.gates)},
+            "batches": {"values": [batch.pk]},
         },
         "parameters": {
             "path.draft_id": {"dictionary": "drafts", "probability": 0.8},
             "path.brief_id": {"dictionary": "briefs", "probability": 0.8},
             "path.gate_slug": {"dictionary": "gates", "probability": 0.8},
+            "path.batch_id": {"dictionary": "batches", "probability": 0.8},
             "query.a": {"dictionary": "revisions", "probability": 0.8},
             "query.b": {"dictionary": "revisions", "probability": 0.8},
             "body.revision": {"dictionary": "revisions", "probability": 0.6},

@@ -1,7 +1,8 @@
 """deploy/compose.yaml and deploy/Dockerfile: the services a team starts from, wired with variables the app
 really reads, each started by a command whose options its own program accepts. Nothing here runs Docker
-(there is none on these machines): the commands are parsed by the real parsers (the launcher's argparse,
-Django's, celery's and uvicorn's click), so a renamed option or command fails here first."""
+(CI has none; the stack was started for real once, see README): the commands are parsed by the real
+parsers (the launcher's argparse, Django's, celery's and uvicorn's click), so a renamed option or command
+fails here first, and what starting it for real broke is checked here too."""
 from __future__ import annotations
 
 import importlib
@@ -174,11 +175,58 @@ def test_the_images_venv_is_the_one_the_launcher_runs_in():
     workdir = [args for op, args in dockerfile_instructions() if op == "WORKDIR"][-1]
     assert f"VIRTUAL_ENV={workdir}/.venv" in DOCKERFILE and f"PATH={workdir}/.venv/bin:" in DOCKERFILE
     assert launcher.VENV == BASE_DIR / ".venv" and "COPY . /app" in DOCKERFILE and workdir == "/app"
-    ignored = (BASE_DIR / ".dockerignore").read_text().split()
+    ignored = [line.strip() for line in (BASE_DIR / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
     assert {".venv", "var", "deploy/.env"} <= set(ignored)  # no host venv, data or secrets in the image
+    # nor the model server's GGUF (several GB): `COPY . /app` took a file placed there into every build
+    [models] = [v.split(":")[0] for v in COMPOSE["services"]["model"]["volumes"]]
+    assert models == "./models" and "deploy/models" in ignored  # compose paths are relative to deploy/
 
 
 def test_web_sums_request_metrics_over_its_processes():
     web = COMPOSE["services"]["web"]
     assert web["environment"]["PROMETHEUS_MULTIPROC_DIR"] in web["tmpfs"]
     assert "--workers" in web["command"][-1]
+
+
+def test_the_web_healthcheck_sends_a_host_that_django_allows(monkeypatch):
+    """Django answers 400 to a Host outside ALLOWED_HOSTS, so a probe of http://127.0.0.1:8000 with its own
+    Host header kept `web` unhealthy for ever (seen when the stack was first started for real)."""
+    from django.conf import settings
+    from django.http.request import split_domain_port, validate_host
+
+    test = COMPOSE["services"]["web"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    sent = []
+    monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout: sent.append(request))
+    for allowed in (EXAMPLE["AIOS_ALLOWED_HOSTS"], ".example.com, aios.example.com"):
+        monkeypatch.setenv("AIOS_ALLOWED_HOSTS", allowed)
+        exec(test[3], {})
+        request = sent.pop()
+        host = request.get_header("Host") or request.host  # urllib sends the URL's host unless told otherwise
+        assert validate_host(split_domain_port(host)[0], [h.strip() for h in allowed.split(",")]), host
+        path = request.selector.lstrip("/")
+        assert resolve("/" + path).url_name == "healthz"
+        # Plain http inside the network: the https redirect must not answer the probe with a 301.
+        assert request.get_header("X-forwarded-proto") == "https" or any(
+            re.match(pattern, path) for pattern in settings.SECURE_REDIRECT_EXEMPT)
+
+
+def test_the_image_builds_without_pytorchs_index_when_told_to():
+    """A build machine that cannot reach download.pytorch.org passes TORCH_INDEX_URL= and a wheel folder:
+    pip then gets no extra index, and the pip settings given as build arguments reach pip."""
+    declared = {args.split("=")[0] for op, args in dockerfile_instructions() if op == "ARG"}
+    assert {"TORCH_INDEX_URL", "PIP_INDEX_URL", "PIP_FIND_LINKS", "PIP_TRUSTED_HOST"} <= declared
+    [run] = [args for op, args in dockerfile_instructions() if op == "RUN" and "pip install" in args]
+    install = "pip install" + run.split("pip install", 1)[1]
+    default = [args.split("=", 1)[1] for op, args in dockerfile_instructions() if args.startswith("TORCH_INDEX_URL=")]
+    assert default == ["https://download.pytorch.org/whl/cpu"]
+
+    def pip_argv(torch_index_url: str) -> list[str]:
+        script = "pip() { for a in \"$@\"; do echo \"$a\"; done; }; " + install
+        done = subprocess.run(["sh", "-c", script], env={"TORCH_INDEX_URL": torch_index_url, "PATH": "/usr/bin:/bin"},
+                              capture_output=True, text=True, check=True)
+        return done.stdout.split("\n")[:-1]
+
+    assert pip_argv(default[0]) == ["install", "--extra-index-url", default[0], "-r", "/tmp/requirements.txt"]
+    assert pip_argv("") == ["install", "-r", "/tmp/requirements.txt"]

@@ -1,4 +1,5 @@
-"""Cursor pagination of the API's lists: newest first, stable under inserts."""
+"""Cursor pagination of the API's lists: newest first, stable under inserts; or in the order of a
+unique number (a batch's rows), stable while items move between filters."""
 from __future__ import annotations
 
 import base64
@@ -36,6 +37,23 @@ def cursor_decode(cursor: str) -> tuple[datetime, int]:
     except (ValueError, TypeError, binascii.Error, OverflowError) as exc:
         raise ValidationError({"cursor": "Not a cursor this API gave out; start again without one."}) from exc
     return created_at, pk
+
+
+def number_cursor_encode(number: int) -> str:
+    """Opaque to clients: the number of the last item they saw, for lists in ascending order of a
+    unique number (a batch's rows)."""
+    return base64.urlsafe_b64encode(json.dumps({"after": number}).encode()).decode().rstrip("=")
+
+
+def number_cursor_decode(cursor: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        number = data["after"] if isinstance(data, dict) else None
+        if type(number) is not int or not 0 <= number <= MAX_ID:
+            raise ValueError("not a cursor")
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise ValidationError({"cursor": "Not a cursor this API gave out; start again without one."}) from exc
+    return number
 
 
 def paginate(qs: QuerySet, *, cursor: str | None, limit: int) -> tuple[list[Any], str | None]:

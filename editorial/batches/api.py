@@ -1,5 +1,6 @@
 """/api/v1 batches: upload a file's rows (validated whole; 422 lists problems by row and column),
-read a batch's estimate and progress, start (or schedule), pause, resume, cancel."""
+read a batch's estimate and progress, list its rows by state, change when its drafts approved by
+policy are published, start (or schedule), pause, resume, cancel."""
 from __future__ import annotations
 
 import io
@@ -9,13 +10,14 @@ from typing import Any, Literal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from agents.models import PromptTemplate
+from editorial.api.pagination import cursor_param, limit_param, number_cursor_decode, number_cursor_encode
 from editorial.batches import services
-from editorial.batches.models import Batch
-from editorial.batches.selectors import batch_get_for_user
-from editorial.schemas import NO_NUL, SLUG, Channel, InputSchema, Language, PathId, Risk, errors
+from editorial.batches.models import Batch, BatchRow
+from editorial.batches.selectors import ROW_STATE_BY_KEY, batch_get_for_user, batch_rows_after_for_user
+from editorial.schemas import NO_NUL, SLUG, Channel, DraftStatus, InputSchema, Language, PathId, Risk, errors
 from governance.permissions import api_scope_required, brands_for_user
 
 router = Router(tags=["batches"])
@@ -38,6 +40,14 @@ class BatchIn(InputSchema):
     policy_publish_at: datetime | None = Field(
         None, description="When drafts a workflow approves by policy are published (with a timezone, in the future, "
                           "at most five years ahead); empty: each as soon as it is approved")
+
+
+class BatchChangeIn(InputSchema):
+    policy_publish_at: datetime | None = Field(
+        ..., description="When drafts a workflow approves by policy are published (with a timezone, in the future, at "
+                         "most five years ahead); null: each as soon as it is approved. Drafts the policy already "
+                         "scheduled for the old time move to the new one (null: they are published now); published "
+                         "drafts stay published; a draft a person scheduled keeps that time.")
 
 
 class BatchStartIn(InputSchema):
@@ -73,6 +83,45 @@ class BatchOut(Schema):
     estimate: dict[str, Any]
     progress: dict[str, Any]
     created_at: datetime
+
+
+# The row states, as the batch page's tabs name them (editorial/batches/selectors.py ROW_STATES).
+RowStateKey = Literal[tuple(ROW_STATE_BY_KEY)]  # type: ignore[valid-type]
+ROW_STATES_DOC = ("A tab of the batch page: `waiting` (not filed yet), `writing`, `review`, `approved`, `published`, "
+                  "`human` (needs a human, or an outline to approve), `failed` (refused when filed, or the draft "
+                  "failed), `cancelled`, `other` (sent back, rejected or retracted)")
+
+
+class BatchRowOut(Schema):
+    number: int = Field(..., description="The row's number in the file (1 = the first data row)")
+    title: str
+    state: RowStateKey = Field(..., description=ROW_STATES_DOC)
+    state_label: str = Field(..., description="As the batch page shows it, e.g. “Approved by policy Low-risk”")
+    reason: str | None = Field(None, description="Why a row failed, was refused or needs a human")
+    brief_id: int | None = Field(None, description="Null until the row is filed")
+    draft_id: int | None
+    draft_status: DraftStatus | None
+    approved_by_policy: str | None = Field(None, description="The policy that approved the draft's current "
+                                                             "revision, when no person did")
+    state_changed_at: datetime | None = Field(None, description="When the draft's status last changed")
+
+
+class BatchRowsOut(Schema):
+    batch: int
+    state: RowStateKey | None
+    total: int = Field(..., description="The batch's rows in every state")
+    counts: dict[str, int] = Field(..., description="Rows per state, now")
+    items: list[BatchRowOut]
+    next_cursor: str | None
+
+
+def row_out(row: BatchRow) -> dict[str, Any]:
+    draft = row.draft
+    return {"number": row.number, "title": str(row.values.get("title", "")), "state": row.state_key,
+            "state_label": row.state_label, "reason": row.reason or None,
+            "brief_id": draft.brief_id if draft else None, "draft_id": row.draft_id,
+            "draft_status": draft.status if draft else None, "approved_by_policy": row.approved_by_policy or None,
+            "state_changed_at": draft.status_changed_at if draft else None}
 
 
 def batch_out(batch: Batch) -> dict[str, Any]:
@@ -111,6 +160,34 @@ def create_batch(request: HttpRequest, payload: BatchIn):
 def get_batch(request: HttpRequest, batch_id: PathId):
     api_scope_required(request, "read")
     return batch_out(batch_get_for_user(user=request.user, pk=batch_id))
+
+
+@router.patch("/batches/{batch_id}", operation_id="updateBatch", response={200: BatchOut, **errors(404, 422)})
+def update_batch(request: HttpRequest, batch_id: PathId, payload: BatchChangeIn):
+    """Change or clear `policy_publish_at`, in any status of the batch (roles that may start it). Drafts
+    the policy scheduled for the old time are rescheduled (or, when cleared, published now); published
+    drafts stay published."""
+    api_scope_required(request, "write")
+    batch = batch_get_for_user(user=request.user, pk=batch_id, action="change")
+    services.batch_policy_publish_at_set(user=request.user, batch=batch, policy_publish_at=payload.policy_publish_at)
+    return batch_out(Batch.objects.select_related("brand", "template").get(pk=batch.pk))
+
+
+# Before /batches/{batch_id}/{action}: Django tries the URL patterns in order.
+@router.get("/batches/{batch_id}/rows", operation_id="listBatchRows", response={200: BatchRowsOut, **errors(404, 422)})
+def list_batch_rows(request: HttpRequest, batch_id: PathId,
+                    state: RowStateKey | None = Query(None, description=ROW_STATES_DOC),  # type: ignore[valid-type]
+                    cursor: str | None = cursor_param(), limit: int = limit_param()):
+    """The batch's rows in file order, a page at a time, optionally in one state (the batch page's
+    tabs), with the count of every state. Keyed by row number: a row that stays in the state is never
+    skipped or repeated while other rows move between states."""
+    api_scope_required(request, "read")
+    after = number_cursor_decode(cursor) if cursor else 0
+    chosen = batch_rows_after_for_user(user=request.user, pk=batch_id, state=state or "", after=after, limit=limit)
+    return {"batch": chosen.batch.pk, "state": chosen.state.key if chosen.state else None,
+            "total": sum(chosen.counts.values()), "counts": chosen.counts,
+            "items": [row_out(r) for r in chosen.rows],
+            "next_cursor": number_cursor_encode(chosen.rows[-1].number) if chosen.more else None}
 
 
 @router.post("/batches/{batch_id}/{action}", operation_id="actOnBatch", response={200: BatchOut, **errors(404, 422)})

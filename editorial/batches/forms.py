@@ -17,7 +17,50 @@ from governance.permissions import brands_for_user
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
 
 
-class BatchUploadForm(forms.Form):
+class PolicyPublishForm(forms.Form):
+    """When drafts approved by policy are published, in the browser's time zone (checked like a schedule)."""
+
+    # Named like the draft page's schedule field, so static/js/forms.js fills in the browser's offset.
+    publish_at = forms.DateTimeField(
+        required=False, label="Publish approved-by-policy drafts at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Drafts a workflow approves by policy (low risk, nothing above info) are published at this time, "
+                  "in your browser's time zone. Leave empty to publish each one as soon as it is approved.")
+    tz_offset_minutes = forms.CharField(required=False, max_length=12, widget=forms.HiddenInput(attrs={"value": "0"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        when = data.get("publish_at")
+        if when is not None:
+            # The browser sent its wall-clock time; the server read it as UTC. Shift by the browser's offset.
+            offset = (data.get("tz_offset_minutes") or "0").strip()
+            if not offset.lstrip("-").isdigit() or abs(int(offset)) > 24 * 60:
+                self.add_error("publish_at", "That time could not be read; pick it again.")
+                return data
+            when += timedelta(minutes=int(offset))
+            try:
+                check_policy_publish_at(when)
+            except ValidationError as exc:
+                self.add_error("publish_at", exc.message_dict["policy_publish_at"])
+            data["publish_at"] = when
+        return data
+
+
+class BatchPolicyPublishForm(PolicyPublishForm):
+    """The batch page's form: a new time ("Save"), or none ("clear": publish each as soon as approved)."""
+
+    clear = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("clear"):
+            data["publish_at"] = None
+        elif data.get("publish_at") is None and "publish_at" not in self.errors:
+            self.add_error("publish_at", "Pick a date and time, or choose “Publish as soon as approved”.")
+        return data
+
+
+class BatchUploadForm(PolicyPublishForm):
     """The file, the batch's brief settings, and which column feeds what. A column left empty is
     matched by name; a default may use {column} placeholders (e.g. "Describe {name} for shoppers")."""
 
@@ -32,13 +75,6 @@ class BatchUploadForm(forms.Form):
     variables = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                 help_text="Template variables: one “variable = column” per line (same names match "
                                           "by themselves).")
-    # Named like the draft page's schedule field, so static/js/forms.js fills in the browser's offset.
-    publish_at = forms.DateTimeField(
-        required=False, label="Publish approved-by-policy drafts at",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Drafts a workflow approves by policy (low risk, nothing above info) are published at this time, "
-                  "in your browser's time zone. Leave empty to publish each one as soon as it is approved.")
-    tz_offset_minutes = forms.CharField(required=False, max_length=12, widget=forms.HiddenInput(attrs={"value": "0"}))
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,23 +106,6 @@ class BatchUploadForm(forms.Form):
                 raise forms.ValidationError(f"Line {number}: write “variable = column”.")
             mapping[name.strip()] = column.strip()
         return mapping
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        when = data.get("publish_at")
-        if when is not None:
-            # The browser sent its wall-clock time; the server read it as UTC. Shift by the browser's offset.
-            offset = (data.get("tz_offset_minutes") or "0").strip()
-            if not offset.lstrip("-").isdigit() or abs(int(offset)) > 24 * 60:
-                self.add_error("publish_at", "That time could not be read; pick it again.")
-                return data
-            when += timedelta(minutes=int(offset))
-            try:
-                check_policy_publish_at(when)
-            except ValidationError as exc:
-                self.add_error("publish_at", exc.message_dict["policy_publish_at"])
-            data["publish_at"] = when
-        return data
 
     def file_format(self) -> str:
         return FORMATS[Path(self.cleaned_data["file"].name).suffix.lower()]

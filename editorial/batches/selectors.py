@@ -115,6 +115,13 @@ def _query(state: str, page: int) -> str:
     return urlencode([(k, v) for k, v in (("state", state), ("page", page if page > 1 else "")) if v])
 
 
+def policy_scheduled_drafts(batch: Batch) -> QuerySet[Draft]:
+    """The batch's drafts its workflow's policy approved and scheduled (nobody asked: the batch's
+    `policy_publish_at`), still waiting for their time. A person's schedule names that person."""
+    return Draft.objects.filter(batch_row__batch=batch, status=Draft.Status.APPROVED, publish_at__isnull=False,
+                                publish_requested_by__isnull=True)
+
+
 def batch_row_counts(batch: Batch) -> dict[str, int]:
     """How many rows are in each state, in one query."""
     return batch.rows.aggregate(**{s.key: Count("pk", filter=s.rows) for s in ROW_STATES})
@@ -136,27 +143,62 @@ def row_state(row: BatchRow) -> tuple[str, str, str]:
     return key, label, reason
 
 
+def row_state_get(state: str) -> RowState | None:
+    """The row state a filter names (None for "" : every row); UnknownRowState when it names none."""
+    if not state:
+        return None
+    chosen = ROW_STATE_BY_KEY.get(state)
+    if chosen is None:
+        raise UnknownRowState(f"No row state “{state}”: choose one of "
+                              f"{', '.join(s.label.lower() for s in ROW_STATES)}.")
+    return chosen
+
+
+def rows_describe(rows: list[BatchRow]) -> list[BatchRow]:
+    """Give each row (its draft selected with it) `approved_by_policy`, `state_key`, `state_label` and
+    `reason`. The policies that approved the drafts come in one query for the rows (a subquery in the
+    rows' query would run for every row of the batch before a page is cut)."""
+    policies = policy_approvals([r.draft_id for r in rows if r.draft_id])
+    for row in rows:
+        row.approved_by_policy = policies.get(row.draft_id, "")
+        row.state_key, row.state_label, row.reason = row_state(row)
+    return rows
+
+
 def batch_rows_for_user(*, user: Any, pk: int, state: str = "", page: Any = 1) -> RowsView:
     """A page of the batch's rows for someone who may see the batch (404 otherwise). Raises
     UnknownRowState for a filter that names no state."""
     batch = batch_get_for_user(user=user, pk=pk)
-    chosen = None
-    if state:
-        chosen = ROW_STATE_BY_KEY.get(state)
-        if chosen is None:
-            raise UnknownRowState(f"No row state “{state}”: choose one of "
-                                  f"{', '.join(s.label.lower() for s in ROW_STATES)}.")
+    chosen = row_state_get(state)
     counts = batch_row_counts(batch)
     rows = batch.rows.filter(chosen.rows if chosen else Q()).select_related("draft").order_by("number")
     shown = Paginator(rows, ROWS_PER_PAGE, allow_empty_first_page=True)
     shown.count = counts[chosen.key] if chosen else sum(counts.values())  # known already: no COUNT query
     page_obj = shown.get_page(page)
-    page_obj.object_list = list(page_obj.object_list)
-    # The policies that approved this page's drafts, in one query for the page (a subquery in the
-    # rows' query would run for every row of the batch before the page is cut).
-    policies = policy_approvals([r.draft_id for r in page_obj.object_list if r.draft_id])
-    for row in page_obj.object_list:
-        row.approved_by_policy = policies.get(row.draft_id, "")
-        row.state_key, row.state_label, row.reason = row_state(row)
+    page_obj.object_list = rows_describe(list(page_obj.object_list))
     return RowsView(batch=batch, state=chosen, counts=[(s, counts[s.key]) for s in ROW_STATES], page=page_obj,
                     total=sum(counts.values()))
+
+
+@dataclass
+class RowsSlice:
+    """The rows after a row number under a state filter (the API's pages), with the count of every state."""
+
+    batch: Batch
+    state: RowState | None
+    counts: dict[str, int]
+    rows: list[BatchRow]
+    more: bool
+
+
+def batch_rows_after_for_user(*, user: Any, pk: int, state: str = "", after: int = 0,
+                              limit: int = ROWS_PER_PAGE) -> RowsSlice:
+    """Up to `limit` rows numbered above `after`, in order, for someone who may see the batch (404
+    otherwise). Keyed by row number, so a row that stays in the state is never skipped or repeated
+    while others move between states. Raises UnknownRowState like batch_rows_for_user."""
+    batch = batch_get_for_user(user=user, pk=pk)
+    chosen = row_state_get(state)
+    rows = list(batch.rows.filter(chosen.rows if chosen else Q(), number__gt=after).select_related("draft")
+                .order_by("number")[: limit + 1])
+    return RowsSlice(batch=batch, state=chosen, counts=batch_row_counts(batch), rows=rows_describe(rows[:limit]),
+                     more=len(rows) > limit)

@@ -22,13 +22,16 @@ from aios.celery import app
 from editorial.batches.estimate import batch_estimate
 from editorial.batches.models import Batch, BatchRow
 from editorial.batches.parsing import BRIEF_TARGETS, FileRefused, auto_mapping, parse_rows
+from editorial.batches.selectors import policy_scheduled_drafts
 from editorial.briefs import brief_create
 from editorial.models import Draft
 from editorial.realtime import push_group
 from governance.audit import audit_log
 from governance.gates import workflow_for
 from governance.permissions import brands_for_user
-from governance.signoffs import policy_approved
+from governance.publishing.policy import policy_publish_enqueue
+from governance.publishing.publish import draft_schedule, draft_unschedule
+from governance.signoffs import policy_approvals, policy_approved
 
 FEED_TASK = "batches.feed"
 # One lock for every feeder: the in-flight count and the filing that follows are read and done
@@ -85,8 +88,8 @@ def check_policy_publish_at(when: datetime | None) -> None:
     if timezone.is_naive(when):
         raise ValidationError({"policy_publish_at": "Give the publication time with its timezone."})
     if when <= timezone.now():
-        raise ValidationError({"policy_publish_at": "The publication time must be in the future; leave it empty to "
-                                                    "publish approved drafts at once."})
+        raise ValidationError({"policy_publish_at": "The publication time must be in the future; without a time, "
+                                                    "drafts approved by policy are published at once."})
     if when > timezone.now() + timedelta(days=366 * 5):
         raise ValidationError({"policy_publish_at": "Schedule at most five years ahead."})
 
@@ -94,6 +97,46 @@ def check_policy_publish_at(when: datetime | None) -> None:
 def batch_policy_publish_at(draft: Draft) -> datetime | None:
     """The hook governance/publishing/policy.py asks: when a draft of a batch, approved by policy, goes out."""
     return (Batch.objects.filter(rows__draft=draft).values_list("policy_publish_at", flat=True).first())
+
+
+@transaction.atomic
+def batch_policy_publish_at_set(*, user: Any, batch: Batch, policy_publish_at: datetime | None) -> Batch:
+    """Change (or clear, with None) when the batch's drafts approved by policy are published, in any
+    status of the batch. Drafts the policy already scheduled for the old time move with it: to the new
+    time (`draft_schedule`), or, when cleared, their schedule is taken back and the policy's own task
+    publishes them at once. Drafts already published stay published; a draft a person scheduled keeps
+    that person's time; drafts approved later read the new time. Audited with old, new and the drafts moved."""
+    check_may_file(user=user, brand=batch.brand)
+    check_policy_publish_at(policy_publish_at)
+    locked = _locked(batch)
+    old = locked.policy_publish_at
+    if old == policy_publish_at:
+        return locked
+    locked.policy_publish_at = policy_publish_at
+    locked.save(update_fields=["policy_publish_at"])
+    # Locking the batch's approved drafts waits for a policy publish task that holds one (it read the old
+    # time), and then sees the schedule it made; a task that starts later reads the new time. Locked in id
+    # order, like every other multi-draft lock.
+    approved = list(Draft.objects.select_for_update(of=("self",))
+                    .filter(batch_row__batch=locked, status=Draft.Status.APPROVED).order_by("pk"))
+    waiting = set(policy_scheduled_drafts(locked).filter(pk__in=[d.pk for d in approved]).values_list("pk", flat=True))
+    policies = policy_approvals(sorted(waiting))
+    moved = []
+    for draft in approved:
+        policy = policies.get(draft.pk)
+        if draft.pk not in waiting or not policy:
+            continue
+        if policy_publish_at is None:
+            draft_unschedule(draft=draft, user=None, policy=policy)
+            policy_publish_enqueue(draft=draft)
+        else:
+            draft_schedule(draft=draft, user=None, publish_at=policy_publish_at, policy=policy)
+        moved.append(draft.pk)
+    audit_log(action="batches.batch.policy_publish_at_set", obj=locked, user=user, data={
+        "old": old.isoformat() if old else None, "new": policy_publish_at.isoformat() if policy_publish_at else None,
+        ("published_now" if policy_publish_at is None else "rescheduled"): moved,
+    })
+    return locked
 
 
 class BatchInvalid(Exception):

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from editorial.batches import services
-from editorial.batches.forms import BatchStartForm, BatchUploadForm
+from editorial.batches.forms import BatchPolicyPublishForm, BatchStartForm, BatchUploadForm
 from editorial.batches.models import Batch
 from editorial.batches.selectors import (
     RowsView,
@@ -21,6 +21,7 @@ from editorial.batches.selectors import (
     batch_get_for_user,
     batch_rows_for_user,
     batches_for_user,
+    policy_scheduled_drafts,
 )
 
 
@@ -79,12 +80,19 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return HttpResponse("")
         return render(request, "batches/detail.html#actions",
                       {"batch": batch, "start_form": BatchStartForm(), "may_act": may_act})
+    return detail_render(request, pk)
+
+
+def detail_render(request: HttpRequest, pk: int, *, policy_form: BatchPolicyPublishForm | None = None,
+                  status: int = 200) -> HttpResponse:
     view, note = rows_for(request, pk)
     batch = view.batch
     return render(request, "batches/detail.html", {
         "batch": batch, "counts": services.batch_counts(batch), "rows": view, "rows_note": note,
-        "start_form": BatchStartForm(), "may_act": may_act,
-    }, status=400 if note else 200)
+        "start_form": BatchStartForm(), "may_act": request.user.has_perm("editorial.add_brief"),
+        "policy_form": policy_form or BatchPolicyPublishForm(),
+        "policy_scheduled": policy_scheduled_drafts(batch).count() if batch.policy_publish_at else 0,
+    }, status=400 if note else status)
 
 
 @login_required
@@ -127,4 +135,26 @@ def batch_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
         return redirect("batches:detail", pk=pk)
     messages.success(request, done)
+    return redirect("batches:detail", pk=batch.pk)
+
+
+@login_required
+@require_POST
+def batch_policy_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change or clear when the batch's drafts approved by policy are published (roles that may start it)."""
+    batch = batch_get_for_user(user=request.user, pk=pk, action="change")
+    form = BatchPolicyPublishForm(request.POST)
+    if form.is_valid():
+        try:
+            batch = services.batch_policy_publish_at_set(user=request.user, batch=batch,
+                                                         policy_publish_at=form.cleaned_data["publish_at"])
+        except ValidationError as exc:
+            form.add_error("publish_at", exc.messages)
+    if not form.is_valid():
+        return detail_render(request, pk, policy_form=form, status=422)
+    when = batch.policy_publish_at
+    messages.success(request, f"Drafts approved by policy are now published at {when:%Y-%m-%d %H:%M} UTC; any the "
+                              "policy had scheduled for the old time moved with it." if when else
+                     "Drafts approved by policy are now published as soon as they are approved; any that were "
+                     "waiting for the old time are being published now.")
     return redirect("batches:detail", pk=batch.pk)

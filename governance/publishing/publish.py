@@ -140,15 +140,20 @@ def draft_schedule(*, draft: Draft, user: Any, publish_at: datetime, policy: str
 
 
 @transaction.atomic
-def draft_unschedule(*, draft: Draft, user: Any) -> Draft:
-    if not draft_policy.user_has_permission_for_instance(user, "publish", draft):
+def draft_unschedule(*, draft: Draft, user: Any, policy: str = "") -> Draft:
+    """Take the draft's schedule back: a person who may publish it, or the approval `policy` that
+    scheduled it (no person; its batch's publishing time was cleared), whose own task then publishes it."""
+    if not policy and not draft_policy.user_has_permission_for_instance(user, "publish", draft):
         raise PermissionDenied("You cannot change this draft's schedule.")
     draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk)
     if draft.publish_at is None:
         raise ValidationError("This draft is not scheduled.")
+    if policy and draft.publish_requested_by_id is not None:
+        raise PermissionDenied("A person scheduled this draft; only a person changes that schedule.")
     draft.publish_at = None
     draft.save(update_fields=["publish_at"])
-    audit_log(action="governance.draft.unschedule", obj=draft, user=user)
+    audit_log(action="governance.draft.unschedule", obj=draft, user=user,
+              label=f"unscheduled by policy {policy}" if policy else "", data={"policy": policy} if policy else None)
     return draft
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from editorial.notifications import unread_count
-from editorial.realtime import draft_group, queue_group, user_group
+from editorial.realtime import draft_group, queue_group, unwatch, user_group, watch
 from editorial.selectors import draft_get_for_user
 from governance.permissions import brands_for_user
 
@@ -25,12 +26,14 @@ class DraftConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4404)
             return
         self.group = draft_group(draft_id)
+        await sync_to_async(watch)(self.group, self.channel_name)  # before joining: no event is skipped
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await sync_to_async(unwatch)(self.group, self.channel_name)
 
     async def draft_event(self, event: dict) -> None:
         await self.send_json(event["data"])

@@ -12,6 +12,10 @@ from governance.models import AuditEvent
 
 # Serialises writers so each event can chain to the previous one's hash.
 _AUDIT_CHAIN_LOCK = 0x41_55_44_49_54  # "AUDIT"
+_LOCK_THEN_HEAD = (
+    f"SELECT pg_advisory_xact_lock({_AUDIT_CHAIN_LOCK}); "
+    f'SELECT "hash" FROM "{AuditEvent._meta.db_table}" ORDER BY "id" DESC LIMIT 1'
+)
 
 
 def _as_stored_number(text: str) -> float | int:
@@ -58,8 +62,13 @@ def audit_log(
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])
-    prev = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
+        # One round trip: the lock, then the newest hash. Sent without parameters, the two
+        # statements go as one simple query, and each statement takes its own snapshot (READ
+        # COMMITTED), so the second sees every event committed before the lock was granted.
+        cursor.execute(_LOCK_THEN_HEAD)
+        cursor.nextset()
+        row = cursor.fetchone()
+    prev = row[0] if row else ""
     event = AuditEvent(
         action=action,
         actor_user=user,

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import Q
+
 from governance.detectors.findings import FindingData
 from governance.detectors.merge import merge_findings
 from governance.detectors.rules import compile_rules
@@ -15,9 +17,14 @@ from governance.models import Finding, RuleSet, RuleSetVersion
 
 
 def rule_set_version_for(brand: Any) -> RuleSetVersion | None:
-    """The brand's active rule-set version, else the global one."""
-    for rule_set in (RuleSet.objects.filter(brand=brand).first(), RuleSet.objects.filter(brand__isnull=True).first()):
-        if rule_set and rule_set.active_version_id:
+    """The active version of the brand's (first) rule set, else of the global one: one query."""
+    first: dict[bool, RuleSet] = {}  # is global → the first such rule set
+    candidates = RuleSet.objects.filter(Q(brand=brand) | Q(brand__isnull=True)).select_related("active_version")
+    for rule_set in candidates.order_by("pk"):
+        first.setdefault(rule_set.brand_id is None, rule_set)
+    for is_global in (False, True):
+        rule_set = first.get(is_global)
+        if rule_set is not None and rule_set.active_version_id:
             return rule_set.active_version
     return None
 

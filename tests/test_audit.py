@@ -109,6 +109,43 @@ def test_a_normal_sequence_of_events_verifies(events):
     assert all(_event_digest(e) == e.hash for e in AuditEvent.objects.all())
 
 
+def test_writers_that_wait_for_each_other_each_chain_to_the_event_committed_before_them(transactional_db):
+    """The head is read after the chain's lock is granted: a writer that waited sees the event the
+    holder committed meanwhile (a stale head would give two events the same prev_hash)."""
+    import threading
+    import time
+
+    from django.db import connections
+
+    first_locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer(name: str, hold: float) -> None:
+        try:
+            with transaction.atomic():
+                audit_log(action="test.thing.create", object_type="test.thing", object_id=name, label=name)
+                first_locked.set()
+                time.sleep(hold)  # keep the lock while the others queue behind it
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=writer, args=("holder", 0.5))
+    holder.start()
+    assert first_locked.wait(10)
+    waiters = [threading.Thread(target=writer, args=(f"waiter-{i}", 0.05)) for i in range(3)]
+    for thread in waiters:
+        thread.start()
+    for thread in [holder, *waiters]:
+        thread.join(30)
+
+    assert errors == []
+    assert AuditEvent.objects.count() == 4
+    assert len(set(AuditEvent.objects.values_list("prev_hash", flat=True))) == 4
+    assert audit_verify() == (4, None, "")
+
+
 def test_numbers_hash_as_the_database_gives_them_back(db):
     audit_log(action="test.numbers", object_type="test", object_id=1,
               data={"small": 0.1, "tiny": 1e-7, "half": 12.5, "big": 1e16, "huge": -1.5e20, "int": 10**18})

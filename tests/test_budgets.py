@@ -210,6 +210,33 @@ def test_fifty_concurrent_reservations_never_overshoot_the_cap():
     assert all("daily budget of €2.00 is spent" in message for message in refused)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_reservations_of_a_brand_without_caps_all_land_on_one_day_row():
+    """Without caps nothing is checked, so reserving takes no lock: 20 threads reserving and settling
+    at once, the day's row made by whichever comes first, still add up exactly."""
+    from tests.factories import build_world
+
+    world = build_world()
+    barrier = threading.Barrier(20)
+
+    def caller() -> None:
+        try:
+            barrier.wait()
+            reservation = budget_reserve(brand=world.brand, amount=D("0.10"))
+            budget_settle(reservation=reservation, cost=D("0.05"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=caller) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert SpendDay.objects.filter(brand=world.brand).count() == 1
+    row = today_row(world.brand)
+    assert (row.spent, row.reserved) == (D("1.00"), D("0"))
+
+
 # --- admin -----------------------------------------------------------------------------------------
 
 def test_the_admin_shows_spend_against_the_caps(admin_client, world):

@@ -449,18 +449,21 @@ def test_a_worker_whose_run_was_taken_over_stops_writing(world, model_at, monkey
 
 def test_a_streaming_writer_beats_at_most_once_per_window_and_still_finds_a_takeover(world):
     """Each flush checkpoints the text; the heartbeat UPDATE that goes with it is skipped within the
-    window, and the next one outside it still raises ClaimLost when another worker claimed the run."""
+    window (the claim itself wrote one), and the next one outside it still raises ClaimLost when
+    another worker claimed the run."""
     from django.test.utils import CaptureQueriesContext
 
     from agents.pipeline.runs import ClaimLost, run_claim, run_heartbeat
 
     draft = file_brief(world)
     run = run_claim(run_id=draft.runs.get(kind="plan").pk)
-    with CaptureQueriesContext(connection) as first:
+    with CaptureQueriesContext(connection) as after_claim:
         run_heartbeat(run, unless_within=60)
+    with CaptureQueriesContext(connection) as outside:
+        run_heartbeat(run, unless_within=0)
     with CaptureQueriesContext(connection) as again:
         run_heartbeat(run, unless_within=60)
-    assert len(first) == 1 and len(again) == 0
+    assert len(after_claim) == 0 and len(outside) == 1 and len(again) == 0
     AgentRun.objects.filter(pk=run.pk).update(attempt_count=run.attempt_count + 1)  # another claim
     run_heartbeat(run, unless_within=60)  # within the window: not asked
     with pytest.raises(ClaimLost):

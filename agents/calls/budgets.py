@@ -114,6 +114,14 @@ def _locked_day(brand_id: int, day: date) -> SpendDay:
     return row
 
 
+def _book(brand_id: int, day: date, **change: Any) -> None:
+    """Apply `change` to the brand's row of `day`, made first when this is the day's first booking."""
+    rows = SpendDay.objects.filter(brand_id=brand_id, day=day)
+    if not rows.update(**change):
+        SpendDay.objects.bulk_create([SpendDay(brand_id=brand_id, day=day)], ignore_conflicts=True)
+        rows.update(**change)
+
+
 @transaction.atomic
 def budget_reserve(
     *, brand: Any, amount: Decimal, run_id: int | None = None, budget: Budget | None | EllipsisType = ...,
@@ -126,8 +134,8 @@ def budget_reserve(
         budget = budget_for(brand)
     if not amount and budget is None:
         return Reservation(brand_id=brand.pk, day=day, amount=amount)  # nothing to hold, no cap to check
-    row = _locked_day(brand.pk, day)
     if budget is not None:
+        row = _locked_day(brand.pk, day)
         if budget.daily_cap is not None:
             used = row.spent + row.reserved
             if used + amount > budget.daily_cap:
@@ -138,7 +146,8 @@ def budget_reserve(
             if used + amount > budget.monthly_cap:
                 raise _exceeded(brand, budget, period="monthly", cap=budget.monthly_cap, used=used, needed=amount)
     if amount:
-        SpendDay.objects.filter(pk=row.pk).update(reserved=F("reserved") + amount)
+        # Without caps nothing is checked, so the day's row need not be locked first: one UPDATE.
+        _book(brand.pk, day, reserved=F("reserved") + amount)
         if run_id is not None:
             AgentRun.objects.filter(pk=run_id).update(reserved_cost=F("reserved_cost") + amount)
     return Reservation(brand_id=brand.pk, day=day, amount=amount)
@@ -150,12 +159,8 @@ def budget_settle(*, reservation: Reservation, cost: Decimal, run_id: int | None
     that held nothing changes no row."""
     if not reservation.amount and not cost:
         return
-    change = {"reserved": Greatest(F("reserved") - reservation.amount, Value(ZERO)), "spent": F("spent") + cost}
-    day = SpendDay.objects.filter(brand_id=reservation.brand_id, day=reservation.day)
-    if not day.update(**change):  # the reservation made the row; only a deleted row needs it again
-        SpendDay.objects.bulk_create([SpendDay(brand_id=reservation.brand_id, day=reservation.day)],
-                                     ignore_conflicts=True)
-        day.update(**change)
+    _book(reservation.brand_id, reservation.day,
+          reserved=Greatest(F("reserved") - reservation.amount, Value(ZERO)), spent=F("spent") + cost)
     if run_id is not None:
         AgentRun.objects.filter(pk=run_id).update(
             reserved_cost=Greatest(F("reserved_cost") - reservation.amount, Value(ZERO)), cost=F("cost") + cost

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -107,10 +107,17 @@ def run_create(*, draft: Any, kind: str, key: str, **fields: Any) -> AgentRun:
         if name in fields:  # the caller's own choice
             defaults.pop(f"{name}_id")
     defaults.update(fields)
-    run, created = AgentRun.objects.get_or_create(idempotency_key=key, defaults=defaults)
-    if created:
-        queue = getattr(draft, "run_queue", None)
-        transaction.on_commit(lambda: enqueue_run(run.pk, queue=queue))
+    # Insert first: the key is new but for a redelivered task (get_or_create would look it up every time).
+    try:
+        with transaction.atomic():
+            run = AgentRun.objects.create(idempotency_key=key, **defaults)
+    except IntegrityError:
+        existing = AgentRun.objects.filter(idempotency_key=key).first()
+        if existing is None:
+            raise  # another constraint than the key's
+        return existing
+    queue = getattr(draft, "run_queue", None)
+    transaction.on_commit(lambda: enqueue_run(run.pk, queue=queue))
     return run
 
 
@@ -124,16 +131,41 @@ class RunBusy(Exception):
         self.countdown = countdown
 
 
+def share_rows(target: Any, **rows: Any) -> None:
+    """Give `target` the already loaded `rows` (foreign key name → row) that it points at, so reading
+    them costs no query: a draft's brand is its brief's, its versions are usually its run's."""
+    for name, row in rows.items():
+        field = type(target)._meta.get_field(name)
+        if row is not None and getattr(target, field.attname) == row.pk:
+            field.set_cached_value(target, row)
+
+
+def loaded_rows(obj: Any, *names: str) -> dict[str, Any]:
+    """Of `obj`'s foreign keys `names`, the rows already loaded (name → row); reading costs no query."""
+    fields = (type(obj)._meta.get_field(name) for name in names)
+    return {field.name: field.get_cached_value(obj) for field in fields if field.is_cached(obj)}
+
+
+def claimed(run_id: int, *, beat_at: float) -> AgentRun:
+    """The claimed run with what its step reads, in one query (RUN_RELATED). `beat_at` (monotonic):
+    the claim wrote the heartbeat then, so `run_heartbeat` counts from it."""
+    run = AgentRun.objects.select_related(*RUN_RELATED).get(pk=run_id)
+    run.__dict__["beat_at_monotonic"] = beat_at
+    share_rows(run.draft, brand=run.draft.brief.brand, prompt_version=run.prompt_version,
+               model_version=run.model_version)
+    return run
+
+
 def run_claim(*, run_id: int) -> AgentRun | None:
     """Claim the run for this process, or None when there is nothing to do (finished, failed, or
     unknown). Raises RunBusy when a live (or uncheckable) owner holds a fresh claim."""
-    now = timezone.now()
+    beat_at, now = time.monotonic(), timezone.now()
     me = owner_id()
     fields = {"status": Status.RUNNING, "attempt_count": F("attempt_count") + 1,
               "started_at": Coalesce(F("started_at"), now), "heartbeat_at": now, "claimed_by": me}
     claimable = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=now - stale_after())
     if AgentRun.objects.filter(pk=run_id).filter(claimable).update(**fields):
-        return AgentRun.objects.select_related(*RUN_RELATED).get(pk=run_id)
+        return claimed(run_id, beat_at=beat_at)
     row = AgentRun.objects.filter(pk=run_id).values("status", "claimed_by", "attempt_count", "heartbeat_at").first()
     if row is None or row["status"] != Status.RUNNING:
         return None
@@ -142,7 +174,7 @@ def run_claim(*, run_id: int) -> AgentRun | None:
         # now, fenced on the exact claim we saw, rather than waiting for the heartbeat to go stale.
         if AgentRun.objects.filter(pk=run_id, status=Status.RUNNING, claimed_by=row["claimed_by"],
                                    attempt_count=row["attempt_count"]).update(**fields):
-            return AgentRun.objects.select_related(*RUN_RELATED).get(pk=run_id)
+            return claimed(run_id, beat_at=beat_at)
         return None
     wait = stale_after().total_seconds()
     if row["heartbeat_at"] is not None:
@@ -169,8 +201,11 @@ def progress_event(run: AgentRun, **extra: Any) -> dict[str, Any]:
     return {"kind": "run", "run": run.pk, "step": run.kind, "status": run.status, **extra}
 
 
-def previous_output(draft: Any, kind: str) -> AgentRun:
-    return AgentRun.objects.filter(draft=draft, kind=kind, status=Status.SUCCEEDED).latest("finished_at")
+def previous_output(draft: Any, kind: str, *, related: tuple[str, ...] = (),
+                    prefetch: tuple[str, ...] = ()) -> AgentRun:
+    """The latest succeeded run of `kind`, with the `related` rows joined and `prefetch` fetched."""
+    runs = AgentRun.objects.filter(draft=draft, kind=kind, status=Status.SUCCEEDED)
+    return runs.select_related(*related).prefetch_related(*prefetch).latest("finished_at")
 
 
 def previous_value(draft: Any, kind: str, field: str) -> Any:
@@ -232,4 +267,9 @@ def run_wait_for_budget(*, run: AgentRun, reason: str, countdown: float, publish
 def lock_draft(run: AgentRun) -> Draft:
     # Lock order everywhere: the draft row first, then the audit chain's advisory lock (audit_log).
     # Taking them the other way round deadlocked against a claim or edit of the same draft.
-    return Draft.objects.select_for_update(of=("self",)).get(pk=run.draft_id)
+    draft = Draft.objects.select_for_update(of=("self",)).get(pk=run.draft_id)
+    # The rows the claim loaded (brief and versions are immutable; the brand is seconds old).
+    claim = loaded_rows(run, "draft").get("draft")
+    if claim is not None:
+        share_rows(draft, **loaded_rows(claim, "brief", "brand", "prompt_version", "model_version"))
+    return draft

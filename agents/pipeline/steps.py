@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from agents.calls.breaker import breaker_probe_now
 from agents.calls.guarded import output_allowance
@@ -23,7 +23,7 @@ from agents.pipeline.outline import outline_pause
 from agents.pipeline.acceptance import RULE_FIELDS, max_tokens_for, rules_for
 from agents.pipeline.prompts import digest, prompt_framing, render_section_prompt
 from agents.pipeline.runs import Kind, Status, previous_output, previous_value, progress_event, run_create
-from agents.pipeline.writer import SectionEvents, write_section, writer_provenance
+from agents.pipeline.writer import PROVENANCE_RELATED, SectionEvents, write_section, writer_provenance
 from agents.pipeline.shadow import shadow_runs_start
 from editorial.models import Draft
 from editorial.notifications import notify_generation_failed
@@ -106,6 +106,22 @@ def retrieve_sources(run: AgentRun) -> None:
     run.sources = retrieve(brand=brief.brand, query=query, k=settings.AIOS_RETRIEVE_K, document_ids=document_ids)
 
 
+def section_rows(run: AgentRun, plan_sections: list[dict[str, Any]]) -> list[RunSection]:
+    """The run's checkpoint rows, one per planned section, in order: made on the first attempt (the
+    insert returns them), found on a resumed one."""
+    have = set(run.sections.values_list("index", flat=True))
+    missing = [RunSection(run=run, index=index, heading=section["heading"])
+               for index, section in enumerate(plan_sections) if index not in have]
+    if missing and not have:
+        try:
+            with transaction.atomic():
+                return RunSection.objects.bulk_create(missing)
+        except IntegrityError:
+            pass  # a worker that lost its claim made them meanwhile: read them below
+    RunSection.objects.bulk_create(missing, ignore_conflicts=True)
+    return list(run.sections.all())
+
+
 def write(run: AgentRun) -> None:
     """Every planned section, in order, through the one writer; finished sections (a checkpoint of an
     earlier attempt) are never written twice."""
@@ -118,13 +134,7 @@ def write(run: AgentRun) -> None:
     run.model_name, run.sources = resolved.model, sources
     AgentRun.objects.filter(pk=run.pk).update(model_name=run.model_name, sources=sources)
     # One checkpoint row per planned section, made once: a resumed attempt finds its rows.
-    have = set(run.sections.values_list("index", flat=True))
-    RunSection.objects.bulk_create(
-        [RunSection(run=run, index=index, heading=section["heading"])
-         for index, section in enumerate(plan_sections) if index not in have],
-        ignore_conflicts=True,
-    )
-    sections = list(run.sections.all())
+    sections = section_rows(run, plan_sections)
     total = len(sections)
     max_tokens = int(run.model_version.parameters.get("max_tokens", settings.AIOS_LLM_MAX_TOKENS))
     started = time.monotonic()
@@ -180,7 +190,7 @@ def write(run: AgentRun) -> None:
 def check(run: AgentRun) -> None:
     """Policies and sentence grounding over the written text; the result is the draft's revision."""
     draft = run.draft
-    writer = previous_output(draft, Kind.WRITE)
+    writer = previous_output(draft, Kind.WRITE, related=(*PROVENANCE_RELATED, "fallback_from"), prefetch=("sections",))
     sections = list(writer.sections.all())
     content = join_sections((s.heading, s.text) for s in sections)
     # Sentence → best supporting chunk (agents/grounding.py); the brand's own name is not a claim.

@@ -142,8 +142,12 @@ def write_section(
     that tries never take a run past its output limit. The row is saved done with the text, the tokens of
     every try, the finish reason and whether it was trimmed. Raises SectionUnusable."""
     started = time.monotonic()
-    state: dict[str, Any] = {"text": "", "pending": "", "streamed": 0, "last": started, "first": None}
+    # "stored": the row may hold text (a resumed run, a rejected try, a flushed delta) that a reset must clear.
+    state: dict[str, Any] = {"text": "", "pending": "", "streamed": 0, "last": started, "first": None,
+                             "stored": bool(section.text)}
     tries = tries or settings.AIOS_SECTION_TRIES
+
+    beat_every = min(HEARTBEAT_EVERY_SECONDS, settings.AIOS_RUN_STALE_SECONDS / 10)
 
     def publish(event: Event | None) -> None:
         if event is not None:
@@ -152,8 +156,10 @@ def write_section(
     def reset() -> None:
         # Each try of the call (and a resumed run) starts the section afresh, on the page too.
         state.update(text="", pending="", streamed=0)
-        RunSection.objects.filter(pk=section.pk).update(text="")
-        run_heartbeat(run)
+        if state["stored"]:
+            RunSection.objects.filter(pk=section.pk).update(text="")
+            state["stored"] = False
+        run_heartbeat(run, unless_within=beat_every)
         if events is not None:
             publish(events.reset())
 
@@ -165,7 +171,8 @@ def write_section(
         state["pending"] = ""
         # Checkpoint first, then tell browsers: a page loaded in between never misses text.
         RunSection.objects.filter(pk=section.pk).update(text=state["text"])
-        run_heartbeat(run, unless_within=min(HEARTBEAT_EVERY_SECONDS, settings.AIOS_RUN_STALE_SECONDS / 10))
+        state["stored"] = True
+        run_heartbeat(run, unless_within=beat_every)
         if events is not None:
             publish(events.delta(offset, delta, state["streamed"]))
         state["last"] = time.monotonic()
@@ -221,10 +228,15 @@ def write_section(
         RunSection.objects.filter(pk=section.pk).update(
             text=text, tries=history, problems=problems, tokens_in=section.tokens_in + tokens_in,
             tokens_out=section.tokens_out + tokens_out, prompt_hash=section.prompt_hash)
+        state["stored"] = bool(text)
         if events is not None:
             publish({**events.reset(), "rejected": problems, "try": number})
     section.refresh_from_db()
     raise SectionUnusable(section, problems)
+
+
+# What `writer_provenance` reads of the run beyond its own row (join them, and prefetch "sections").
+PROVENANCE_RELATED = ("model_version", "prompt_version__template")
 
 
 def writer_provenance(run: AgentRun, **extra: Any) -> dict[str, Any]:
@@ -248,7 +260,7 @@ def writer_provenance(run: AgentRun, **extra: Any) -> dict[str, Any]:
             {"index": s.index, "heading": s.heading, "finish_reason": s.finish_reason, "trimmed": s.trimmed,
              "tries": [{k: t.get(k) for k in ("try", "finish_reason", "trimmed", "words", "problems")}
                        for t in s.tries]}
-            for s in run.sections.order_by("index")
+            for s in run.sections.all()  # in index order (RunSection.Meta), prefetched or not
         ],
         **extra,
     }

@@ -92,6 +92,9 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("AIOS_DB_CONN_MAX_AGE", default=0)
 # Celery worker processes keep their connection between tasks, up to this many seconds (aios/celery.py).
 AIOS_WORKER_DB_CONN_MAX_AGE = env.int("AIOS_WORKER_DB_CONN_MAX_AGE", default=300)
+# Model prices, budget caps and every cost are in one currency, the one the model prices are given in;
+# this is only how pages and messages write it ("$0.0004", or "€5.00" with AIOS_CURRENCY_SYMBOL=€).
+AIOS_CURRENCY_SYMBOL = env.str("AIOS_CURRENCY_SYMBOL", default="$")
 DATABASES["default"].setdefault("TEST", {})
 # Channels' live-server helpers add the test prefix twice unless the name is explicit.
 DATABASES["default"]["TEST"]["NAME"] = f"test_{DATABASES['default']['NAME']}"

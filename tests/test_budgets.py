@@ -63,7 +63,7 @@ def test_a_call_that_would_pass_the_daily_cap_fails_with_a_clear_message(world):
     SpendDay.objects.create(brand=world.brand, day=timezone.localdate(), spent=D("4.98"))
     with pytest.raises(BudgetExceeded) as caught:
         budget_reserve(brand=world.brand, amount=D("0.03"))
-    assert str(caught.value) == "Northwind's daily budget of €5.00 is spent: €4.98 spent, €0.03 needed."
+    assert str(caught.value) == "Northwind's daily budget of $5.00 is spent: $4.98 spent, $0.03 needed."
     assert caught.value.wait_seconds is None
     assert today_row(world.brand).reserved == 0  # nothing held for a refused call
     budget_reserve(brand=world.brand, amount=D("0.02"))  # what still fits goes through
@@ -78,7 +78,7 @@ def test_the_monthly_cap_counts_every_day_of_this_month_and_reservations_in_flig
         SpendDay.objects.create(brand=world.brand, day=today, spent=D("6"))
     SpendDay.objects.create(brand=world.brand, day=today.replace(day=1) - timedelta(days=1), spent=D("100"))
     budget_reserve(brand=world.brand, amount=D("3"))
-    with pytest.raises(BudgetExceeded, match=r"monthly budget of €10.00 is spent: €9.00 spent, €1.50 needed"):
+    with pytest.raises(BudgetExceeded, match=r"monthly budget of \$10.00 is spent: \$9.00 spent, \$1.50 needed"):
         budget_reserve(brand=world.brand, amount=D("1.5"))
 
 
@@ -101,8 +101,13 @@ def test_a_call_bigger_than_the_whole_cap_fails_even_when_the_brand_waits(world)
 
 
 def test_tiny_amounts_are_shown_with_their_digits():
-    assert budgets.money(D("0.0000420")) == "€0.000042"
-    assert budgets.money(D("5")) == "€5.00"
+    assert budgets.money(D("0.0000420")) == "$0.000042"
+    assert budgets.money(D("5")) == "$5.00"
+
+
+def test_money_is_written_in_the_deployments_currency(settings):
+    settings.AIOS_CURRENCY_SYMBOL = "€"
+    assert budgets.money(D("5")) == "€5.00" and budgets.money(D("0.0000420")) == "€0.000042"
 
 
 # --- in the pipeline ------------------------------------------------------------------------------
@@ -133,7 +138,7 @@ def test_a_run_over_the_daily_cap_fails_before_calling_the_model(world, model_at
     drive(draft)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.FAILED
-    assert "Northwind's daily budget of €0.0001 is spent: €0.00 spent" in draft.status_reason
+    assert "Northwind's daily budget of $0.0001 is spent: $0.00 spent" in draft.status_reason
     assert not model_at.requests
 
 
@@ -171,7 +176,7 @@ def test_the_per_run_token_cap_fails_the_run_with_the_numbers(world, model_at):
 
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_reservations_never_overshoot_the_cap():
-    """50 threads, each with its own database connection, reserve €0.10 against a €2.00 daily cap
+    """50 threads, each with its own database connection, reserve $0.10 against a $2.00 daily cap
     at the same moment, hold it briefly and settle: exactly 20 get through, none beyond the cap."""
     from tests.factories import build_world
 
@@ -207,7 +212,7 @@ def test_fifty_concurrent_reservations_never_overshoot_the_cap():
     row = today_row(world.brand)
     assert len(granted) == 20 and len(refused) == 30
     assert row.spent == D("2.00") and row.reserved == 0 and peak["value"] <= D("2.00")
-    assert all("daily budget of €2.00 is spent" in message for message in refused)
+    assert all("daily budget of $2.00 is spent" in message for message in refused)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -245,7 +250,7 @@ def test_the_admin_shows_spend_against_the_caps(admin_client, world):
     Budget.objects.create(brand=world.brand, daily_cap=D("5"), monthly_cap=D("100"))
     SpendDay.objects.create(brand=world.brand, day=timezone.localdate(), spent=D("1.25"), reserved=D("0.25"))
     page = admin_client.get("/admin/agents/budget/").content.decode()
-    assert "€1.50 of €5.00 (30%)" in page and "€0.25" in page and "€1.50 of €100.00 (2%)" in page
+    assert "$1.50 of $5.00 (30%)" in page and "$0.25" in page and "$1.50 of $100.00 (2%)" in page
     assert admin_client.get("/admin/agents/spendday/").status_code == 200
     budget = Budget.objects.get(brand=world.brand)
     response = admin_client.post(f"/admin/agents/budget/{budget.pk}/change/", {

@@ -245,7 +245,15 @@ def test_the_timeline_shows_the_cost_of_a_generated_revision(as_user, world):
         "prompt_template_version": {"id": 1, "label": "Blog post v1"}, "cost": "0.000420",
     })
     page = as_user("requester").get(reverse("editorial:draft", args=[draft.pk])).content.decode()
-    assert "test-model (Settings model) · Blog post v1 · $0.000420" in page
+    assert "test-model (Settings model) · Blog post v1 · $0.00042" in page
+
+
+def test_costs_on_the_draft_page_use_the_same_currency_as_budgets(as_user, world, settings):
+    settings.AIOS_CURRENCY_SYMBOL = "€"
+    draft = draft_in_review(world)
+    Revision.objects.filter(pk=draft.current_revision.pk).update(provenance={"model": "test-model", "cost": "0.0012"})
+    page = as_user("requester").get(reverse("editorial:draft", args=[draft.pk])).content.decode()
+    assert "test-model · €0.0012" in page and "$0.0012" not in page
 
 
 def test_a_revision_with_the_current_text_offers_no_restore(as_user, world):

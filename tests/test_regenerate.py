@@ -560,6 +560,21 @@ def test_a_one_word_question_alone_on_its_line_is_a_label_and_goes():
     )
 
 
+def test_a_line_that_is_only_the_drafts_title_or_the_sections_heading_goes():
+    # As the real model wrote it between two paragraphs of "Oat milk now free".
+    raw = (
+        "We roast in Huila.\nOat milk now free\n\nWe are happy to tell you.\n\nWhat is new:\n"
+        "Oat milk is now free in every shop."
+    )
+    assert clean_section_text(raw, "What is new", "Oat  milk now free") == (
+        "We roast in Huila.\n\nWe are happy to tell you.\n\nOat milk is now free in every shop."
+    )
+    # Without a title only the heading is a label; a sentence naming the title stays.
+    assert clean_section_text("Oat milk now free\nOat milk now free in every shop.", "Details") == (
+        "Oat milk now free\nOat milk now free in every shop."
+    )
+
+
 def test_a_real_question_stays_even_when_short_or_sharing_its_line():
     raw = "Why not?\nWhy? Because it sold out.\nDid you try it?\nWhy is it dark?"
     assert clean_section_text(raw, "Details") == raw

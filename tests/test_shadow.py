@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from agents.calls import budgets
 from agents.pipeline import shadow
 from agents.models import AgentRun, ModelVersion, RunSection
 from agents.pipeline.kinds import run_execute
@@ -193,7 +194,7 @@ def test_the_desk_compares_a_shadow_with_the_generated_revision(world, model_at)
     assert response.status_code == 200
     writer = AgentRun.objects.get(draft=draft, kind=Kind.WRITE)
     # Figures side by side: the writer's and the shadow's.
-    for figure in (f"<td>{writer.tokens_out}</td><td>{run.tokens_out}</td>", f"${run.cost}",
+    for figure in (f"<td>{writer.tokens_out}</td><td>{run.tokens_out}</td>", budgets.money(run.cost),
                    f"{run.latency_ms:.0f} ms", "Settings model", "Chat challenger", "r1"):
         assert figure in html, figure
     # The word diff: the draft's words removed, the shadow's added (the fake server's tokens are unique).

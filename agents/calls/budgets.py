@@ -47,10 +47,12 @@ class Reservation:
 
 
 def money(amount: Decimal) -> str:
-    """€5.00; tiny amounts keep their significant digits (€0.000042) instead of reading €0.00."""
+    """$5.00 (in AIOS_CURRENCY_SYMBOL); tiny amounts keep their significant digits ($0.000042) instead of
+    reading $0.00."""
+    symbol = settings.AIOS_CURRENCY_SYMBOL
     if amount == 0 or abs(amount) >= Decimal("0.01"):
-        return f"€{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
-    return f"€{amount.normalize():f}"
+        return f"{symbol}{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
+    return f"{symbol}{amount.normalize():f}"
 
 
 def call_cost(version: Any, *, tokens_in: int, tokens_out: int) -> Decimal:

@@ -70,20 +70,26 @@ _PSEUDO_HEADING = re.compile(
 _DOUBLED_MARKER = re.compile(r"^([ \t]*)(\d+[.)]|[-*+•])[ \t]+(?:\d+[.)]|[-*+•])[ \t]+")
 
 
-def clean_section_text(text: str, heading: str) -> str:
+def _as_label(line: str) -> str:
+    return " ".join(line.strip().rstrip(".:").split()).casefold()
+
+
+def clean_section_text(text: str, heading: str, title: str = "") -> str:
     """Model output as a section body: without the heading lines it may open with (its own heading
     repeated, or a title of its own: a base model often starts that way), and with any later `## `
     line turned into a sub-heading, since a new section would shift every later one (the acceptance
-    check then refuses a heading inside the body)."""
+    check then refuses a heading inside the body). A line that is only the section's heading or the
+    draft's title ("Oat milk now free" between two paragraphs) is a label too, and goes."""
     lines = text.strip().split("\n")
     while lines and (re.match(r"^[ \t]{0,3}#{1,6}([ \t]|$)", lines[0]) or not lines[0].strip()):
         lines = lines[1:]
     # Gemma-sized models label paragraphs with the heading or a word of their own ("Introduction.",
     # "Processing.") and double list numbers ("1. 1. …"): noise a reader would delete, not content.
     echo = re.compile(rf"^[ \t]*{re.escape(heading.strip())}[.:][ \t]+", re.IGNORECASE) if heading.strip() else None
+    names = {_as_label(name) for name in (heading, title) if name.strip()}
     kept = []
     for line in lines:
-        if _PSEUDO_HEADING.match(line):
+        if _PSEUDO_HEADING.match(line) or _as_label(line) in names:
             continue
         if echo is not None:
             line = echo.sub("", line)
@@ -201,7 +207,7 @@ def write_section(
         tokens_in, tokens_out = tokens_in + result.tokens_in, tokens_out + result.tokens_out
         tokens_used += result.tokens_in + result.tokens_out
         raw = state["text"] or result.text
-        text = clean_section_text(raw, section.heading)
+        text = clean_section_text(raw, section.heading, run.draft.title)
         trimmed = False
         if result.finish_reason == "length":
             kept = trim_to_sentence(text)

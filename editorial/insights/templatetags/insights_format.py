@@ -3,12 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.conf import settings
 
 register = template.Library()
 
 
 def format_value(value: Any, unit: str) -> str:
-    """A figure as an editor reads it: durations in s/min/h/d, money in dollars, shares in percent."""
+    """A figure as an editor reads it: durations in s/min/h/d, money in AIOS_CURRENCY_SYMBOL, shares in percent."""
     if value is None:
         return "—"
     value = float(value)
@@ -27,7 +28,8 @@ def format_value(value: Any, unit: str) -> str:
     if unit == "count":
         return f"{value:,.0f}"
     if unit == "$":
-        return f"${value:,.2f}" if abs(value) >= 10 else f"${value:,.4f}"
+        symbol = settings.AIOS_CURRENCY_SYMBOL
+        return f"{symbol}{value:,.2f}" if abs(value) >= 10 else f"{symbol}{value:,.4f}"
     if unit == "%":
         return f"{value * 100:.1f}%"
     return f"{value:,.2f}"

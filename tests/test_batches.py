@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import json
 
+from decimal import Decimal
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from agents.models import Budget
 from agents.pipeline import runs
 from agents.pipeline.prompts import render_section_prompt
 from editorial.batches import services
@@ -213,6 +216,18 @@ def test_the_owner_uploads_starts_and_sees_progress(as_user, world, product_temp
     batch.refresh_from_db()
     assert batch.status == Batch.Status.RUNNING
     assert client.get(reverse("batches:progress", args=[batch.pk])).json()["total"] == 3
+
+
+def test_the_estimate_reads_in_the_deployments_currency_with_the_budget_left_and_a_readable_duration(
+    as_user, world, product_template, settings,
+):
+    Budget.objects.create(brand=world.brand, daily_cap=Decimal("5"), monthly_cap=Decimal("100"))
+    batch = upload(world, product_template, GOOD_CSV)
+    settings.AIOS_CURRENCY_SYMBOL = "€"  # written when the page is shown, not when the file was checked
+    Batch.objects.filter(pk=batch.pk).update(estimate={**batch.estimate, "seconds": 5400})
+    page = as_user("requester").get(reverse("batches:detail", args=[batch.pk])).content.decode()
+    assert "budget left: €5.00 today" in page and "about 1.5 h" in page
+    assert "€0." in page and "$" not in page.split("<h2>Estimate</h2>")[1].split("</section>")[0]
 
 
 def test_a_reviewer_sees_a_batch_but_cannot_start_it(as_user, world, product_template):

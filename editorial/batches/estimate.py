@@ -90,6 +90,7 @@ def batch_estimate(*, brand: Any, template: Any, channel: str, rows: list[dict[s
         "rows": len(rows), "model_calls": calls, "tokens_in": tokens_in, "tokens_out": tokens_out,
         "tokens_basis": basis, "cost": str(cost.quantize(Decimal("0.00000001"))), "cost_display": money(cost),
         "budget_left": str(tightest[1]) if tightest else None,
+        "budget_left_period": tightest[0] if tightest else None,
         "budget_left_display": f"{money(tightest[1])} {tightest[0]}" if tightest else "no cap",
         "over_budget": bool(tightest and cost > tightest[1]),
         "seconds": round(seconds) if seconds is not None else None, "duration_basis": duration_basis,

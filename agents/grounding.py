@@ -16,7 +16,7 @@ Which sentences must be supported is a deliberately simple heuristic, `factual_r
   * a month or weekday name (a date);
   * a superlative or absolute claim ("best", "first", "only", "largest", "guaranteed", "proven", ...; not
     "first" as a time or a step: "his first year here", "at first", "the first step");
-  * a proper name: a capitalised word that does not start the sentence (and is not "I").
+  * a proper name: a capitalised word that does not start the sentence (and is not "I", "I'm", "I've" …).
 Factual-looking sentences that are not supported become warnings (category "unsupported_claim") for
 the editor. When the run retrieved no sources at all, nothing can be grounded and nothing is flagged:
 the links are still stored, every one without a chunk.
@@ -64,6 +64,7 @@ _CLAIM = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][\w'’-]*")
+_PRONOUN_I = re.compile(r"I(?:['’](?:m|ve|ll|d))?")  # "I", "I'm", "I’ve": capitalised, never a name
 
 
 @dataclass
@@ -137,9 +138,8 @@ def factual_reasons(text: str, *, known_names: set[str] = frozenset()) -> list[s
     if _CLAIM.search(text):
         reasons.append("superlative or absolute claim")
     words = [w for w in _WORD.findall(text) if w.lower() not in known_names]
-    if any(w[0].isupper() and w != "I" and not w.isupper() for w in words[1:]) or any(
-        len(w) > 1 and w.isupper() for w in words[1:]
-    ):
+    words = [w for w in words[1:] if not _PRONOUN_I.fullmatch(w)]
+    if any(w[0].isupper() and not w.isupper() for w in words) or any(len(w) > 1 and w.isupper() for w in words):
         reasons.append("proper name")
     return reasons
 

@@ -46,6 +46,9 @@ def test_sentences_carry_their_offsets_and_section_and_skip_headings_and_list_ma
         ("It was the first coffee to be roasted on solar power.", ["superlative or absolute claim"]),
         ("It is the first and only oat latte here.", ["superlative or absolute claim"]),
         ("It grows in Huila.", ["proper name"]),
+        ("I hope you like the coffee I'm about to start.", []),  # as the real model wrote it
+        ("Today I’ve a plan, and I'd share it if I'll see you.", []),
+        ("Yesterday I met Ida.", ["proper name"]),
         ("Token w12 w13 streamed.", []),  # digits inside words are not figures
     ],
 )

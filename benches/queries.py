@@ -28,7 +28,6 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 from benches import batch  # noqa: E402
-from benches.stack import say  # noqa: E402
 
 ORDER = ["file", "plan", "retrieve", "write", "check"]
 PRODUCT = re.compile(r"/(agents|editorial|governance|aios)/")
@@ -93,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     for step in ORDER:
         share = per_step[step] / n / total if total else 0
         print(f"    {step:9} {per_step[step] / n:6.1f}  ({share:.0%} of the draft's)")
-    print(f"  commonest origins (queries per draft):")
+    print("  commonest origins (queries per draft):")
     for (step, where), c in by_origin.most_common(args.top):
         print(f"    {c / n:5.1f}  {step:9} {where}")
     print(json.dumps({

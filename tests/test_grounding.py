@@ -46,6 +46,11 @@ def test_sentences_carry_their_offsets_and_section_and_skip_headings_and_list_ma
         ("It was the first coffee to be roasted on solar power.", ["superlative or absolute claim"]),
         ("It is the first and only oat latte here.", ["superlative or absolute claim"]),
         ("It grows in Huila.", ["proper name"]),
+        # As the real model wrote them: "first" as an order, a section, or someone's own history.
+        ("First, we are very pleased to present this box.", []),
+        ("I asked my first barista what she learned in her first week.", []),
+        ("The first section of this article explains light roasts.", []),
+        ("Our café was the first.", ["superlative or absolute claim"]),
         ("I hope you like the coffee I'm about to start.", []),  # as the real model wrote it
         ("Today I’ve a plan, and I'd share it if I'll see you.", []),
         ("Yesterday I met Ida.", ["proper name"]),

@@ -58,9 +58,15 @@ _FIRST_NOT_CLAIMING = (
     r"(?:(?:few|couple\s+of|two|three|four|five|six|seven|eight|nine|ten|\d+)\s+)?"
     r"(?:years?|days?|times?|weeks?|months?|hours?|minutes?|mornings?|evenings?|nights?|weekends?|seasons?"
     r"|summers?|winters?|springs?|autumns?|terms?|semesters?|decades?|shifts?|visits?|steps?|things?|stages?"
-    r"|rounds?|sips?|bites?|half|quarter|glance|sight|of\s+all|place)(?!\w)"
+    r"|rounds?|sips?|bites?|half|quarter|glance|sight|of\s+all|place|jobs?|sections?|parts?|chapters?|pages?"
+    r"|lessons?|classes|class|impressions?|cups?|batch(?:es)?|attempts?|tries|try|questions?|points?|lines?"
+    r"|sentences?|paragraphs?)(?!\w)"
 )
-FIRST_CLAIM = rf"(?<!\bat\s)first(?!\s+{_FIRST_NOT_CLAIMING})"
+# "my/his/her/your first …" is someone's own history, never a record; "First, …" orders what follows.
+# ("We did it first!" may claim, so a "first" that ends a sentence still counts.)
+FIRST_CLAIM = (
+    rf"(?<!\bat\s)(?<!\bmy\s)(?<!\bhis\s)(?<!\bher\s)(?<!\byour\s)first(?!\s+{_FIRST_NOT_CLAIMING})(?!\s*,)"
+)
 _CLAIM_PATTERNS: dict[str, str] = {
     "majority": (
         rf"most\s+(?:[a-z-]+\s+){{0,2}}?{_PEOPLE}\s+(?:[a-z-]+\s+){{0,3}}?(?:now|already|still|{_BACKING_VERBS}"

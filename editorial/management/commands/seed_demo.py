@@ -16,14 +16,23 @@ from agents.knowledge import document_ingest
 from governance.audit import audit_log
 from governance.models import Brand, Connector, Gate, RuleSet, RuleSetVersion, Stage, Workflow
 from governance.permissions import brand_member_add
+from editorial.campaigns.models import Campaign, Segment
+from editorial.campaigns.segments import segment_save
 
 ROLES = {
-    "requesters": ["editorial.add_brief"],
+    "requesters": ["editorial.add_brief", "campaigns.add_campaign"],
     "editors": ["editorial.add_brief", "editorial.add_revision", "governance.add_delivery",
-                "agents.add_knowledgedocument"],
-    "brand reviewers": [],
+                "agents.add_knowledgedocument", "campaigns.add_campaign", "campaigns.add_experiment"],
+    # Bree is the demo's brand lead: she keeps Northwind's audience segments.
+    "brand reviewers": ["campaigns.change_segment"],
     "legal reviewers": ["governance.override_finding"],
 }
+SEGMENTS = [
+    ("Students", "University students on a budget who study in our shops",
+     ["price-conscious", "studies in cafés for hours", "orders from the phone app"], ["social", "newsletter"]),
+    ("Office teams", "Office managers who order coffee and pastries for their teams",
+     ["orders in bulk", "values reliability and invoices", "short on time"], ["newsletter", "blog"]),
+]
 PEOPLE = [
     ("rita", "Rita", "Requester", "requesters", "northwind"),
     ("eddie", "Eddie", "Editor", "editors", "northwind"),
@@ -105,15 +114,10 @@ class Command(BaseCommand):
     def handle(self, *args, password: str, **options) -> None:
         if Brand.objects.filter(slug="northwind").exists():
             self.upgrade_templates()
+            self.upgrade_campaigns()
             self.stdout.write("demo data already loaded")
             return
-        groups = {}
-        for name, perms in ROLES.items():
-            group, _ = Group.objects.get_or_create(name=name)
-            for dotted in perms:
-                app_label, codename = dotted.split(".")
-                group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-            groups[name] = group
+        groups = {name: self.grant(name, perms) for name, perms in ROLES.items()}
         brands = {
             "northwind": Brand.objects.create(name="Northwind Coffee", slug="northwind"),
             "acme": Brand.objects.create(name="Acme Outdoor", slug="acme"),
@@ -187,7 +191,39 @@ class Command(BaseCommand):
                                                  url="http://placeholder.invalid/", secret=secret)
             connector.url = f"{settings.PUBLIC_URL.rstrip('/')}/demo/receiver/{connector.pk}/"
             connector.save(update_fields=["url"])
+        self.seed_segments(brands["northwind"], admin)
         self.stdout.write(self.style.SUCCESS("demo data loaded"))
+
+    @staticmethod
+    def grant(name: str, perms: list[str]) -> Group:
+        group, _ = Group.objects.get_or_create(name=name)
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        return group
+
+    @staticmethod
+    def seed_segments(brand: Brand, admin: User) -> None:
+        for name, description, traits, channels in SEGMENTS:
+            segment_save(user=admin, brand=brand, name=name, description=description, traits=traits,
+                         channels=channels)
+
+    def upgrade_campaigns(self) -> None:
+        """A demo loaded before campaigns existed: its roles get the campaign permissions (a role that
+        holds none of them; one an admin gave some to is left as it is) and Northwind its two segments
+        (when it has no segment and no campaign yet)."""
+        for name, perms in ROLES.items():
+            group = Group.objects.filter(name=name).first()
+            wanted = [p for p in perms if p.startswith("campaigns.")]
+            if group and wanted and not group.permissions.filter(content_type__app_label="campaigns").exists():
+                self.grant(name, wanted)
+                self.stdout.write(f"role {name}: campaign permissions added")
+        northwind = Brand.objects.get(slug="northwind")
+        admin = User.objects.filter(is_superuser=True).order_by("pk").first()
+        if admin and not Segment.objects.filter(brand=northwind).exists() and not Campaign.objects.filter(
+                brand=northwind).exists():
+            self.seed_segments(northwind, admin)
+            self.stdout.write("Northwind: demo audience segments added")
 
     def upgrade_templates(self) -> None:
         """A demo template still on its first, untouched prompt gets the current one as a new version

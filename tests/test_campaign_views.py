@@ -128,6 +128,18 @@ def test_filing_a_campaign_from_the_page(world, as_user):
     assert Campaign.objects.count() == 1
 
 
+def test_the_new_campaign_form_starts_with_the_brand_and_template_chosen(world, as_user):
+    grant(world)
+    page = as_user("editor").get(reverse("campaigns:new")).content.decode()
+    brand_select = page.split('name="brand"')[1].split("</select>")[0]
+    template_select = page.split('name="template"')[1].split("</select>")[0]
+    # No empty choice: the browser shows (and submits) the first brand and template.
+    assert brand_select.split("<option", 1)[1].startswith(f' value="{world.brand.pk}"')
+    assert "---------" not in brand_select
+    assert template_select.split("<option", 1)[1].startswith(f' value="{world.template.pk}"')
+    assert "---------" not in template_select
+
+
 def test_segments_are_edited_by_brand_leads_as_new_versions(world, as_user):
     grant(world)
     client = as_user("editor")

@@ -19,15 +19,17 @@ class SegmentForm(forms.Form):
 
 
 class CampaignForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    brand = forms.ModelChoiceField(queryset=Brand.objects.none())
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True}))
+    # Preselected like the brief form's: most people have one brand, and the demo has one template.
+    brand = forms.ModelChoiceField(queryset=Brand.objects.none(), empty_label=None)
     title = forms.CharField(max_length=200, label="Master title")
     goal = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
     audience = forms.CharField(max_length=200, initial="everyone", label="Master audience")
     channel = forms.ChoiceField(choices=Channel.choices, label="Master channel")
     tone = forms.CharField(max_length=120, initial="warm, clear")
     risk = forms.ChoiceField(choices=Risk.choices, initial=Risk.LOW)
-    template = forms.ModelChoiceField(queryset=PromptTemplate.objects.filter(active_version__isnull=False))
+    template = forms.ModelChoiceField(queryset=PromptTemplate.objects.filter(active_version__isnull=False),
+                                      empty_label=None)
     segments = forms.ModelMultipleChoiceField(queryset=Segment.objects.none(), widget=forms.CheckboxSelectMultiple)
     channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple,
                                          label="Variant channels")

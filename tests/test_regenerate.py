@@ -575,6 +575,22 @@ def test_a_line_that_is_only_the_drafts_title_or_the_sections_heading_goes():
     )
 
 
+def test_a_variants_master_title_alone_on_a_line_goes_too():
+    raw = "Winter opening hours\n\nThe winter months are coming."
+    assert clean_section_text(raw, "What to do next", "Winter opening hours — Office teams") == (
+        "The winter months are coming."
+    )
+
+
+def test_the_models_control_tokens_leave_the_text():
+    # As the real Gemma 3 270M wrote it, mid-line; and other models' end-of-text tokens.
+    raw = ("It is worth every euro!<start_of_image>The shop opens at 7 am.\n"
+           "See you soon. <end_of_turn>\n<|endoftext|>\nAsk for the <b>menu</b> <eos> at the counter.")
+    assert clean_section_text(raw, "Details") == (
+        "It is worth every euro! The shop opens at 7 am.\nSee you soon.\n\nAsk for the <b>menu</b> at the counter."
+    )
+
+
 def test_a_real_question_stays_even_when_short_or_sharing_its_line():
     raw = "Why not?\nWhy? Because it sold out.\nDid you try it?\nWhy is it dark?"
     assert clean_section_text(raw, "Details") == raw

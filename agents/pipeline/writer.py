@@ -68,6 +68,10 @@ class SectionUnusable(Exception):
 _PSEUDO_HEADING = re.compile(
     r"^[ \t]*(?:[A-Z][\w'’-]*[.?]?|[^\W\d_][\w'’-]*\.|(?:[A-Z][\w'’-]*[ \t]+){1,3}[A-Z][\w'’-]*\.)[ \t]*$")
 _DOUBLED_MARKER = re.compile(r"^([ \t]*)(\d+[.)]|[-*+•])[ \t]+(?:\d+[.)]|[-*+•])[ \t]+")
+# A model's own control tokens leaking into its text (Gemma's "<start_of_image>", "<end_of_turn>", "<eos>";
+# "<|endoftext|>", "<|im_end|>" elsewhere): never words, so they go, with the spaces around them.
+_CONTROL_TOKEN = re.compile(
+    r"[ \t]*(?:<(?:start|end)_of_[a-z]+>|<(?:bos|eos|pad|unk|mask)>|<unused\d+>|<\|[a-z_]+\|>)[ \t]*")
 
 
 def _as_label(line: str) -> str:
@@ -79,14 +83,17 @@ def clean_section_text(text: str, heading: str, title: str = "") -> str:
     repeated, or a title of its own: a base model often starts that way), and with any later `## `
     line turned into a sub-heading, since a new section would shift every later one (the acceptance
     check then refuses a heading inside the body). A line that is only the section's heading or the
-    draft's title ("Oat milk now free" between two paragraphs) is a label too, and goes."""
+    draft's title ("Oat milk now free" between two paragraphs) is a label too, and goes; for a variant,
+    so is its master's title (the part before " — ")."""
+    text = "\n".join(_CONTROL_TOKEN.sub(" ", line).strip(" \t") if _CONTROL_TOKEN.search(line) else line
+                     for line in text.split("\n"))
     lines = text.strip().split("\n")
     while lines and (re.match(r"^[ \t]{0,3}#{1,6}([ \t]|$)", lines[0]) or not lines[0].strip()):
         lines = lines[1:]
     # Gemma-sized models label paragraphs with the heading or a word of their own ("Introduction.",
     # "Processing.") and double list numbers ("1. 1. …"): noise a reader would delete, not content.
     echo = re.compile(rf"^[ \t]*{re.escape(heading.strip())}[.:][ \t]+", re.IGNORECASE) if heading.strip() else None
-    names = {_as_label(name) for name in (heading, title) if name.strip()}
+    names = {_as_label(name) for name in (heading, title, title.split(" — ")[0]) if name.strip()}
     kept = []
     for line in lines:
         if _PSEUDO_HEADING.match(line) or _as_label(line) in names:

@@ -19,7 +19,8 @@ class AlertRuleForm(forms.ModelForm):
         model = AlertRule
         fields = ["name", "metric", "direction", "threshold", "brand", "model_version", "prompt_version",
                   "min_drafts", "window_days", "recipients", "is_active"]
-        help_texts = {"threshold": "Shares as fractions (0.4 = 40%), times in seconds, money in the currency of the model prices; "
+        help_texts = {"threshold": "Shares as fractions (0.4 = 40%), times in seconds, "
+                                   "money in the currency of the model prices; "
                                    "e.g. edit rate above 0.4 over 20 drafts, generation p95 above 60, "
                                    "today's spend above 0.8 of the cap."}
 

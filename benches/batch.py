@@ -45,8 +45,8 @@ DB_NAME = "aios_batch"
 WORKER = "import sys; from aios.launcher import worker; sys.exit(worker(sys.argv[1:]))"
 
 
-def start(stack: ExitStack) -> tuple[Any, dict[str, str]]:
-    db = bench.database(stack, var_dir=BENCH_VAR, db_name=DB_NAME)
+def start(stack: ExitStack, *, db_name: str = DB_NAME) -> tuple[Any, dict[str, str]]:
+    db = bench.database(stack, var_dir=BENCH_VAR, db_name=db_name)
     redis_url = bench.valkey(stack)
     llm = bench.test_llm(stack, tokens_per_second=0, tokens_per_reply=24)
     env = bench.settings_env(

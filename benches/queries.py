@@ -47,9 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=2, help="drafts written first and not counted")
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args(argv)
-    batch.DB_NAME = "aios_queries"
     with ExitStack() as stack:
-        world, _env = batch.start(stack)
+        world, _env = batch.start(stack, db_name="aios_queries")
         from django.db import connection
 
         from agents.models import AgentRun

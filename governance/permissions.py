@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
@@ -49,6 +50,16 @@ def brand_member_add(*, brand: Brand, user: Any) -> None:
 
 def brand_member_remove(*, brand: Brand, user: Any) -> None:
     remove_perm(MEMBERSHIP, user, brand)
+
+
+def role_grant(*, name: str, perms: list[str] | tuple[str, ...]) -> Group:
+    """The role (a Django group) called `name`, made if missing, holding these "app_label.codename"
+    permissions besides any it had."""
+    group, _ = Group.objects.get_or_create(name=name)
+    for dotted in perms:
+        app_label, codename = dotted.split(".")
+        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return group
 
 
 class DraftPolicy:

@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import factory
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 
 from agents.models import ModelVersion, PromptTemplate, PromptTemplateVersion
 from governance.models import Brand, Connector, Gate, RuleSet, RuleSetVersion, Stage, Workflow
-from governance.permissions import brand_member_add
+from governance.permissions import brand_member_add, role_grant
 
 PASSWORD = "pw"
 
@@ -35,11 +35,7 @@ class BrandFactory(factory.django.DjangoModelFactory):
 
 
 def group_with(name: str, *perms: str) -> Group:
-    group, _ = Group.objects.get_or_create(name=name)
-    for dotted in perms:
-        app_label, codename = dotted.split(".")
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return group
+    return role_grant(name=name, perms=perms)
 
 
 @dataclass

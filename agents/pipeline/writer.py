@@ -83,8 +83,8 @@ def clean_section_text(text: str, heading: str, title: str = "") -> str:
     repeated, or a title of its own: a base model often starts that way), and with any later `## `
     line turned into a sub-heading, since a new section would shift every later one (the acceptance
     check then refuses a heading inside the body). A line that is only the section's heading or the
-    draft's title ("Oat milk now free" between two paragraphs) is a label too, and goes; for a variant,
-    so is its master's title (the part before " — ")."""
+    draft's title ("Oat milk now free" between two paragraphs), or the title's part before a " — " (a
+    variant's "Winter hours — Students" written as "Winter hours"), is a label too, and goes."""
     text = "\n".join(_CONTROL_TOKEN.sub(" ", line).strip(" \t") if _CONTROL_TOKEN.search(line) else line
                      for line in text.split("\n"))
     lines = text.strip().split("\n")

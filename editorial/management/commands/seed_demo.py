@@ -7,7 +7,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -15,7 +15,7 @@ from agents.models import ModelVersion, PromptTemplate, PromptTemplateVersion
 from agents.knowledge import document_ingest
 from governance.audit import audit_log
 from governance.models import Brand, Connector, Gate, RuleSet, RuleSetVersion, Stage, Workflow
-from governance.permissions import brand_member_add
+from governance.permissions import brand_member_add, role_grant
 from editorial.campaigns.models import Campaign, Segment
 from editorial.campaigns.segments import segment_save
 
@@ -117,7 +117,7 @@ class Command(BaseCommand):
             self.upgrade_campaigns()
             self.stdout.write("demo data already loaded")
             return
-        groups = {name: self.grant(name, perms) for name, perms in ROLES.items()}
+        groups = {name: role_grant(name=name, perms=perms) for name, perms in ROLES.items()}
         brands = {
             "northwind": Brand.objects.create(name="Northwind Coffee", slug="northwind"),
             "acme": Brand.objects.create(name="Acme Outdoor", slug="acme"),
@@ -195,14 +195,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("demo data loaded"))
 
     @staticmethod
-    def grant(name: str, perms: list[str]) -> Group:
-        group, _ = Group.objects.get_or_create(name=name)
-        for dotted in perms:
-            app_label, codename = dotted.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-        return group
-
-    @staticmethod
     def seed_segments(brand: Brand, admin: User) -> None:
         for name, description, traits, channels in SEGMENTS:
             segment_save(user=admin, brand=brand, name=name, description=description, traits=traits,
@@ -216,7 +208,7 @@ class Command(BaseCommand):
             group = Group.objects.filter(name=name).first()
             wanted = [p for p in perms if p.startswith("campaigns.")]
             if group and wanted and not group.permissions.filter(content_type__app_label="campaigns").exists():
-                self.grant(name, wanted)
+                role_grant(name=name, perms=wanted)
                 self.stdout.write(f"role {name}: campaign permissions added")
         northwind = Brand.objects.get(slug="northwind")
         admin = User.objects.filter(is_superuser=True).order_by("pk").first()
